@@ -1,0 +1,53 @@
+"""The pure rule engine: no I/O, no clock, no framework. `evaluate` is the entry point."""
+
+from ._account import NO_ACCOUNT, AccountState, CardStatus, next_tier, segment_of, tier_for
+from ._compiled import CompiledProgram, compile_program
+from ._document import dump_program, load_program, read_document
+from ._engine import evaluate
+from ._lots import Lot, Move, balances, return_points, settle_debt, take, take_for_reversal
+from ._money import floor_points, percent_half_up, quantity_floor, spread
+from ._outcome import BonusGrant, CampaignEffect, LineOutcome, Outcome
+from ._program import Bonus, Campaign, Program, ProgramError, parse_program
+from ._receipt import CertificatePayment, Line, Receipt, normalize_code
+from ._refund import REVERSIBLE, refund_share
+
+__all__ = [
+    "NO_ACCOUNT",
+    "REVERSIBLE",
+    "AccountState",
+    "Bonus",
+    "BonusGrant",
+    "Campaign",
+    "CampaignEffect",
+    "CardStatus",
+    "CertificatePayment",
+    "CompiledProgram",
+    "Line",
+    "LineOutcome",
+    "Lot",
+    "Move",
+    "Outcome",
+    "Program",
+    "ProgramError",
+    "Receipt",
+    "balances",
+    "compile_program",
+    "dump_program",
+    "evaluate",
+    "floor_points",
+    "load_program",
+    "next_tier",
+    "normalize_code",
+    "parse_program",
+    "percent_half_up",
+    "quantity_floor",
+    "read_document",
+    "refund_share",
+    "return_points",
+    "segment_of",
+    "settle_debt",
+    "spread",
+    "take",
+    "take_for_reversal",
+    "tier_for",
+]

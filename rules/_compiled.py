@@ -1,0 +1,98 @@
+"""A program compiled once per version: campaigns sorted and indexed by sku and category.
+
+Evaluation asks the index for the campaigns that can touch a receipt's lines, so its cost grows with
+the lines of the receipt, not with the number of campaigns in the program.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from ._conditions import category_prefixes
+from ._program import Bonus, Campaign, CampaignBase, Program
+from ._receipt import Line
+
+__all__ = ["CompiledProgram", "compile_program", "fraction"]
+
+
+def fraction(value: Any) -> Fraction:
+    """Decimal percents and multipliers as exact fractions."""
+    return Fraction(value)
+
+
+def _order(campaign: CampaignBase) -> tuple[int, str]:
+    return campaign.priority, campaign.id
+
+
+@dataclass(frozen=True)
+class _TypeIndex:
+    """Campaigns of one type: those without a positive item filter, and those indexed by sku/category."""
+
+    everywhere: tuple[Campaign, ...]
+    by_sku: dict[str, tuple[Campaign, ...]]
+    by_category: dict[str, tuple[Campaign, ...]]
+
+    @classmethod
+    def build(cls, campaigns: Iterable[Campaign]) -> _TypeIndex:
+        everywhere: list[Campaign] = []
+        by_sku: dict[str, list[Campaign]] = defaultdict(list)
+        by_category: dict[str, list[Campaign]] = defaultdict(list)
+        for campaign in campaigns:
+            items = campaign.items
+            if items is None or (items.skus is None and items.categories is None):
+                everywhere.append(campaign)
+                continue
+            for sku in items.skus or []:
+                by_sku[sku].append(campaign)
+            for category in items.categories or []:
+                by_category[category].append(campaign)
+        return cls(
+            tuple(everywhere),
+            {k: tuple(v) for k, v in by_sku.items()},
+            {k: tuple(v) for k, v in by_category.items()},
+        )
+
+    def candidates(self, lines: Sequence[Line]) -> list[Campaign]:
+        found: dict[str, Campaign] = {c.id: c for c in self.everywhere}
+        for line in lines:
+            for campaign in self.by_sku.get(line.sku, ()):
+                found[campaign.id] = campaign
+            for prefix in category_prefixes(line.category):
+                for campaign in self.by_category.get(prefix, ()):
+                    found[campaign.id] = campaign
+        return sorted(found.values(), key=_order)
+
+
+@dataclass(frozen=True)
+class CompiledProgram:
+    version: int
+    program: Program
+    _indexes: dict[str, _TypeIndex] = field(repr=False)
+    registration_bonuses: tuple[Bonus, ...] = ()
+
+    def candidates(self, campaign_type: str, lines: Sequence[Line]) -> list[Campaign]:
+        """Campaigns of `campaign_type` that may touch these lines, in priority order (ties by id)."""
+        index = self._indexes.get(campaign_type)
+        return index.candidates(lines) if index is not None else []
+
+    def campaign_name(self, campaign_id: str) -> str:
+        for campaign in self.program.campaigns:
+            if campaign.id == campaign_id:
+                return campaign.name
+        return campaign_id
+
+
+def compile_program(program: Program, version: int) -> CompiledProgram:
+    by_type: dict[str, list[Campaign]] = defaultdict(list)
+    registration: list[Bonus] = []
+    for campaign in sorted(program.campaigns, key=_order):
+        if isinstance(campaign, Bonus) and campaign.trigger == "registration":
+            registration.append(campaign)
+            continue
+        by_type[campaign.type].append(campaign)
+    indexes = {kind: _TypeIndex.build(campaigns) for kind, campaigns in by_type.items()}
+    return CompiledProgram(version, program, indexes, tuple(registration))

@@ -1,0 +1,78 @@
+"""When a campaign applies: its active period, its `when` conditions and its `items` scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ._program import CampaignBase, Items
+from ._receipt import Line
+
+__all__ = ["Context", "applies", "category_prefixes", "in_scope"]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The receipt facts conditions look at; `at` keeps the receipt's own offset."""
+
+    at: datetime
+    channel: str
+    store_id: str
+    tier: str | None
+    segment: str
+
+
+def applies(campaign: CampaignBase, ctx: Context) -> bool:
+    active = campaign.active
+    if active is not None:
+        if active.from_ is not None and ctx.at < active.from_:
+            return False
+        if active.to is not None and ctx.at >= active.to:
+            return False
+    when = campaign.when
+    if when is None:
+        return True
+    if when.channels is not None and ctx.channel not in when.channels:
+        return False
+    if when.stores is not None and ctx.store_id not in when.stores:
+        return False
+    if when.tiers is not None and ctx.tier not in when.tiers:
+        return False
+    if when.segments is not None and ctx.segment not in when.segments:
+        return False
+    if when.weekdays is not None and ctx.at.isoweekday() not in when.weekdays:
+        return False
+    hours = when.hours_range()
+    if hours is not None:
+        start, end = hours
+        local = ctx.at.timetz().replace(tzinfo=None)
+        if end is None:
+            return local >= start
+        inside = start <= local < end if start < end else (local >= start or local < end)
+        if not inside:
+            return False
+    return True
+
+
+def category_prefixes(category: str | None) -> list[str]:
+    """'shoes/winter/boots' → ['shoes', 'shoes/winter', 'shoes/winter/boots']."""
+    if not category:
+        return []
+    parts = category.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def in_scope(items: Items | None, line: Line) -> bool:
+    """Whether a line is in a campaign's `items`: in its categories or skus (either), minus exclusions."""
+    if items is None:
+        return True
+    prefixes = category_prefixes(line.category)
+    if items.exclude_skus and line.sku in items.exclude_skus:
+        return False
+    if items.exclude_categories and any(p in items.exclude_categories for p in prefixes):
+        return False
+    if items.categories is None and items.skus is None:
+        return True
+    if items.skus and line.sku in items.skus:
+        return True
+    return bool(items.categories and any(p in items.categories for p in prefixes))

@@ -1,0 +1,75 @@
+"""Integer arithmetic on minor units: spreads, percents, floors. No floats, ever."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from fractions import Fraction
+
+__all__ = ["ceil_div", "floor_points", "percent_half_up", "quantity_floor", "spread"]
+
+QUANTITY_SCALE = 1000  # quantities carry at most 3 fraction digits
+
+
+def ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
+
+
+def quantity_floor(min_price: int, quantity: Decimal) -> int:
+    """`min_price × quantity`, rounded up to the minor unit: the lowest a line may go."""
+    thousandths = int(quantity * QUANTITY_SCALE)
+    return ceil_div(min_price * thousandths, QUANTITY_SCALE)
+
+
+def percent_half_up(amount: int, percent: Fraction) -> int:
+    """`amount × percent / 100`, rounded half up to the minor unit (amount ≥ 0)."""
+    exact = Fraction(amount) * percent / 100
+    return int((exact + Fraction(1, 2)).__floor__())
+
+
+def floor_points(base: int, percent: Fraction, whole: bool) -> int:
+    """Points for `base` at `percent`, rounded down; `whole` floors to a multiple of 100 minor units."""
+    if base <= 0 or percent <= 0:
+        return 0
+    points = int((Fraction(base) * percent / 100).__floor__())
+    return points - points % 100 if whole else points
+
+
+def spread(total: int, weights: Sequence[int], caps: Sequence[int] | None = None) -> list[int]:
+    """Split `total` over lines in proportion to `weights` by the largest remainder method.
+
+    Ties in the remainder go to the larger weight, then to the earlier line. A line never gets more
+    than its cap: clipped lines keep their cap and the excess is spread again over the others, until
+    no line has room. The parts always add up to `total`; asking for more than the caps hold is a bug
+    in the caller, so it raises.
+    """
+    count = len(weights)
+    limits = list(caps) if caps is not None else [total] * count
+    parts = [0] * count
+    open_lines = [i for i in range(count) if weights[i] > 0 and limits[i] > 0]
+    left = total
+    while left > 0:
+        if not open_lines:
+            raise ValueError(f"cannot spread {total}: lines hold only {total - left}")
+        shares = _largest_remainder(left, [weights[i] for i in open_lines])
+        clipped = [i for i, share in zip(open_lines, shares, strict=True) if share > limits[i]]
+        if not clipped:
+            for i, share in zip(open_lines, shares, strict=True):
+                parts[i] = share
+            return parts
+        for i in clipped:
+            parts[i] = limits[i]
+            left -= limits[i]
+        open_lines = [i for i in open_lines if i not in clipped]
+    return parts
+
+
+def _largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
+    weight_sum = sum(weights)
+    shares = [total * w // weight_sum for w in weights]
+    remainders = [total * w % weight_sum for w in weights]
+    short = total - sum(shares)
+    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], -weights[i], i))
+    for i in order[:short]:
+        shares[i] += 1
+    return shares

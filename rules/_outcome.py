@@ -1,0 +1,71 @@
+"""What evaluation returns: per-line parts, totals and the intents the service persists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["BonusGrant", "CampaignEffect", "LineOutcome", "Outcome"]
+
+
+@dataclass(slots=True)
+class LineOutcome:
+    line_id: str
+    amount: int
+    sells_certificate: bool = False
+    discount: int = 0
+    points_redeemed: int = 0
+    gift_certificates: int = 0
+    accrual_points: int = 0  # ripen after pending_days
+    bonus_points: int = 0  # receipt-level bonus points, available at once
+    campaigns: list[str] = field(default_factory=list)
+
+    @property
+    def final_amount(self) -> int:
+        return self.amount - self.discount
+
+    @property
+    def points_accrued(self) -> int:
+        return self.accrual_points + self.bonus_points
+
+    @property
+    def to_pay(self) -> int:
+        return self.amount - self.discount - self.points_redeemed - self.gift_certificates
+
+
+@dataclass(slots=True)
+class CampaignEffect:
+    id: str
+    name: str
+    discount: int = 0
+    points: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BonusGrant:
+    """A receipt bonus: its own lot, available at once, with the campaign's own expiry."""
+
+    campaign_id: str
+    points: int
+    expires_at: datetime | None
+
+
+@dataclass(slots=True)
+class Outcome:
+    card_status: str
+    tier_applied: str | None
+    segment: str
+    lines: list[LineOutcome]
+    campaigns: list[CampaignEffect]
+    redeemable_max: int
+    accrual_available_at: datetime
+    accrual_expires_at: datetime | None
+    bonus_grants: list[BonusGrant]
+
+    def total(self, name: str) -> int:
+        return sum(getattr(line, name) for line in self.lines)
+
+    @property
+    def purchase_amount(self) -> int:
+        """What this receipt adds to tier purchases: final amounts, certificate sales excluded."""
+        return sum(line.final_amount for line in self.lines if not line.sells_certificate)

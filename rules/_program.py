@@ -1,0 +1,326 @@
+"""The program document: settings, tiers, segments and campaigns, validated with precise paths."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ._types import Identifier, Money, Multiplier, Percent
+
+__all__ = [
+    "Campaign",
+    "CampaignBase",
+    "Program",
+    "ProgramError",
+    "parse_program",
+]
+
+CampaignId = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
+TierId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
+Segment = Literal["newcomer", "loyal", "pre_churn", "churn", "none"]
+Days = Annotated[int, Field(strict=True, ge=0, le=36_500)]
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PointsSettings(_Doc):
+    accrual_base: Literal["paid", "after_discount"] = "paid"
+    rounding: Literal["whole", "minor"] = "whole"
+    pending_days: Days = 14
+    expire_days: Days = 365
+    max_redeem_percent: Percent = Decimal(50)
+    auto_enroll: bool = Field(default=True, strict=True)
+
+
+class TierLevel(_Doc):
+    id: TierId
+    min_purchases: Money
+    accrual_percent: Percent
+
+
+class Tiers(_Doc):
+    window_days: Days = 365
+    levels: list[TierLevel] = Field(min_length=1, max_length=50)
+
+    @field_validator("levels")
+    @classmethod
+    def _ordered(cls, levels: list[TierLevel]) -> list[TierLevel]:
+        if levels[0].min_purchases != 0:
+            raise ValueError("the first level must have min_purchases 0")
+        for lower, higher in zip(levels, levels[1:], strict=False):
+            if higher.min_purchases <= lower.min_purchases:
+                raise ValueError(f"min_purchases must grow: {higher.id!r} does not exceed {lower.id!r}")
+        ids = [level.id for level in levels]
+        if len(set(ids)) != len(ids):
+            raise ValueError("tier ids must be unique")
+        return levels
+
+
+class Segments(_Doc):
+    newcomer_days: Days = 30
+    pre_churn_days: Days = 60
+    churn_days: Days = 120
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Segments:
+        if not 0 < self.pre_churn_days < self.churn_days:
+            raise ValueError("need 0 < pre_churn_days < churn_days")
+        return self
+
+
+class Active(_Doc):
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Active:
+        if self.from_ and self.to and self.to <= self.from_:
+            raise ValueError("'to' must be after 'from'")
+        return self
+
+
+class When(_Doc):
+    channels: list[Literal["pos", "online"]] | None = None
+    stores: list[Identifier] | None = None
+    tiers: list[TierId] | None = None
+    segments: list[Segment] | None = None
+    weekdays: list[Annotated[int, Field(strict=True, ge=1, le=7)]] | None = None
+    hours: str | None = None
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            match = _HOURS.match(value)
+            if not match or (match.group(3) == "24" and match.group(4) != "00"):
+                raise ValueError("hours must look like 08:00-22:00")
+            if value[:5] == value[6:]:
+                raise ValueError("an hours range must not be empty")
+        return value
+
+    def hours_range(self) -> tuple[time, time | None] | None:
+        """[start, end) in local time; end None means midnight at the end of the day."""
+        if self.hours is None:
+            return None
+        start, end = self.hours.split("-")
+        end_time = None if end == "24:00" else time.fromisoformat(end)
+        return time.fromisoformat(start), end_time
+
+
+class Items(_Doc):
+    categories: list[str] | None = None
+    skus: list[str] | None = None
+    exclude_categories: list[str] | None = None
+    exclude_skus: list[str] | None = None
+
+    @field_validator("categories", "exclude_categories")
+    @classmethod
+    def _paths(cls, paths: list[str] | None) -> list[str] | None:
+        return [path.strip("/") for path in paths] if paths is not None else None
+
+
+class CampaignBase(_Doc):
+    id: CampaignId
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    priority: Annotated[int, Field(strict=True, ge=-1_000_000, le=1_000_000)]
+    active: Active | None = None
+    when: When | None = None
+    items: Items | None = None
+    stacking: Literal["stack", "exclusive"] = "stack"
+    group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")] | None = None
+
+
+class AmountThreshold(_Doc):
+    min_amount: Money
+    percent: Annotated[Percent, Field(gt=0)] | None = None
+    amount: Annotated[Money, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> AmountThreshold:
+        if (self.percent is None) == (self.amount is None):
+            raise ValueError("give exactly one of percent or amount")
+        return self
+
+
+def _growing(values: list[int], name: str) -> None:
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError(f"thresholds must be sorted by growing {name}, without repeats")
+
+
+class ReceiptDiscount(CampaignBase):
+    type: Literal["receipt_discount"]
+    thresholds: list[AmountThreshold] = Field(min_length=1, max_length=20)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _sorted(cls, thresholds: list[AmountThreshold]) -> list[AmountThreshold]:
+        _growing([t.min_amount for t in thresholds], "min_amount")
+        return thresholds
+
+
+class QuantityThreshold(_Doc):
+    min_quantity: Annotated[int, Field(strict=True, ge=1, le=100_000)]
+    percent: Annotated[Percent, Field(gt=0)]
+
+
+class QuantityDiscount(CampaignBase):
+    type: Literal["quantity_discount"]
+    thresholds: list[QuantityThreshold] = Field(min_length=1, max_length=20)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _sorted(cls, thresholds: list[QuantityThreshold]) -> list[QuantityThreshold]:
+        _growing([t.min_quantity for t in thresholds], "min_quantity")
+        return thresholds
+
+
+class NForM(CampaignBase):
+    type: Literal["n_for_m"]
+    buy: Annotated[int, Field(strict=True, ge=2, le=100)]
+    pay: Annotated[int, Field(strict=True, ge=1, le=99)]
+
+    @model_validator(mode="after")
+    def _pay_less(self) -> NForM:
+        if self.pay >= self.buy:
+            raise ValueError("pay must be less than buy")
+        return self
+
+
+class Coupon(CampaignBase):
+    type: Literal["coupon"]
+    code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    max_uses: Annotated[int, Field(strict=True, ge=1)] | None = None
+    max_uses_per_account: Annotated[int, Field(strict=True, ge=1)] | None = None
+    percent: Annotated[Percent, Field(gt=0)] | None = None
+    amount: Annotated[Money, Field(gt=0)] | None = None
+    points: Annotated[Money, Field(gt=0)] | None = None
+    accrual_multiplier: Multiplier | None = None
+    min_amount: Money = 0
+
+    @field_validator("code")
+    @classmethod
+    def _normalize(cls, code: str | None) -> str | None:
+        return code.strip().upper() if code is not None else None
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> Coupon:
+        effects = [self.percent, self.amount, self.points, self.accrual_multiplier]
+        if sum(effect is not None for effect in effects) != 1:
+            raise ValueError("give exactly one of percent, amount, points or accrual_multiplier")
+        if self.code is None and (self.max_uses or self.max_uses_per_account):
+            raise ValueError("max_uses and max_uses_per_account are for a shared code")
+        return self
+
+
+class Accrual(CampaignBase):
+    type: Literal["accrual"]
+    percent: Percent | None = None
+    mode: Literal["replace", "add"] | None = None
+    multiplier: Annotated[Multiplier, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> Accrual:
+        if (self.percent is None) == (self.multiplier is None):
+            raise ValueError("give either percent with mode, or multiplier")
+        if self.percent is not None and self.mode is None:
+            raise ValueError("percent needs mode: replace or add")
+        if self.multiplier is not None and self.mode is not None:
+            raise ValueError("mode goes with percent, not with multiplier")
+        return self
+
+
+class Redemption(CampaignBase):
+    type: Literal["redemption"]
+    max_percent: Percent
+
+
+class Bonus(CampaignBase):
+    type: Literal["bonus"]
+    trigger: Literal["registration", "receipt"]
+    points: Annotated[Money, Field(gt=0)]
+    min_amount: Money = 0
+    expire_days: Annotated[Days, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _min_amount_for_receipts(self) -> Bonus:
+        if self.trigger == "registration" and self.min_amount:
+            raise ValueError("min_amount applies to trigger: receipt only")
+        return self
+
+
+Campaign = Annotated[
+    ReceiptDiscount | QuantityDiscount | NForM | Coupon | Accrual | Redemption | Bonus,
+    Field(discriminator="type"),
+]
+CAMPAIGN_TYPES = ("receipt_discount", "quantity_discount", "n_for_m", "coupon", "accrual", "redemption", "bonus")
+
+
+class Program(_Doc):
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "RUB"
+    max_receipt_age_days: Annotated[Days, Field(ge=1)] = 30
+    points: PointsSettings = PointsSettings()
+    tiers: Tiers
+    segments: Segments = Segments()
+    campaigns: list[Campaign] = Field(default_factory=list, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _references(self) -> Program:
+        ids = [campaign.id for campaign in self.campaigns]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
+        if duplicates:
+            raise ValueError(f"campaign ids must be unique: {', '.join(duplicates)}")
+        tier_ids = {level.id for level in self.tiers.levels}
+        for campaign in self.campaigns:
+            unknown = set(campaign.when.tiers or []) - tier_ids if campaign.when else set()
+            if unknown:
+                raise ValueError(f"campaign {campaign.id!r} names unknown tiers: {', '.join(sorted(unknown))}")
+        codes = [c.code for c in self.campaigns if isinstance(c, Coupon) and c.code]
+        if len(set(codes)) != len(codes):
+            raise ValueError("two coupon campaigns share one code")
+        return self
+
+    def document(self) -> dict[str, Any]:
+        """The document as JSON-ready data (percents as numbers or decimal strings)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ProgramError(ValueError):
+    """An invalid program document; `errors` lists each problem as {path, message}."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        super().__init__("; ".join(f"{e['path']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+def error_path(loc: tuple[int | str, ...]) -> str:
+    """('campaigns', 0, 'receipt_discount', 'thresholds', 1) → 'campaigns[0].thresholds[1]'."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in CAMPAIGN_TYPES or part.startswith("function-"):
+            continue  # pydantic's union tag, not a field the author wrote
+        else:
+            path += f".{part}" if path else part
+    return path or "(document)"
+
+
+def parse_program(data: Any) -> Program:
+    """Validate a program document (already parsed from YAML or JSON) or raise ProgramError."""
+    if not isinstance(data, dict):
+        raise ProgramError([{"path": "(document)", "message": "the program must be a mapping"}])
+    try:
+        return Program.model_validate(data)
+    except ValidationError as error:
+        raise ProgramError(
+            [{"path": error_path(e["loc"]), "message": e["msg"]} for e in error.errors(include_url=False)]
+        ) from None

@@ -1,0 +1,113 @@
+"""The receipt as registers send it: the validated input of calculate and confirm."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ._types import Identifier, Money, Quantity
+
+__all__ = ["CertificatePayment", "Line", "Receipt", "MAX_LINES", "MAX_COUPONS", "MAX_CERTIFICATES"]
+
+MAX_LINES = 500
+MAX_COUPONS = 10
+MAX_CERTIFICATES = 5
+
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+Card = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+Text = Annotated[str, Field(min_length=1, max_length=128)]
+CategoryPath = Annotated[str, Field(pattern=r"^[^/\s][^\n]{0,254}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+def normalize_code(code: str) -> str:
+    """Coupon and certificate codes match case-insensitively after trimming."""
+    return code.strip().upper()
+
+
+class Line(_Strict):
+    line_id: Identifier
+    sku: Text
+    category: CategoryPath | None = None
+    quantity: Quantity
+    price: Money
+    amount: Money
+    no_discount: bool = Field(default=False, strict=True)
+    no_accrual: bool = Field(default=False, strict=True)
+    no_redeem: bool = Field(default=False, strict=True)
+    min_price: Money = 0
+    gift_certificate: Code | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _trim_category(cls, value: str | None) -> str | None:
+        return value.strip("/") if value is not None else None
+
+    @field_validator("gift_certificate")
+    @classmethod
+    def _normalize_certificate(cls, value: str | None) -> str | None:
+        return normalize_code(value) if value is not None else None
+
+    @property
+    def sells_certificate(self) -> bool:
+        return self.gift_certificate is not None
+
+
+class CertificatePayment(_Strict):
+    code: Code
+    amount: Money | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _normalize(cls, value: str) -> str:
+        code = normalize_code(value)
+        if not code:
+            raise ValueError("must not be blank")
+        return code
+
+
+class Receipt(_Strict):
+    receipt_id: Identifier
+    store_id: Identifier
+    terminal_id: Identifier | None = None
+    channel: Literal["pos", "online"] = "pos"
+    issued_at: AwareDatetime
+    card: Card | None = None
+    lines: list[Line] = Field(min_length=1, max_length=MAX_LINES)
+    coupons: list[Code] = Field(default_factory=list, max_length=MAX_COUPONS)
+    redeem_points: Money = 0
+    gift_certificates: list[CertificatePayment] = Field(default_factory=list, max_length=MAX_CERTIFICATES)
+
+    @field_validator("coupons")
+    @classmethod
+    def _normalize_coupons(cls, codes: list[str]) -> list[str]:
+        normalized = [normalize_code(code) for code in codes]
+        if any(not code for code in normalized):
+            raise ValueError("a coupon code must not be blank")
+        if len(set(normalized)) != len(normalized):
+            raise ValueError("the same coupon code is given twice")
+        return normalized
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Receipt:
+        line_ids = [line.line_id for line in self.lines]
+        if len(set(line_ids)) != len(line_ids):
+            raise ValueError("line_id values must be unique within the receipt")
+        codes = [payment.code for payment in self.gift_certificates]
+        if len(set(codes)) != len(codes):
+            raise ValueError("the same gift certificate is given twice")
+        sold = [line.gift_certificate for line in self.lines if line.gift_certificate]
+        if len(set(sold)) != len(sold):
+            raise ValueError("the same gift certificate is sold on two lines")
+        if set(sold) & set(codes):
+            raise ValueError("a gift certificate cannot pay for its own sale")
+        return self
+
+    @property
+    def issued(self) -> datetime:
+        return self.issued_at

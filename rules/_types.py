@@ -1,0 +1,67 @@
+"""Validated scalar types shared by the receipt and the program document."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer
+
+__all__ = ["Identifier", "Money", "Percent", "Quantity", "decimal_text"]
+
+MAX_MONEY = 10**13  # 100 billion in major units: far above any receipt, far below int64
+
+# Money and points: JSON integers only; `799000.0` or `"799000"` is refused.
+Money = Annotated[int, Field(strict=True, ge=0, le=MAX_MONEY)]
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+
+
+def decimal_text(value: Decimal) -> str:
+    """A decimal as plain text without exponent or trailing zeros: `7.50` → `7.5`, `2.000` → `2`."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+def _to_decimal(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number or a decimal string")
+    if isinstance(value, float):
+        # YAML and JSON loaders in this project parse numbers as Decimal; a float here came from a
+        # Python caller. Its shortest repr is what was written.
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("must be a decimal number") from None
+    return value
+
+
+def _percent_out(value: Decimal) -> int | str:
+    return int(value) if value == value.to_integral_value() else decimal_text(value)
+
+
+# Percents: exact decimals with up to two fraction digits (`7.5`, `"0.25"`), never floats.
+Percent = Annotated[
+    Decimal,
+    BeforeValidator(_to_decimal),
+    Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False),
+    PlainSerializer(_percent_out, return_type=Any),
+]
+
+# Multipliers of accrual rates (`2`, `1.5`).
+Multiplier = Annotated[
+    Decimal,
+    BeforeValidator(_to_decimal),
+    Field(gt=0, le=100, decimal_places=2, allow_inf_nan=False),
+    PlainSerializer(_percent_out, return_type=Any),
+]
+
+# Quantities: decimal strings or numbers with at most 3 fraction digits.
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_to_decimal),
+    Field(gt=0, le=1_000_000, decimal_places=3, allow_inf_nan=False),
+    PlainSerializer(decimal_text, return_type=str),
+]
