@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml
@@ -17,8 +17,18 @@ class _DecimalLoader(yaml.SafeLoader):
     """YAML SafeLoader that reads `7.5` as Decimal('7.5') instead of a float."""
 
 
+_SPECIAL = {".inf": "Infinity", "+.inf": "Infinity", "-.inf": "-Infinity", ".nan": "NaN"}
+
+
 def _decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
-    return Decimal(str(loader.construct_scalar(node)).replace("_", ""))  # type: ignore[arg-type]
+    text = str(loader.construct_scalar(node)).replace("_", "")  # type: ignore[arg-type]
+    try:
+        # `.inf` and `.nan` become Decimal specials, which the models then refuse with a field path.
+        return Decimal(_SPECIAL.get(text.lower(), text))
+    except InvalidOperation:  # e.g. YAML 1.1 sexagesimal `1:30.5`: an ArithmeticError, not a ValueError
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{text!r} is not a decimal number", node.start_mark
+        ) from None
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)

@@ -79,12 +79,14 @@ def settle_debt(lots: Sequence[Lot], debt: int, now: datetime) -> list[Move]:
     return moves + [(None, paid)] if paid else []
 
 
-def take_for_reversal(lots: Sequence[Lot], own_lot_id: int | None, amount: int, now: datetime) -> list[Move]:
-    """Reverse an accrual: from its own lot first, then the other live lots by expiry, the rest as debt."""
-    own = [lot for lot in lots if lot.id == own_lot_id and not lot.is_expired(now)]
-    others = sorted(
-        (lot for lot in lots if lot.id != own_lot_id and not lot.is_expired(now)), key=_expiry_order
-    )
+def take_for_reversal(
+    lots: Sequence[Lot], own_lot_ids: int | Sequence[int] | None, amount: int, now: datetime
+) -> list[Move]:
+    """Reverse an accrual: from its own lots first, then the other live lots by expiry, the rest as debt."""
+    own_ids = [own_lot_ids] if isinstance(own_lot_ids, int) else list(own_lot_ids or [])
+    live = [lot for lot in lots if not lot.is_expired(now)]
+    own = [lot for lot_id in own_ids for lot in live if lot.id == lot_id]
+    others = sorted((lot for lot in live if lot.id not in own_ids), key=_expiry_order)
     return _take_from(own + others, amount)
 
 

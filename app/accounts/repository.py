@@ -1,0 +1,114 @@
+"""SQL for accounts: rows, purchase facts for tiers and segments, the ledger pages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+_COLUMNS = "id, card, status, phone, birth_date, registration_fingerprint, debt, version, created_at"
+
+
+async def get(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE card = $1", card)
+
+
+async def lock(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE card = $1 FOR UPDATE", card)
+
+
+async def lock_by_id(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+    assert row is not None
+    return row
+
+
+async def insert(conn: asyncpg.Connection, card: str, phone: str | None, birth_date: date | None,
+                 fingerprint: bytes | None) -> bool:
+    """True when this call created the account (a concurrent creator makes it False)."""
+    created = await conn.fetchval(
+        "INSERT INTO accounts (card, phone, birth_date, registration_fingerprint) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (card) DO NOTHING RETURNING true",
+        card, phone, birth_date, fingerprint,
+    )
+    return bool(created)
+
+
+async def set_registration(conn: asyncpg.Connection, account_id: int, phone: str | None,
+                           birth_date: date | None, fingerprint: bytes) -> int:
+    return int(await conn.fetchval(
+        "UPDATE accounts SET phone = $2, birth_date = $3, registration_fingerprint = $4, version = version + 1"
+        " WHERE id = $1 RETURNING version",
+        account_id, phone, birth_date, fingerprint,
+    ))
+
+
+async def set_status(conn: asyncpg.Connection, account_id: int, status: str) -> int:
+    return int(await conn.fetchval(
+        "UPDATE accounts SET status = $2, version = version + 1 WHERE id = $1 RETURNING version", account_id, status
+    ))
+
+
+async def purchase_facts(conn: asyncpg.Connection, account_id: int, at: datetime, window_days: int) -> asyncpg.Record:
+    """Tier purchases in [at − window, at], and the first and last purchase up to `at`.
+
+    Cancelled and fully refunded receipts do not count; partial refunds lower the purchases.
+    """
+    since = at - timedelta(days=window_days) if window_days else datetime.min.replace(tzinfo=at.tzinfo)
+    return await conn.fetchrow(
+        """
+        SELECT coalesce(sum(purchase_amount - refunded_purchase) FILTER (WHERE issued_at >= $3), 0)::bigint
+                   AS purchases,
+               min(issued_at) FILTER (WHERE issued_at >= $3) AS oldest_in_window,
+               min(issued_at) AS first_purchase,
+               max(issued_at) AS last_purchase
+        FROM receipts
+        WHERE account_id = $1 AND status IN ('confirmed', 'partially_refunded') AND issued_at <= $2
+        """,
+        account_id, at, since,
+    )
+
+
+async def live_lots(conn: asyncpg.Connection, account_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, remaining, available_at, expires_at FROM lots WHERE account_id = $1 AND remaining > 0",
+        account_id,
+    )
+
+
+async def ledger_page(conn: asyncpg.Connection, account_id: int, before_id: int | None,
+                      limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """
+        SELECT id, kind, points, receipt_id, refund_id, reason, author, created_at, available_at, expires_at
+        FROM ledger WHERE account_id = $1 AND ($2::bigint IS NULL OR id < $2)
+        ORDER BY id DESC LIMIT $3
+        """,
+        account_id, before_id, limit,
+    )
+
+
+async def entry(conn: asyncpg.Connection, entry_id: int) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT id, kind, points, receipt_id, refund_id, reason, author, created_at, available_at, expires_at"
+        " FROM ledger WHERE id = $1",
+        entry_id,
+    )
+    assert row is not None
+    return row
+
+
+async def find_adjustment(conn: asyncpg.Connection, account_id: int, adjustment_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT fingerprint, result FROM adjustments WHERE account_id = $1 AND adjustment_id = $2",
+        account_id, adjustment_id,
+    )
+
+
+async def save_adjustment(conn: asyncpg.Connection, account_id: int, adjustment_id: str, fingerprint: bytes,
+                          result: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO adjustments (account_id, adjustment_id, fingerprint, result) VALUES ($1, $2, $3, $4)",
+        account_id, adjustment_id, fingerprint, result,
+    )

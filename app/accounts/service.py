@@ -1,0 +1,181 @@
+"""Account use cases: register, look up, ledger history, adjustments, block and unblock."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from app.core import metrics
+from app.core.context import AppContext, utcnow
+from app.core.errors import AppError, conflict, not_found
+from app.core.idempotency import fingerprint
+from app.points.book import Book
+from rules import CompiledProgram
+from rules._conditions import Context, applies
+
+from . import repository
+from .schemas import AdjustmentRequest, RegisterRequest
+from .view import account_view, iso
+
+
+def entry_json(row: asyncpg.Record) -> dict[str, Any]:
+    entry = {"id": str(row["id"]), "kind": row["kind"], "points": row["points"], "created_at": iso(row["created_at"])}
+    for name in ("receipt_id", "refund_id", "reason", "author"):
+        if row[name] is not None:
+            entry[name] = row[name]
+    for name in ("available_at", "expires_at"):
+        if row[name] is not None:
+            entry[name] = iso(row[name])
+    return entry
+
+
+async def grant_registration_bonuses(book: Book, program: CompiledProgram, now: datetime) -> None:
+    """Registration bonuses fire once, when the account is created (by POST or by auto-enrolment)."""
+    ctx = Context(now, "pos", "", None, "none")
+    default_days = program.program.points.expire_days
+    for bonus in program.registration_bonuses:
+        if not applies(bonus, ctx):
+            continue
+        days = bonus.expire_days or default_days
+        expires_at = now + timedelta(days=days) if days else None
+        await book.grant("bonus", bonus.points, now, expires_at, reason=f"registration: {bonus.id}")
+        metrics.POINTS.labels("bonus").inc(bonus.points)
+
+
+async def create(conn: asyncpg.Connection, program: CompiledProgram, card: str, now: datetime,
+                 request: RegisterRequest | None) -> asyncpg.Record | None:
+    """Open an account and fire registration bonuses; None if another request created it first."""
+    created = await repository.insert(
+        conn, card, request.phone if request else None, request.birth_date if request else None,
+        fingerprint(request) if request else None,
+    )
+    account = await repository.lock(conn, card)
+    if not created:
+        return None
+    assert account is not None
+    book = Book(conn, account["id"], [], 0, now)
+    await grant_registration_bonuses(book, program, now)
+    await book.flush()
+    return await repository.lock(conn, card)
+
+
+async def register(ctx: AppContext, request: RegisterRequest) -> tuple[dict[str, Any], bool]:
+    """(the account, created?): the same body again is a replay; another body is 409 account_exists."""
+    program = ctx.programs.current
+    now = utcnow()
+    print_ = fingerprint(request)
+    async with ctx.db.transaction() as conn:
+        account = await create(conn, program, request.card, now, request)
+        created = account is not None
+        if account is None:
+            account = await repository.lock(conn, request.card)
+            assert account is not None
+            if account["registration_fingerprint"] is None:
+                # enrolled by a receipt: the first registration fills in the details, no second bonus
+                await repository.set_registration(conn, account["id"], request.phone, request.birth_date, print_)
+                account = await repository.lock(conn, request.card)
+                assert account is not None
+            elif account["registration_fingerprint"] != print_:
+                raise conflict("account_exists", "this card is already registered with other details")
+        view, changes_at = await account_view(conn, account, program, now)
+    await ctx.cache_account(view, account["version"], changes_at)
+    return view, created
+
+
+async def look_up(ctx: AppContext, card: str) -> dict[str, Any]:
+    program = ctx.programs.current
+    key = ctx.snapshot_key(card)
+    cached = await ctx.cache.get_snapshot(key)
+    if cached is not None:
+        return dict(cached)
+    now = utcnow()
+    async with ctx.db.connection() as conn:
+        account = await repository.get(conn, card)
+        if account is None:
+            raise not_found("account_not_found", "no account with this card")
+        view, changes_at = await account_view(conn, account, program, now)
+    await ctx.cache_account(view, account["version"], changes_at)
+    return view
+
+
+def _cursor(entry_id: int) -> str:
+    return base64.urlsafe_b64encode(f"l{entry_id}".encode()).decode().rstrip("=")
+
+
+def _parse_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith("l") or not text[1:].isdigit():
+            raise ValueError
+        return int(text[1:])
+    except ValueError:
+        raise AppError(422, "invalid_cursor", "the cursor is not one this service gave") from None
+
+
+async def ledger(ctx: AppContext, card: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    before = _parse_cursor(cursor) if cursor else None
+    async with ctx.db.connection() as conn:
+        account = await repository.get(conn, card)
+        if account is None:
+            raise not_found("account_not_found", "no account with this card")
+        rows = await repository.ledger_page(conn, account["id"], before, limit + 1)
+    entries = [entry_json(row) for row in rows[:limit]]
+    next_cursor = _cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
+    return {"entries": entries, "next_cursor": next_cursor}
+
+
+async def adjust(ctx: AppContext, card: str, request: AdjustmentRequest, author: str) -> tuple[dict[str, Any], bool]:
+    """(result, replayed?): a manual credit (a new lot) or debit (FIFO, may go below zero), with its author."""
+    if request.points == 0:
+        raise AppError(422, "validation_error", "points must not be 0",
+                       errors=[{"path": "points", "message": "must not be 0"}])
+    program = ctx.programs.current
+    now = utcnow()
+    print_ = fingerprint(request)
+    async with ctx.db.transaction() as conn:
+        account = await repository.lock(conn, card)
+        if account is None:
+            raise not_found("account_not_found", "no account with this card")
+        if request.adjustment_id is not None:
+            done = await repository.find_adjustment(conn, account["id"], request.adjustment_id)
+            if done is not None:
+                if done["fingerprint"] != print_:
+                    raise conflict("idempotency_conflict", "this adjustment_id was used with another body")
+                return dict(done["result"]), True
+        book = await Book.open(conn, account["id"], account["debt"], now)
+        book.settle()
+        fields = {"reason": request.reason, "author": author}
+        if request.points > 0:
+            days = request.expire_days or program.program.points.expire_days
+            entry_id, _ = await book.grant("adjustment", request.points, now,
+                                           now + timedelta(days=days) if days else None, **fields)
+        else:
+            entry_id, _ = await book.spend("adjustment", -request.points, **fields)
+        version = await book.flush()
+        account = await repository.lock(conn, card)
+        assert account is not None
+        view, changes_at = await account_view(conn, account, program, now)
+        result = {"entry": entry_json(await repository.entry(conn, entry_id)), "account": view}
+        if request.adjustment_id is not None:
+            await repository.save_adjustment(conn, account["id"], request.adjustment_id, print_, result)
+    metrics.POINTS.labels("adjustment").inc(abs(request.points))
+    await ctx.cache_account(view, version, changes_at)
+    return result, False
+
+
+async def set_blocked(ctx: AppContext, card: str, blocked: bool) -> dict[str, Any]:
+    program = ctx.programs.current
+    now = utcnow()
+    async with ctx.db.transaction() as conn:
+        account = await repository.lock(conn, card)
+        if account is None:
+            raise not_found("account_not_found", "no account with this card")
+        version = await repository.set_status(conn, account["id"], "blocked" if blocked else "active")
+        account = await repository.lock(conn, card)
+        assert account is not None
+        view, changes_at = await account_view(conn, account, program, now)
+    await ctx.cache_account(view, version, changes_at)
+    return view

@@ -1,0 +1,184 @@
+"""`bonus-engine`: dev, serve, migrate, program, keys, audit, expire. Commands only translate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from app.core.db import asyncpg_dsn
+from app.core.settings import get_settings
+from rules import ProgramError, dump_program, load_program
+
+EXAMPLE_PROGRAM = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
+
+
+def _format_of(path: str) -> str:
+    return "json" if path.endswith(".json") else "yaml"
+
+
+async def _with_conn(work: Callable[[asyncpg.Connection], Awaitable[Any]], url: str | None = None) -> Any:
+    from app.core.db import _init_connection
+
+    conn = await asyncpg.connect(asyncpg_dsn(url or get_settings().database_url))
+    await _init_connection(conn)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from app.core.migrations import upgrade
+
+    upgrade(get_settings().database_url)
+    print("migrations applied")
+    return 0
+
+
+def _read_program(path: str) -> Any:
+    try:
+        return load_program(Path(path).read_text(encoding="utf-8"), _format_of(path))
+    except ProgramError as error:
+        for problem in error.errors:
+            print(f"{path}: {problem['path']}: {problem['message']}", file=sys.stderr)
+        return None
+
+
+def cmd_program(args: argparse.Namespace) -> int:
+    from app.program import repository
+    from rules import parse_program
+
+    if args.action == "export":
+        async def export(conn: asyncpg.Connection) -> int:
+            row = await repository.latest(conn)
+            if row is None:
+                print("no program loaded", file=sys.stderr)
+                return 1
+            print(dump_program(parse_program(row["document"]), args.format), end="")
+            return 0
+        return int(asyncio.run(_with_conn(export)))
+    program = _read_program(args.file)
+    if program is None:
+        return 1
+    if args.action == "check":
+        print(f"{args.file}: valid, {len(program.campaigns)} campaigns")
+        return 0
+
+    async def load(conn: asyncpg.Connection) -> int:
+        async with conn.transaction():
+            return await repository.insert_next(conn, program.document())
+    version = asyncio.run(_with_conn(load))
+    print(f"program version {version} loaded ({len(program.campaigns)} campaigns)")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from app.keys.service import create_key
+
+    if args.store and args.role != "pos":
+        print("--store binds pos keys only", file=sys.stderr)
+        return 2
+    print(asyncio.run(_with_conn(lambda conn: create_key(conn, args.role, args.store))))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from app.points.audit import audit
+
+    problems = asyncio.run(_with_conn(audit))
+    for problem in problems:
+        print(json.dumps(problem, ensure_ascii=False))
+    if problems:
+        print(f"audit FAILED: {len({p['card'] for p in problems})} accounts disagree", file=sys.stderr)
+        return 1
+    print("audit clean: ledger, lot moves, lots and debt agree for every account")
+    return 0
+
+
+def cmd_expire(args: argparse.Namespace) -> int:
+    from app.core.context import utcnow
+    from app.core.db import Database
+    from app.points.expiry import sweep
+
+    async def run() -> int:
+        db = Database(get_settings())
+        await db.connect()
+        try:
+            return await sweep(db, utcnow())
+        finally:
+            await db.close()
+    print(f"expired {asyncio.run(run())} lots")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bonus-engine-metrics-")
+    uvicorn.run("app.main:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
+                loop="uvloop", http="httptools", access_log=False, log_level="warning", lifespan="on")
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from app.dev import run
+
+    return run(Path(args.data), args.host, args.port)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="bonus-engine", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="embedded PostgreSQL and Redis, migrations, example program, keys, API")
+    dev.add_argument("--data", default=".bonus-engine", help="where the embedded servers keep their data")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.set_defaults(func=cmd_dev)
+
+    serve = sub.add_parser("serve", help="run the API (DATABASE_URL, REDIS_URL)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    program = sub.add_parser("program", help="check, load or export the program document")
+    program_sub = program.add_subparsers(dest="action", required=True)
+    for action in ("check", "load"):
+        p = program_sub.add_parser(action)
+        p.add_argument("file", help="YAML or JSON (by extension)")
+    export = program_sub.add_parser("export")
+    export.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    program.set_defaults(func=cmd_program)
+
+    keys = sub.add_parser("keys", help="API keys")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    create = keys_sub.add_parser("create", help="print a new key (only its hash is stored)")
+    create.add_argument("--role", choices=("pos", "admin"), required=True)
+    create.add_argument("--store", default=None, help="bind a pos key to one store")
+    keys.set_defaults(func=cmd_keys)
+
+    sub.add_parser("audit", help="prove the ledger, lots and balances agree").set_defaults(func=cmd_audit)
+    sub.add_parser("expire", help="the expiry sweep").set_defaults(func=cmd_expire)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

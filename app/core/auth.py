@@ -1,0 +1,74 @@
+"""Bearer keys with roles `pos` and `admin`; a pos key may be bound to one store."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from app.keys import repository
+from app.keys.service import hash_key
+
+from .errors import AppError
+
+_CACHE_TTL_S = 5.0  # a revoked key stops working within this many seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str
+    role: str
+    store_id: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def check_store(self, store_id: str) -> None:
+        if not self.is_admin and self.store_id is not None and self.store_id != store_id:
+            raise AppError(403, "forbidden", f"this key is bound to another store, not {store_id!r}")
+
+
+class KeyRing:
+    def __init__(self, bootstrap_admin_key: str | None):
+        self._bootstrap = hash_key(bootstrap_admin_key) if bootstrap_admin_key else None
+        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+
+    async def principal(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise _unauthorized("send Authorization: Bearer <key>")
+        digest = hash_key(key.strip())
+        if self._bootstrap is not None and hmac.compare_digest(digest, self._bootstrap):
+            return Principal("bootstrap", "admin", None)
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            found = cached[1]
+        else:
+            async with request.app.state.db.connection() as conn:
+                row = await repository.find(conn, digest)
+            found = Principal(str(row["id"]), row["role"], row["store_id"]) if row else None
+            self._cache[digest] = (time.monotonic() + _CACHE_TTL_S, found)
+        if found is None:
+            raise _unauthorized("unknown or revoked key")
+        return found
+
+
+def _unauthorized(detail: str) -> AppError:
+    return AppError(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def pos(request: Request) -> Principal:
+    """Any valid key: pos keys and admin keys alike."""
+    principal: Principal = await request.app.state.keys.principal(request)
+    return principal
+
+
+async def admin(request: Request) -> Principal:
+    principal = await pos(request)
+    if not principal.is_admin:
+        raise AppError(403, "forbidden", "this route needs an admin key")
+    return principal

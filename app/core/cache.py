@@ -1,0 +1,87 @@
+"""Redis as an accelerator, never the truth: short timeouts, and a pause after a failure.
+
+When Redis is down or slow every call returns "no answer" within `redis_timeout_ms`, the service
+works from Postgres, and `bonus_cache_requests_total{result="error"}` says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+import redis.asyncio as redis
+
+from . import metrics
+from .settings import Settings
+
+log = logging.getLogger("bonus_engine.cache")
+
+# Set the snapshot only if it is newer than the cached one: concurrent writers and readers
+# may finish out of order, and an older account version must never overwrite a newer one.
+_SET_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], 'v')
+if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+class Cache:
+    def __init__(self, settings: Settings):
+        self._prefix = settings.redis_prefix
+        self._pause_s = settings.redis_retry_after_ms / 1000
+        self._down_until = 0.0
+        self._client: redis.Redis | None = None
+        if settings.redis_url:
+            timeout = settings.redis_timeout_ms / 1000
+            self._client = redis.Redis.from_url(
+                settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+            )
+            self._set_if_newer = self._client.register_script(_SET_IF_NEWER)
+
+    def account_key(self, card: str) -> str:
+        return f"{self._prefix}{{acct:{card}}}:snapshot"
+
+    def _available(self) -> bool:
+        return self._client is not None and time.monotonic() >= self._down_until
+
+    def _failed(self, error: Exception) -> None:
+        self._down_until = time.monotonic() + self._pause_s
+        metrics.CACHE.labels("error").inc()
+        log.warning("redis unavailable, serving from postgres: %s", error)
+
+    async def get_snapshot(self, key: str) -> Any | None:
+        if not self._available():
+            metrics.CACHE.labels("skipped").inc()
+            return None
+        assert self._client is not None
+        try:
+            raw = await self._client.hget(key, "d")
+        except Exception as error:  # any Redis trouble means: go to Postgres
+            self._failed(error)
+            return None
+        metrics.CACHE.labels("hit" if raw is not None else "miss").inc()
+        return orjson.loads(raw) if raw is not None else None
+
+    async def put_snapshot(self, key: str, version: int, value: Any, ttl_ms: int) -> None:
+        if not self._available() or ttl_ms <= 0:
+            return
+        try:
+            await self._set_if_newer(keys=[key], args=[version, orjson.dumps(value), ttl_ms])
+        except Exception as error:
+            self._failed(error)
+
+    async def ping(self) -> bool:
+        if self._client is None:
+            return False
+        try:
+            return bool(await self._client.ping())
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()

@@ -1,0 +1,72 @@
+"""One error type for the whole service, rendered as RFC 9457 problem+json by one handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    """A domain error: features raise it, `app.core.problems` turns it into the response."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.title = title or code.replace("_", " ").capitalize()
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def not_found(code: str, detail: str) -> AppError:
+    return AppError(404, code, detail)
+
+
+def conflict(code: str, detail: str) -> AppError:
+    return AppError(409, code, detail)
+
+
+def unprocessable(code: str, detail: str, errors: list[dict[str, str]] | None = None) -> AppError:
+    if errors is None:
+        return AppError(422, code, detail)
+    return AppError(422, code, detail, errors=errors)
+
+
+def unavailable(code: str, detail: str, retry_after_s: int = 1) -> AppError:
+    return AppError(503, code, detail, headers={"Retry-After": str(retry_after_s)})
+
+
+# Every `code` the API answers with, for the OpenAPI schema and the README.
+ERROR_CODES: dict[str, str] = {
+    "validation_error": "the request does not match the schema; `errors` lists field paths",
+    "invalid_json": "the body is not valid JSON",
+    "body_too_large": "the body is over the limit (1 MiB)",
+    "unsupported_media_type": "the Content-Type is not accepted here",
+    "unauthorized": "no key, or an unknown or revoked key",
+    "forbidden": "the key's role or store does not allow this",
+    "not_found": "no such route",
+    "method_not_allowed": "the route does not take this method",
+    "receipt_not_found": "no confirmed receipt with this id",
+    "account_not_found": "no account with this card",
+    "account_exists": "the card is registered with other details",
+    "account_blocked": "the card is blocked",
+    "idempotency_conflict": "the same id was used with another body",
+    "refund_exceeds_receipt": "the refund returns more than is left on the receipt",
+    "line_not_found": "the refund names a line that is not on the receipt",
+    "receipt_too_old": "the receipt is older than the program's max_receipt_age_days",
+    "receipt_in_future": "the receipt is more than 5 minutes in the future",
+    "invalid_program": "the program document is invalid; `errors` lists paths",
+    "program_not_loaded": "no program has been loaded yet",
+    "invalid_cursor": "the page cursor is not one this service gave",
+    "database_unavailable": "PostgreSQL is unreachable or the pool is exhausted; retry after Retry-After",
+    "internal_error": "a bug: reported in the logs with the request id",
+}

@@ -1,0 +1,74 @@
+"""Request bodies parsed once from raw bytes; responses written with orjson."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+
+from .errors import AppError
+
+M = TypeVar("M", bound=BaseModel)
+PROBLEM_JSON = "application/problem+json"
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def replayed(data: Any) -> Response:
+    """A repeated write answers the original result with 200 and `Idempotent-Replayed: true`."""
+    return json_response(data, 200, {"Idempotent-Replayed": "true"})
+
+
+def error_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(body)"
+
+
+def validation_errors(error: ValidationError) -> list[dict[str, str]]:
+    return [{"path": error_path(e["loc"]), "message": e["msg"]} for e in error.errors(include_url=False)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise AppError(413, "body_too_large", f"the body is over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise AppError(413, "body_too_large", f"the body is over {limit} bytes")
+    return bytes(body)
+
+
+async def read_model(request: Request, model: type[M]) -> M:
+    """Validate the JSON body against `model` straight from bytes (unknown fields are refused)."""
+    body = await read_body(request, request.app.state.settings.max_body_bytes)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        errors = validation_errors(error)
+        if any(e["message"].startswith("Invalid JSON") for e in errors):
+            raise AppError(422, "invalid_json", errors[0]["message"]) from None
+        raise AppError(422, "validation_error", "the request is invalid", errors=errors) from None
+
+
+# Models of bodies read with `read_model`; the OpenAPI builder adds them to the components.
+BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` documenting a body that the handler reads itself with `read_model`."""
+    BODY_MODELS[model.__name__] = model
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        },
+    }

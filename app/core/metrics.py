@@ -1,0 +1,86 @@
+"""Prometheus metrics (`bonus_*`) and the ASGI middleware that times every request by route.
+
+No card, receipt or terminal ids as labels: routes are templates (`/v1/accounts/{card}`).
+With several workers, set PROMETHEUS_MULTIPROC_DIR (`bonus-engine serve` does) and /metrics
+aggregates all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+REQUESTS = Counter("bonus_http_requests_total", "HTTP requests", ["route", "method", "status"])
+LATENCY = Histogram(
+    "bonus_http_request_duration_seconds", "HTTP request latency", ["route", "method"], buckets=LATENCY_BUCKETS
+)
+ERRORS = Counter("bonus_http_errors_total", "problem+json answers by code", ["code"])
+RECEIPTS = Counter("bonus_receipts_total", "receipt operations applied", ["operation"])
+REPLAYS = Counter("bonus_idempotent_replays_total", "repeated writes answered from the stored result", ["operation"])
+POINTS = Counter("bonus_points_total", "points in minor units written to the ledger", ["kind"])
+DISCOUNTS = Counter("bonus_discount_minor_total", "discounts given on confirmed receipts, minor units")
+CACHE = Counter("bonus_cache_requests_total", "account snapshot cache look-ups", ["result"])
+POOL_IN_USE = Gauge("bonus_db_pool_in_use", "database connections in use", multiprocess_mode="livesum")
+POOL_SIZE = Gauge("bonus_db_pool_max", "database pool size", multiprocess_mode="livesum")
+PROGRAM_VERSION = Gauge("bonus_program_version", "active program version", multiprocess_mode="max")
+EXPIRED = Counter("bonus_expiry_sweeps_total", "lots expired by the sweep")
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def _route_of(scope: Scope) -> str:
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    for route in getattr(router, "routes", []):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+class MetricsMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware): RED metrics per route template."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: dict[str, Any] = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = _route_of(scope)
+            method = scope["method"]
+            REQUESTS.labels(route, method, str(status["code"])).inc()
+            LATENCY.labels(route, method).observe(time.perf_counter() - started)

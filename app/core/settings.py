@@ -1,0 +1,39 @@
+"""All configuration, read once from the environment. Nothing else reads os.environ."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BONUS_ENGINE_", extra="ignore")
+
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/bonus_engine",
+        validation_alias=AliasChoices("DATABASE_URL", "BONUS_ENGINE_DATABASE_URL"),
+    )
+    redis_url: str | None = Field(
+        default="redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "BONUS_ENGINE_REDIS_URL")
+    )
+    redis_prefix: str = ""  # keeps test runs and tenants apart on one Redis
+    redis_timeout_ms: int = 50
+    redis_retry_after_ms: int = 1000  # after a Redis failure, skip Redis this long
+    bootstrap_admin_key: str | None = None
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    db_acquire_timeout_ms: int = 2000
+    db_statement_timeout_ms: int = 10_000
+    program_poll_ms: int = 1000
+    max_body_bytes: int = 1024 * 1024
+    snapshot_max_ttl_s: int = 3600
+    failed_lookup_limit: int = 20  # per key and minute
+    log_level: str = "WARNING"
+    expire_interval_s: int = 300  # the expiry sweep in `serve`; 0 turns it off
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

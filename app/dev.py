@@ -1,0 +1,84 @@
+"""`bonus-engine dev`: everything a developer needs on a machine with only Python."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from app import embedded
+
+DATABASE = "bonus_engine"
+
+
+def _keys(data_dir: Path, database_url: str) -> dict[str, str]:
+    """Dev keys are kept in plain text in the data folder so that every `dev` run prints the same ones."""
+    from app.cli import _with_conn
+    from app.keys.service import create_key
+
+    path = data_dir / "dev-keys.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+
+    async def make(conn):  # type: ignore[no-untyped-def]
+        return {"admin": await create_key(conn, "admin"), "pos": await create_key(conn, "pos")}
+
+    keys = asyncio.run(_with_conn(make, database_url))
+    path.write_text(json.dumps(keys))
+    return dict(keys)
+
+
+def _load_example(database_url: str) -> int | None:
+    from app.cli import EXAMPLE_PROGRAM, _with_conn
+    from app.program import repository
+    from rules import load_program
+
+    async def load(conn):  # type: ignore[no-untyped-def]
+        if await repository.latest_version(conn):
+            return None
+        program = load_program(EXAMPLE_PROGRAM.read_text(), "yaml")
+        async with conn.transaction():
+            return await repository.insert_next(conn, program.document())
+
+    return asyncio.run(_with_conn(load, database_url))  # type: ignore[no-any-return]
+
+
+def run(data_dir: Path, host: str, port: int) -> int:
+    import uvicorn
+
+    from app.core.migrations import upgrade
+
+    data_dir = data_dir.resolve()
+    print(f"starting embedded PostgreSQL and Valkey in {data_dir} …", flush=True)
+    servers = embedded.start(data_dir)
+    try:
+        embedded.ensure_database(servers.database_url("postgres"), DATABASE)
+        database_url = servers.database_url(DATABASE)
+        upgrade(database_url)
+        version = _load_example(database_url)
+        keys = _keys(data_dir, database_url)
+        os.environ["DATABASE_URL"] = database_url
+        os.environ["REDIS_URL"] = servers.redis_url
+        from app.core.settings import get_settings
+
+        get_settings.cache_clear()
+        print(
+            f"""
+bonus engine dev server
+  API        http://{host}:{port}   docs: http://{host}:{port}/docs
+  program    {'example program loaded as version ' + str(version) if version else 'kept from the last run'}
+  admin key  {keys['admin']}
+  pos key    {keys['pos']}
+  DATABASE_URL={database_url}
+  REDIS_URL={servers.redis_url}
+Ctrl-C stops the API and both embedded servers; data stays in {data_dir}.
+""",
+            flush=True,
+        )
+        uvicorn.run("app.main:app_from_env", factory=True, host=host, port=port, access_log=False,
+                    log_level="warning", loop="uvloop", http="httptools")
+    finally:
+        servers.stop()
+        print("embedded servers stopped", flush=True)
+    return 0

@@ -1,0 +1,96 @@
+"""The ASGI application: routers, error handlers, metrics middleware and the lifespan of the pools."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from app import ops
+from app.accounts.endpoints import router as accounts_router
+from app.core import metrics, problems
+from app.core.auth import KeyRing
+from app.core.cache import Cache
+from app.core.context import AppContext
+from app.core.db import Database
+from app.core.errors import ERROR_CODES
+from app.core.http import BODY_MODELS
+from app.core.logs import configure as configure_logs
+from app.core.migrations import head
+from app.core.settings import Settings, get_settings
+from app.program.endpoints import router as program_router
+from app.program.service import ProgramHolder
+from app.receipts.endpoints import router as receipts_router
+from rules import Program
+
+DESCRIPTION = """The loyalty processing service behind cash registers and online checkouts.
+
+Money and points are integers in minor units. Errors are RFC 9457 problem+json with a machine-readable
+`code`: """ + ", ".join(f"`{code}`" for code in ERROR_CODES)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logs(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings)
+        await db.connect()
+        metrics.POOL_SIZE.set(settings.db_pool_max)
+        cache = Cache(settings)
+        programs = ProgramHolder(db, settings.program_poll_ms)
+        await programs.start()
+        app.state.ctx = AppContext(settings, db, cache, programs)
+        app.state.keys = KeyRing(settings.bootstrap_admin_key)
+        app.state.db = db
+        app.state.migration_head = head()
+        try:
+            yield
+        finally:
+            await programs.stop()
+            await cache.close()
+            await db.close()
+
+    app = FastAPI(title="Bonus engine", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    problems.install(app)
+    app.add_middleware(metrics.MetricsMiddleware)
+    for router in (receipts_router, accounts_router, program_router, ops.router):
+        app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the bodies that handlers read themselves (parsed once from raw bytes)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    models: list[type[BaseModel]] = [Program, *BODY_MODELS.values()]
+    for model in models:
+        definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(definition.pop("$defs", {}))
+        components[model.__name__] = definition
+    components["Problem"] = {
+        "type": "object",
+        "required": ["type", "title", "status", "detail", "code"],
+        "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+            "detail": {"type": "string"}, "code": {"type": "string", "enum": sorted(ERROR_CODES)},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {
+                "path": {"type": "string"}, "message": {"type": "string"}}}},
+        },
+    }
+    app.openapi_schema = schema
+    return schema
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn calls in each worker (`bonus-engine serve`)."""
+    return create_app()

@@ -1,0 +1,90 @@
+"""The active program: validated, versioned, compiled once per version, swapped atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import asyncpg
+
+from app.core import metrics
+from app.core.db import Database
+from app.core.errors import AppError
+from rules import CompiledProgram, Program, ProgramError, compile_program, parse_program, read_document
+
+from . import repository
+
+log = logging.getLogger("bonus_engine.program")
+
+
+def validate(text: bytes | str, fmt: str) -> Program:
+    try:
+        return parse_program(read_document(text, fmt))
+    except ProgramError as error:
+        raise AppError(422, "invalid_program", "the program document is invalid", errors=error.errors) from None
+
+
+async def save(conn: asyncpg.Connection, program: Program) -> int:
+    return await repository.insert_next(conn, program.document())
+
+
+class ProgramHolder:
+    """Each worker keeps the compiled program of the newest version and polls for newer ones."""
+
+    def __init__(self, db: Database, poll_ms: int):
+        self._db = db
+        self._poll_s = poll_ms / 1000
+        self._current: CompiledProgram | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def current(self) -> CompiledProgram:
+        if self._current is None:
+            raise AppError(503, "program_not_loaded", "no program is loaded: PUT /v1/program first",
+                           headers={"Retry-After": "1"})
+        return self._current
+
+    @property
+    def loaded(self) -> CompiledProgram | None:
+        return self._current
+
+    def _install(self, version: int, document: dict[str, Any]) -> CompiledProgram:
+        if self._current is None or version > self._current.version:
+            self._current = compile_program(parse_program(document), version)
+            metrics.PROGRAM_VERSION.set(version)
+            log.info("program version %s active", version)
+        return self._current
+
+    async def refresh(self) -> None:
+        async with self._db.connection() as conn:
+            version = await repository.latest_version(conn)
+            if version and (self._current is None or version > self._current.version):
+                row = await repository.by_version(conn, version)
+                if row is not None:
+                    self._install(row["version"], row["document"])
+
+    def installed(self, version: int, program: Program) -> None:
+        """The worker that saved a version uses it at once; the others find it by polling."""
+        if self._current is None or version > self._current.version:
+            self._current = compile_program(program, version)
+            metrics.PROGRAM_VERSION.set(version)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_s)
+            try:
+                await self.refresh()
+            except Exception as error:  # keep polling through database outages
+                log.warning("program refresh failed: %s", error)
+
+    async def start(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as error:
+            log.warning("program not loaded at start-up: %s", error)
+        self._task = asyncio.create_task(self._poll())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()

@@ -1,0 +1,79 @@
+"""The receipt result as the API shows it, built from an evaluation outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rules import Outcome, Receipt
+
+TOTALS = ("amount", "discount", "points_redeemed", "gift_certificates", "to_pay", "points_accrued")
+
+
+def build(receipt: Receipt, outcome: Outcome, status: str, program_version: int,
+          account: dict[str, Any] | None) -> dict[str, Any]:
+    lines = [
+        {
+            "line_id": line.line_id,
+            "discount": line.discount,
+            "final_amount": line.final_amount,
+            "points_redeemed": line.points_redeemed,
+            "gift_certificates": line.gift_certificates,
+            "points_accrued": line.points_accrued,
+            "campaigns": line.campaigns,
+        }
+        for line in outcome.lines
+    ]
+    return {
+        "receipt_id": receipt.receipt_id,
+        "status": status,
+        "program_version": program_version,
+        "card_status": outcome.card_status,
+        "totals": {name: outcome.total(name) for name in TOTALS},
+        "lines": lines,
+        "campaigns": [
+            {"id": c.id, "name": c.name, "discount": c.discount, "points": c.points} for c in outcome.campaigns
+        ],
+        # Coupons and certificates arrive with the mechanics issue; until then every code is unknown.
+        "coupons": [{"code": code, "status": "rejected", "reason": "unknown"} for code in receipt.coupons],
+        "gift_certificates": [
+            {"code": p.code, "status": "rejected", "reason": "unknown", "charged": 0}
+            for p in receipt.gift_certificates
+        ],
+        "points": {
+            "redeemable_max": outcome.redeemable_max,
+            "available_at": outcome.accrual_available_at.isoformat(),
+        },
+        "account": account,
+    }
+
+
+def account_summary(card: str, view: dict[str, Any], tier_applied: str | None) -> dict[str, Any]:
+    return {
+        "card": card,
+        "tier": view["tier"]["id"],
+        "tier_applied": tier_applied,
+        "available": view["points"]["available"],
+        "pending": view["points"]["pending"],
+    }
+
+
+def stored_lines(receipt: Receipt, outcome: Outcome) -> list[dict[str, Any]]:
+    """The per-line figures refunds reverse, kept with the receipt."""
+    return [
+        {
+            "line_id": line.line_id,
+            "quantity": format(line.quantity.normalize(), "f"),
+            "returned": "0",
+            "sells_certificate": line.sells_certificate,
+            "figures": {
+                "amount": result.amount,
+                "discount": result.discount,
+                "points_redeemed": result.points_redeemed,
+                "gift_certificates": result.gift_certificates,
+                "accrual_points": result.accrual_points,
+                "bonus_points": result.bonus_points,
+            },
+            "refunded": {},
+        }
+        for line, result in zip(receipt.lines, outcome.lines, strict=True)
+    ]

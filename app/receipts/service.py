@@ -1,0 +1,145 @@
+"""Receipt use cases: calculate, confirm, get. One confirm is one transaction:
+
+claim the receipt id (the idempotency guard) → lock the account → evaluate with fresh state →
+write ledger, lots and moves → store the result → commit → refresh the cached account snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from app.accounts import repository as accounts
+from app.accounts.service import create as create_account
+from app.accounts.view import account_view
+from app.core import metrics
+from app.core.auth import Principal
+from app.core.context import AppContext, utcnow
+from app.core.errors import AppError, conflict, not_found
+from app.core.idempotency import fingerprint
+from app.points.book import Book
+from rules import NO_ACCOUNT, AccountState, CompiledProgram, Outcome, Receipt, balances, evaluate
+
+from . import repository
+from .result import account_summary, build, stored_lines
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def check_time(receipt: Receipt, program: CompiledProgram, now: datetime) -> None:
+    if receipt.issued_at > now + FUTURE_TOLERANCE:
+        raise AppError(422, "receipt_in_future", "issued_at is more than 5 minutes in the future")
+    if receipt.issued_at < now - timedelta(days=program.program.max_receipt_age_days):
+        raise AppError(422, "receipt_too_old",
+                       f"the receipt is older than {program.program.max_receipt_age_days} days")
+
+
+async def _state(conn: asyncpg.Connection, account: asyncpg.Record | None, receipt: Receipt,
+                 program: CompiledProgram, book: Book | None, now: datetime) -> AccountState:
+    if receipt.card is None:
+        return NO_ACCOUNT
+    if account is None:
+        return AccountState("ok") if program.program.points.auto_enroll else AccountState("unknown")
+    if account["status"] == "blocked":
+        return AccountState("blocked")
+    facts = await accounts.purchase_facts(conn, account["id"], receipt.issued_at, program.program.tiers.window_days)
+    if book is None:
+        book = await Book.open(conn, account["id"], account["debt"], now)
+    available, _ = balances(book.lots, book.debt, now)
+    return AccountState("ok", int(facts["purchases"]), facts["first_purchase"], facts["last_purchase"], available)
+
+
+async def calculate(ctx: AppContext, receipt: Receipt, principal: Principal) -> dict[str, Any]:
+    principal.check_store(receipt.store_id)
+    program = ctx.programs.current
+    now = utcnow()
+    check_time(receipt, program, now)
+    async with ctx.db.connection() as conn:
+        account = await accounts.get(conn, receipt.card) if receipt.card else None
+        outcome = evaluate(receipt, await _state(conn, account, receipt, program, None, now), program, now)
+        summary = None
+        if account is not None:
+            view, _ = await account_view(conn, account, program, now)
+            summary = account_summary(account["card"], view, outcome.tier_applied)
+    return build(receipt, outcome, "calculated", program.version, summary)
+
+
+async def _write_points(book: Book, receipt: Receipt, outcome: Outcome) -> dict[str, Any]:
+    """The ledger entries of a confirmed receipt; returns the links refunds need."""
+    links: dict[str, Any] = {"bonus_lots": [], "return_entries": []}
+    redeemed = outcome.total("points_redeemed")
+    if redeemed:
+        entry_id, _ = await book.spend("redemption", redeemed, receipt_id=receipt.receipt_id)
+        links["redemption_entry"] = entry_id
+    accrued = outcome.total("accrual_points")
+    if accrued:
+        _, lot_id = await book.grant("accrual", accrued, outcome.accrual_available_at, outcome.accrual_expires_at,
+                                     receipt_id=receipt.receipt_id)
+        links["accrual_lot"] = lot_id
+    for grant in outcome.bonus_grants:
+        _, lot_id = await book.grant("bonus", grant.points, receipt.issued_at, grant.expires_at,
+                                     receipt_id=receipt.receipt_id, reason=f"campaign: {grant.campaign_id}")
+        links["bonus_lots"].append(lot_id)
+    metrics.POINTS.labels("redemption").inc(redeemed)
+    metrics.POINTS.labels("accrual").inc(outcome.total("points_accrued"))
+    return links
+
+
+async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tuple[dict[str, Any], bool]:
+    """(result, replayed?)."""
+    principal.check_store(receipt.store_id)
+    program = ctx.programs.current
+    now = utcnow()
+    check_time(receipt, program, now)
+    print_ = fingerprint(receipt)
+    snapshot = None
+    async with ctx.db.transaction() as conn:
+        if not await repository.claim(conn, receipt.receipt_id, print_, receipt.store_id, receipt.issued_at):
+            row = await repository.get(conn, receipt.receipt_id)
+            assert row is not None
+            if row["fingerprint"] != print_:
+                raise conflict("idempotency_conflict", "this receipt_id was confirmed with another body")
+            metrics.REPLAYS.labels("confirm").inc()
+            return dict(row["result"]), True
+        account = await accounts.lock(conn, receipt.card) if receipt.card else None
+        if receipt.card and account is None and program.program.points.auto_enroll:
+            account = await create_account(conn, program, receipt.card, now, None)
+            account = account or await accounts.lock(conn, receipt.card)
+        book = None
+        if account is not None and account["status"] == "active":
+            book = await Book.open(conn, account["id"], account["debt"], now)
+            book.settle()
+        outcome = evaluate(receipt, await _state(conn, account, receipt, program, book, now), program, now)
+        links: dict[str, Any] = {}
+        summary = None
+        if account is not None:
+            version = account["version"]
+            if book is not None:
+                links = await _write_points(book, receipt, outcome)
+                version = await book.flush()
+                account = await accounts.lock_by_id(conn, account["id"])
+            view, changes_at = await account_view(conn, account, program, now)
+            summary = account_summary(account["card"], view, outcome.tier_applied)
+            snapshot = (view, version, changes_at)
+        result = build(receipt, outcome, "confirmed", program.version, summary)
+        result["refunds"] = []
+        await repository.complete(
+            conn, receipt.receipt_id, account_id=account["id"] if account else None, status="confirmed",
+            program_version=program.version, purchase_amount=outcome.purchase_amount,
+            lines=stored_lines(receipt, outcome), links=links, result=result,
+        )
+    if snapshot is not None:
+        await ctx.cache_account(*snapshot)
+    metrics.RECEIPTS.labels("confirmed").inc()
+    metrics.DISCOUNTS.inc(outcome.total("discount"))
+    return result, False
+
+
+async def get(ctx: AppContext, receipt_id: str) -> dict[str, Any]:
+    async with ctx.db.connection() as conn:
+        row = await repository.get(conn, receipt_id)
+    if row is None or row["status"] == "pending":
+        raise not_found("receipt_not_found", "no confirmed receipt with this id")
+    return dict(row["result"])
