@@ -1,0 +1,112 @@
+"""Real PostgreSQL and Redis for every test run, and the service over real HTTP.
+
+DATABASE_URL / REDIS_URL name servers to use (a fresh database and a fresh key prefix are made for
+this run, and dropped after it); without them, embedded PostgreSQL and Valkey are started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from app import embedded
+from app.core.migrations import upgrade
+from tests.support import ADMIN_KEY, Service, start_service
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+class Servers:
+    """Where this run's databases live; `new_database()` clones the migrated template."""
+
+    def __init__(self) -> None:
+        self.run_id = secrets.token_hex(4)
+        self._embedded: embedded.Embedded | None = None
+        self._tmp: str | None = None
+        if os.environ.get("DATABASE_URL"):
+            self.admin_url = _with_database(os.environ["DATABASE_URL"], "postgres")
+        else:
+            self._tmp = tempfile.mkdtemp(prefix="bonus-engine-test-")
+            os.chmod(self._tmp, 0o755)
+            self._embedded = embedded.start(Path(self._tmp), persist=False)
+            self.admin_url = self._embedded.database_url("postgres")
+        self.redis_url = os.environ.get("REDIS_URL") or (self._embedded.redis_url if self._embedded else "")
+        self.databases: list[str] = []
+        self.template = self._create(f"bonus_test_{self.run_id}_template", template=None)
+        upgrade(_with_database(self.admin_url, self.template))
+
+    def _create(self, name: str, template: str | None) -> str:
+        async def create() -> None:
+            import asyncpg
+
+            conn = await asyncpg.connect(self.admin_url)
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+            finally:
+                await conn.close()
+
+        asyncio.run(create())
+        self.databases.append(name)
+        return name
+
+    def new_database(self) -> str:
+        """A fresh, migrated database URL."""
+        name = self._create(f"bonus_test_{self.run_id}_{len(self.databases)}", template=self.template)
+        return _with_database(self.admin_url, name)
+
+    def close(self) -> None:
+        for name in reversed(self.databases):
+            asyncio.run(embedded.drop_database(self.admin_url, name))
+        if self._embedded is not None:
+            self._embedded.stop()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    found = Servers()
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="session")
+def make_service(servers: Servers) -> Iterator[Callable[..., Service]]:
+    """Start `bonus-engine serve` on a fresh database with a program (YAML text); stopped at the end."""
+    started: list[Service] = []
+
+    def make(program_yaml: str | None = None, **env: str) -> Service:
+        service = start_service(
+            servers.new_database(), servers.redis_url, f"t{servers.run_id}s{len(started)}:",
+            program_yaml if program_yaml is not None else EXAMPLE.read_text(), env,
+        )
+        started.append(service)
+        return service
+
+    yield make
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def service(make_service: Callable[..., Service]) -> Service:
+    """The service with the example program, shared by tests that use unique cards and receipt ids."""
+    return make_service()
+
+
+@pytest.fixture(scope="session")
+def admin_key() -> str:
+    return ADMIN_KEY
