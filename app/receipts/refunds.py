@@ -131,28 +131,31 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         wanted = _wanted(request or RefundRequest(refund_id="cancel"), lines)
         shares = _reverse_lines(lines, wanted)
         links = row["links"]
-        result = dict(row["result"])
+        account = None
         if row["account_id"] is not None:
             account = await accounts.lock_by_id(conn, row["account_id"])
             book = await Book.open(conn, account["id"], account["debt"], now)
             book.settle()
             await _reverse_points(conn, book, links, shares, receipt_id, refund_id)
-            version = await book.flush()
-            account = await accounts.lock_by_id(conn, row["account_id"])
-            view, changes_at = await account_view(conn, account, program, now)
-            snapshot = (view, version, changes_at)
-            result["account"] = account_summary(account["card"], view, result["account"]["tier_applied"])
+            await book.flush()
         everything = all(Decimal(line["returned"]) == Decimal(line["quantity"]) for line in lines)
         status = "cancelled" if cancel else ("refunded" if everything else "partially_refunded")
+        refunded_purchase = sum(s["amount"] - s["discount"] for s in shares if not s["line"]["sells_certificate"])
+        await repository.update_after_refund(conn, receipt_id, status=status, refunded_purchase=refunded_purchase,
+                                             lines=lines, links=links)
+        result = dict(row["result"])
+        if account is not None:
+            account = await accounts.lock_by_id(conn, account["id"])
+            view, changes_at = await account_view(conn, account, program, now)
+            snapshot = (view, account["version"], changes_at)
+            result["account"] = account_summary(account["card"], view, result["account"]["tier_applied"])
         element = _element(refund_id, principal.store_id, shares, now.isoformat())
         returned = {line["line_id"]: line["returned"] for line in lines}
         result["status"] = status
         result["lines"] = [{**line, "refunded_quantity": returned[line["line_id"]]} for line in result["lines"]]
         result["refunds"] = [*result.get("refunds", []), element]
         response = {**result, "refund": element}
-        refunded_purchase = sum(s["amount"] - s["discount"] for s in shares if not s["line"]["sells_certificate"])
-        await repository.update_after_refund(conn, receipt_id, status=status, refunded_purchase=refunded_purchase,
-                                             lines=lines, links=links, result=result)
+        await repository.store_result(conn, receipt_id, result)
         await repository.insert_refund(conn, receipt_id, refund_id, print_, row["account_id"], principal.store_id,
                                        response)
     if snapshot is not None:

@@ -30,20 +30,24 @@ async def get(conn: asyncpg.Connection, receipt_id: str, *, lock: bool = False) 
 
 async def complete(conn: asyncpg.Connection, receipt_id: str, *, account_id: int | None, status: str,
                    program_version: int, purchase_amount: int, lines: list[dict[str, Any]],
-                   links: dict[str, Any], result: dict[str, Any]) -> None:
+                   links: dict[str, Any]) -> None:
     await conn.execute(
         "UPDATE receipts SET account_id = $2, status = $3, program_version = $4, purchase_amount = $5,"
-        " lines = $6, links = $7, result = $8 WHERE receipt_id = $1",
-        receipt_id, account_id, status, program_version, purchase_amount, lines, links, result,
+        " lines = $6, links = $7 WHERE receipt_id = $1",
+        receipt_id, account_id, status, program_version, purchase_amount, lines, links,
     )
 
 
+async def store_result(conn: asyncpg.Connection, receipt_id: str, result: dict[str, Any]) -> None:
+    await conn.execute("UPDATE receipts SET result = $2 WHERE receipt_id = $1", receipt_id, result)
+
+
 async def update_after_refund(conn: asyncpg.Connection, receipt_id: str, *, status: str, refunded_purchase: int,
-                              lines: list[dict[str, Any]], links: dict[str, Any], result: dict[str, Any]) -> None:
+                              lines: list[dict[str, Any]], links: dict[str, Any]) -> None:
     await conn.execute(
-        "UPDATE receipts SET status = $2, refunded_purchase = refunded_purchase + $3, lines = $4, links = $5,"
-        " result = $6 WHERE receipt_id = $1",
-        receipt_id, status, refunded_purchase, lines, links, result,
+        "UPDATE receipts SET status = $2, refunded_purchase = refunded_purchase + $3, lines = $4, links = $5"
+        " WHERE receipt_id = $1",
+        receipt_id, status, refunded_purchase, lines, links,
     )
 
 

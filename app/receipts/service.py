@@ -114,22 +114,23 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
         outcome = evaluate(receipt, await _state(conn, account, receipt, program, book, now), program, now)
         links: dict[str, Any] = {}
         summary = None
-        if account is not None:
-            version = account["version"]
-            if book is not None:
-                links = await _write_points(book, receipt, outcome)
-                version = await book.flush()
-                account = await accounts.lock_by_id(conn, account["id"])
-            view, changes_at = await account_view(conn, account, program, now)
-            summary = account_summary(account["card"], view, outcome.tier_applied)
-            snapshot = (view, version, changes_at)
-        result = build(receipt, outcome, "confirmed", program.version, summary)
-        result["refunds"] = []
+        if account is not None and book is not None:
+            links = await _write_points(book, receipt, outcome)
+            await book.flush()
+        # confirmed before the account view is read, so the view's tier counts this receipt
         await repository.complete(
             conn, receipt.receipt_id, account_id=account["id"] if account else None, status="confirmed",
             program_version=program.version, purchase_amount=outcome.purchase_amount,
-            lines=stored_lines(receipt, outcome), links=links, result=result,
+            lines=stored_lines(receipt, outcome), links=links,
         )
+        if account is not None:
+            account = await accounts.lock_by_id(conn, account["id"])
+            view, changes_at = await account_view(conn, account, program, now)
+            summary = account_summary(account["card"], view, outcome.tier_applied)
+            snapshot = (view, account["version"], changes_at)
+        result = build(receipt, outcome, "confirmed", program.version, summary)
+        result["refunds"] = []
+        await repository.store_result(conn, receipt.receipt_id, result)
     if snapshot is not None:
         await ctx.cache_account(*snapshot)
     metrics.RECEIPTS.labels("confirmed").inc()

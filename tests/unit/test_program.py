@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from rules import Program, ProgramError, dump_program, load_program, parse_program, read_document
+from rules._program import Accrual, ReceiptDiscount
 
 EXAMPLE = resources.files("rules").joinpath("examples/program.yaml").read_text(encoding="utf-8")
 
@@ -63,10 +64,16 @@ def test_example_program_loads() -> None:
     assert program.points.max_redeem_percent == Decimal(50)
     assert [level.id for level in program.tiers.levels] == ["base", "silver", "gold"]
     assert [level.accrual_percent for level in program.tiers.levels] == [3, 5, 7]
-    assert [c.id for c in program.campaigns] == ["welcome", "winter-check", "care-double", "no-points-on-sale"]
+    assert [c.id for c in program.campaigns] == [
+        "welcome",
+        "winter-check",
+        "care-double",
+        "no-points-on-sale",
+    ]
     winter = program.campaigns[1]
-    assert winter.type == "receipt_discount"
-    assert [(t.min_amount, t.percent) for t in winter.thresholds] == [(500_000, 5), (1_000_000, 10)]
+    assert isinstance(winter, ReceiptDiscount)
+    thresholds = [(t.min_amount, t.percent) for t in winter.thresholds]
+    assert thresholds == [(500_000, Decimal(5)), (1_000_000, Decimal(10))]
     assert winter.active is not None and winter.active.from_ is not None
     assert winter.active.from_.isoformat() == "2026-11-01T00:00:00+03:00"
 
@@ -96,7 +103,12 @@ def test_example_program_loads() -> None:
         ("percent: 10}", "percent: .nan}", "campaigns[0].thresholds[1].percent", "finite"),
         ("percent: 10}", "percent: .inf}", "campaigns[0].thresholds[1].percent", ""),
         ("percent: 10}", "percent: true}", "campaigns[0].thresholds[1].percent", "number"),
-        ("accrual_percent: 5}", "accrual_percent: 5.001}", "tiers.levels[1].accrual_percent", "2 decimal places"),
+        (
+            "accrual_percent: 5}",
+            "accrual_percent: 5.001}",
+            "tiers.levels[1].accrual_percent",
+            "2 decimal places",
+        ),
         ("percent: 10\n", "percent: 0.125\n", "campaigns[1].percent", "2 decimal places"),
         # thresholds sorted by growing min_amount, without repeats
         (
@@ -112,7 +124,12 @@ def test_example_program_loads() -> None:
             "sorted",
         ),
         # a threshold needs exactly one of percent or amount
-        ("{min_amount: 500000, percent: 5}", "{min_amount: 500000}", "campaigns[0].thresholds[0]", "exactly one"),
+        (
+            "{min_amount: 500000, percent: 5}",
+            "{min_amount: 500000}",
+            "campaigns[0].thresholds[0]",
+            "exactly one",
+        ),
         (
             "{min_amount: 500000, percent: 5}",
             "{min_amount: 500000, percent: 5, amount: 100}",
@@ -129,8 +146,18 @@ def test_example_program_loads() -> None:
         ('hours: "08:00-22:00"', 'hours: "08:00-08:00"', "campaigns[0].when.hours", "empty"),
         ('hours: "08:00-22:00"', 'hours: "08:00"', "campaigns[0].when.hours", "hours"),
         # weekdays are ISO 1..7
-        ("when: {tiers: [silver],", "when: {weekdays: [0], tiers: [silver],", "campaigns[0].when.weekdays[0]", ""),
-        ("when: {tiers: [silver],", "when: {weekdays: [8], tiers: [silver],", "campaigns[0].when.weekdays[0]", ""),
+        (
+            "when: {tiers: [silver],",
+            "when: {weekdays: [0], tiers: [silver],",
+            "campaigns[0].when.weekdays[0]",
+            "",
+        ),
+        (
+            "when: {tiers: [silver],",
+            "when: {weekdays: [8], tiers: [silver],",
+            "campaigns[0].when.weekdays[0]",
+            "",
+        ),
         # ids, types, modes
         ("id: winter", "id: Winter", "campaigns[0].id", "pattern"),
         ("type: receipt_discount", "type: lottery", "campaigns[0]", "lottery"),
@@ -243,7 +270,9 @@ def test_python_float_percent_is_read_by_its_shortest_repr() -> None:
     document["campaigns"][1]["percent"] = 0.25
     program = parse_program(document)
     assert program.tiers.levels[1].accrual_percent == Decimal("7.5")
-    assert program.campaigns[1].percent == Decimal("0.25")
+    coffee = program.campaigns[1]
+    assert isinstance(coffee, Accrual)
+    assert coffee.percent == Decimal("0.25")
 
 
 def test_whole_percents_are_dumped_as_integers() -> None:

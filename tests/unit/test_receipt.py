@@ -1,4 +1,4 @@
-"""Receipt validation: strict money, quantities with ≤ 3 fraction digits, aware times, unique ids and codes."""
+"""Receipt validation: strict money, quantities with ≤ 3 fraction digits, aware times, unique ids, codes."""
 
 from __future__ import annotations
 
@@ -14,13 +14,24 @@ from ._helpers import ISSUED
 
 
 def line(line_id: str = "1", **fields: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"line_id": line_id, "sku": "BOOT-123", "quantity": "2", "price": 399500, "amount": 799000}
+    data: dict[str, Any] = {
+        "line_id": line_id,
+        "sku": "BOOT-123",
+        "quantity": "2",
+        "price": 399500,
+        "amount": 799000,
+    }
     data.update(fields)
     return data
 
 
 def body(**fields: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"receipt_id": "s17-p3-000123", "store_id": "s17", "issued_at": ISSUED, "lines": [line()]}
+    data: dict[str, Any] = {
+        "receipt_id": "s17-p3-000123",
+        "store_id": "s17",
+        "issued_at": ISSUED,
+        "lines": [line()],
+    }
     data.update(fields)
     return data
 
@@ -46,17 +57,30 @@ CONTRACT_EXAMPLE: dict[str, Any] = {
     "card": "2900000012345",
     "lines": [
         {
-            "line_id": "1", "sku": "BOOT-123", "category": "shoes/winter", "quantity": "2",
-            "price": 399500, "amount": 799000,
-            "no_discount": False, "no_accrual": False, "no_redeem": False, "min_price": 0,
+            "line_id": "1",
+            "sku": "BOOT-123",
+            "category": "shoes/winter",
+            "quantity": "2",
+            "price": 399500,
+            "amount": 799000,
+            "no_discount": False,
+            "no_accrual": False,
+            "no_redeem": False,
+            "min_price": 0,
         },
-        {"line_id": "2", "sku": "GIFT-3000", "quantity": "1", "price": 300000, "amount": 300000,
-         "gift_certificate": "GC7K2M9XQ4TD"},
+        {
+            "line_id": "2",
+            "sku": "GIFT-3000",
+            "quantity": "1",
+            "price": 300000,
+            "amount": 300000,
+            "gift_certificate": "GC7K2M9XQ4TD",
+        },
     ],
     "coupons": ["WINTER10"],
     "redeem_points": 50000,
     "gift_certificates": [{"code": "GCP3N8VR2WJ6", "amount": 100000}],
-}  # fmt: skip
+}
 
 
 def test_contract_example_is_valid() -> None:
@@ -87,7 +111,10 @@ def test_minimal_receipt_gets_defaults() -> None:
     [
         (body(colour="red"), ("colour",)),
         (body(lines=[line(discount=5)]), ("lines", 0, "discount")),
-        (body(gift_certificates=[{"code": "GC1", "amount": 1, "pin": "0000"}]), ("gift_certificates", 0, "pin")),
+        (
+            body(gift_certificates=[{"code": "GC1", "amount": 1, "pin": "0000"}]),
+            ("gift_certificates", 0, "pin"),
+        ),
     ],
 )
 def test_unknown_fields_are_rejected(data: dict[str, Any], loc: tuple[Any, ...]) -> None:
@@ -123,16 +150,25 @@ def test_float_money_is_rejected_in_json_too() -> None:
     assert [tuple(e["loc"]) for e in caught.value.errors()] == [("lines", 0, "price")]
 
 
-@pytest.mark.parametrize("quantity", ["0.3505", "1.0001", 0.0005, "1e-4", "0", "-1", "0.000", "NaN", "Infinity", "abc", True])
+@pytest.mark.parametrize(
+    "quantity", ["0.3505", "1.0001", 0.0005, "1e-4", "0", "-1", "0.000", "NaN", "Infinity", "abc", True]
+)
 def test_bad_quantities_are_rejected(quantity: Any) -> None:
     assert ("lines", 0, "quantity") in error_locs(body(lines=[line(quantity=quantity)]))
 
 
 @pytest.mark.parametrize(
     ("quantity", "value"),
-    [("2", Decimal(2)), ("2.000", Decimal(2)), (2, Decimal(2)), ("0.350", Decimal("0.35")), (0.35, Decimal("0.35")),
-     (" 1.5 ", Decimal("1.5")), ("0.001", Decimal("0.001"))],
-)  # fmt: skip
+    [
+        ("2", Decimal(2)),
+        ("2.000", Decimal(2)),
+        (2, Decimal(2)),
+        ("0.350", Decimal("0.35")),
+        (0.35, Decimal("0.35")),
+        (" 1.5 ", Decimal("1.5")),
+        ("0.001", Decimal("0.001")),
+    ],
+)
 def test_good_quantities(quantity: Any, value: Decimal) -> None:
     receipt = Receipt.model_validate(body(lines=[line(quantity=quantity)]))
     assert receipt.lines[0].quantity == value
@@ -157,12 +193,16 @@ def test_two_and_two_point_zero_zero_zero_are_the_same_receipt() -> None:
     assert Receipt.model_validate(dumped) == a
 
 
-@pytest.mark.parametrize("issued_at", ["2026-11-24T10:15:00", "2026-11-24 10:15:00", "2026-11-24", "yesterday"])
+@pytest.mark.parametrize(
+    "issued_at", ["2026-11-24T10:15:00", "2026-11-24 10:15:00", "2026-11-24", "yesterday"]
+)
 def test_issued_at_needs_an_offset(issued_at: str) -> None:
     assert ("issued_at",) in error_locs(body(issued_at=issued_at))
 
 
-@pytest.mark.parametrize("issued_at", ["2026-11-24T10:15:00+03:00", "2026-11-24T07:15:00Z", "2026-11-24T02:15:00-05:00"])
+@pytest.mark.parametrize(
+    "issued_at", ["2026-11-24T10:15:00+03:00", "2026-11-24T07:15:00Z", "2026-11-24T02:15:00-05:00"]
+)
 def test_issued_at_keeps_its_own_offset(issued_at: str) -> None:
     receipt = Receipt.model_validate(body(issued_at=issued_at))
     assert receipt.issued_at.isoformat().replace("+00:00", "Z")[:19] == issued_at[:19]
@@ -253,5 +293,5 @@ def test_category_is_trimmed_of_slashes() -> None:
 def test_receipt_is_immutable() -> None:
     receipt = Receipt.model_validate(body())
     with pytest.raises(ValidationError):
-        receipt.redeem_points = 5  # type: ignore[misc]
+        receipt.redeem_points = 5
     assert isinstance(receipt.lines[0], Line)

@@ -1,0 +1,447 @@
+"""Properties over random receipts and programs, refund sequences and points lots."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rules import (
+    REVERSIBLE,
+    AccountState,
+    Lot,
+    Receipt,
+    compile_program,
+    evaluate,
+    parse_program,
+    quantity_floor,
+    refund_share,
+    return_points,
+    settle_debt,
+    take,
+    take_for_reversal,
+)
+
+from ._helpers import NOW
+
+PROPERTY = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,  # write nothing into the repository
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+CATEGORIES = [None, "shoes", "shoes/winter", "shoestring", "bags", "care/polish"]
+STATUSES = ["ok", "ok", "ok", "none", "unknown", "blocked"]
+
+# ------------------------------------------------------------------------------------------ strategies
+
+percents = st.integers(0, 10_000).map(lambda hundredths: str(Decimal(hundredths) / 100))
+positive_percents = st.integers(1, 10_000).map(lambda hundredths: str(Decimal(hundredths) / 100))
+quantities = st.one_of(
+    st.integers(1, 10).map(str),  # whole units
+    st.integers(1, 20_000).map(lambda thousandths: str(Decimal(thousandths) / 1000)),  # weighed goods
+)
+
+
+@st.composite
+def lines(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    quantity = draw(quantities)
+    amount = draw(st.one_of(st.integers(0, 100), st.integers(0, 10_000_000)))
+    unit = int(amount / Decimal(quantity)) if amount else 0
+    min_price = draw(st.one_of(st.just(0), st.integers(0, max(unit, 1)), st.integers(0, 2 * unit + 10)))
+    data: dict[str, Any] = {
+        "line_id": f"l{index}",
+        "sku": draw(st.sampled_from(["A", "B", "BOOT-999"])),
+        "category": draw(st.sampled_from(CATEGORIES)),
+        "quantity": quantity,
+        "price": unit,
+        "amount": amount,
+        "no_discount": draw(st.booleans()),
+        "no_accrual": draw(st.booleans()),
+        "no_redeem": draw(st.booleans()),
+        "min_price": min_price,
+    }
+    if draw(st.integers(0, 9)) == 0:
+        data["gift_certificate"] = f"GC{index}"
+    return data
+
+
+@st.composite
+def receipts(draw: st.DrawFn) -> Receipt:
+    count = draw(st.integers(1, 20))
+    return Receipt.model_validate(
+        {
+            "receipt_id": "r-prop",
+            "store_id": "s17",
+            "channel": draw(st.sampled_from(["pos", "online"])),
+            "issued_at": "2026-11-24T10:15:00+03:00",
+            "lines": [draw(lines(i)) for i in range(count)],
+            "redeem_points": draw(st.one_of(st.integers(0, 1_000), st.integers(0, 10_000_000))),
+        }
+    )
+
+
+@st.composite
+def accounts(draw: st.DrawFn) -> AccountState:
+    return AccountState(
+        status=draw(st.sampled_from(STATUSES)),
+        tier_purchases=draw(st.sampled_from([0, 1_500_000, 5_000_000])),
+        available_points=draw(st.one_of(st.integers(-10_000, 10_000), st.integers(0, 10_000_000))),
+    )
+
+
+@st.composite
+def discount_campaigns(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    minimums = sorted(draw(st.lists(st.integers(0, 2_000_000), min_size=1, max_size=3, unique=True)))
+    thresholds = []
+    for minimum in minimums:
+        if draw(st.booleans()):
+            thresholds.append({"min_amount": minimum, "percent": draw(positive_percents)})
+        else:
+            thresholds.append({"min_amount": minimum, "amount": draw(st.integers(1, 500_000))})
+    campaign: dict[str, Any] = {
+        "id": f"disc-{index}",
+        "name": f"discount {index}",
+        "type": "receipt_discount",
+        "priority": draw(st.integers(0, 5)),
+        "stacking": draw(st.sampled_from(["stack", "exclusive"])),
+        "thresholds": thresholds,
+    }
+    items = draw(
+        st.sampled_from(
+            [
+                None,
+                {"categories": ["shoes"]},
+                {"exclude_skus": ["BOOT-999"]},
+                {"skus": ["A"], "categories": ["bags"]},
+            ]
+        )
+    )
+    if items is not None:
+        campaign["items"] = items
+    return campaign
+
+
+@st.composite
+def accrual_campaigns(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    campaign: dict[str, Any] = {"id": f"acc-{index}", "name": f"accrual {index}", "type": "accrual"}
+    campaign["priority"] = draw(st.integers(0, 5))
+    if draw(st.booleans()):
+        campaign["multiplier"] = draw(st.integers(1, 500).map(lambda h: str(Decimal(h) / 100)))
+    else:
+        campaign["percent"] = draw(percents)
+        campaign["mode"] = draw(st.sampled_from(["replace", "add"]))
+    if draw(st.booleans()):
+        campaign["items"] = {"categories": [draw(st.sampled_from(["shoes", "care", "bags"]))]}
+    return campaign
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> dict[str, Any]:
+    campaigns = [draw(discount_campaigns(i)) for i in range(draw(st.integers(0, 3)))]
+    campaigns += [draw(accrual_campaigns(i)) for i in range(draw(st.integers(0, 2)))]
+    if draw(st.booleans()):
+        campaigns.append(
+            {
+                "id": "bonus",
+                "name": "bonus",
+                "type": "bonus",
+                "priority": 9,
+                "trigger": "receipt",
+                "points": draw(st.integers(1, 100_000)),
+                "min_amount": draw(st.integers(0, 1_000_000)),
+            }
+        )
+    return {
+        "points": {
+            "accrual_base": draw(st.sampled_from(["paid", "after_discount"])),
+            "rounding": draw(st.sampled_from(["whole", "minor"])),
+            "max_redeem_percent": draw(percents),
+        },
+        "tiers": {
+            "levels": [
+                {"id": "base", "min_purchases": 0, "accrual_percent": draw(percents)},
+                {"id": "silver", "min_purchases": 1_500_000, "accrual_percent": draw(percents)},
+                {"id": "gold", "min_purchases": 5_000_000, "accrual_percent": draw(percents)},
+            ]
+        },
+        "campaigns": campaigns,
+    }
+
+
+# ------------------------------------------------------------------------------------------- evaluate
+
+
+@PROPERTY
+@given(receipt=receipts(), acct=accounts(), document=programs())
+def test_evaluate_invariants(receipt: Receipt, acct: AccountState, document: dict[str, Any]) -> None:
+    parsed = parse_program(document)
+    prog = compile_program(parsed, version=1)
+    outcome = evaluate(receipt, acct, prog, NOW)
+    earns = acct.status == "ok"
+    whole = parsed.points.rounding == "whole"
+
+    assert [r.line_id for r in outcome.lines] == [line.line_id for line in receipt.lines]
+    for line, result in zip(receipt.lines, outcome.lines, strict=True):
+        floor = quantity_floor(line.min_price, line.quantity)
+        assert result.amount == line.amount
+        assert result.discount >= 0 and result.points_redeemed >= 0
+        assert result.accrual_points >= 0 and result.bonus_points >= 0
+        assert result.discount + result.points_redeemed <= line.amount
+        assert result.final_amount == line.amount - result.discount
+        # nothing goes below min_price × quantity (or below what the line cost, if that is lower)
+        assert result.final_amount - result.points_redeemed >= min(line.amount, floor)
+        assert result.final_amount - result.points_redeemed >= 0
+        if line.no_discount or line.sells_certificate:
+            assert result.discount == 0
+        if line.no_redeem or line.sells_certificate:
+            assert result.points_redeemed == 0
+        if line.no_accrual or line.sells_certificate:
+            assert result.points_accrued == 0
+        if whole:
+            assert result.accrual_points % 100 == 0
+        if not earns:
+            assert result.points_redeemed == 0 and result.points_accrued == 0
+
+    # the redemption: what was asked, up to the cap; the cap within the balance and the percent
+    redeemed = outcome.total("points_redeemed")
+    assert redeemed == min(receipt.redeem_points, outcome.redeemable_max)
+    assert 0 <= outcome.redeemable_max <= max(0, acct.available_points)
+    percent = Fraction(parsed.points.max_redeem_percent)
+    may_take = [
+        r.final_amount
+        for line, r in zip(receipt.lines, outcome.lines, strict=True)
+        if not line.no_redeem and not line.sells_certificate
+    ]
+    assert outcome.redeemable_max <= sum(Fraction(a) * percent / 100 for a in may_take)
+    if not earns:
+        assert outcome.redeemable_max == 0 and outcome.bonus_grants == []
+
+    # totals are sums of lines; campaign effects add up to the lines' figures
+    assert outcome.total("discount") == sum(c.discount for c in outcome.campaigns)
+    assert outcome.total("bonus_points") == sum(g.points for g in outcome.bonus_grants)
+    assert outcome.purchase_amount == sum(r.final_amount for r in outcome.lines if not r.sells_certificate)
+    for result in outcome.lines:
+        assert result.to_pay == result.amount - result.discount - result.points_redeemed
+
+    # deterministic: the same input (also after a JSON round trip of the receipt) gives the same outcome
+    again = evaluate(Receipt.model_validate_json(receipt.model_dump_json()), acct, prog, NOW)
+    assert again == outcome
+    assert evaluate(receipt, acct, compile_program(parse_program(copy.deepcopy(document)), 1), NOW) == outcome
+
+
+# ----------------------------------------------------------------------------------------------- refunds
+
+figures_strategy = st.fixed_dictionaries({name: st.integers(0, 10_000_000) for name in REVERSIBLE})
+
+
+@st.composite
+def refund_sequences(draw: st.DrawFn) -> tuple[Decimal, list[Decimal]]:
+    """A bought quantity and a sequence of partial returns that together return all of it."""
+    bought = draw(st.integers(1, 20_000))
+    cuts = sorted(
+        draw(st.sets(st.integers(1, bought - 1), max_size=min(8, bought - 1))) if bought > 1 else set()
+    )
+    bounds = [0, *cuts, bought]
+    parts = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+    scale = Decimal(1000)
+    return Decimal(bought) / scale, [Decimal(part) / scale for part in parts]
+
+
+@PROPERTY
+@given(figures=figures_strategy, sequence=refund_sequences())
+def test_refund_shares_add_up_exactly(
+    figures: dict[str, int], sequence: tuple[Decimal, list[Decimal]]
+) -> None:
+    bought, returns = sequence
+    refunded = dict.fromkeys(REVERSIBLE, 0)
+    returned = Decimal(0)
+    for returning in returns:
+        share = refund_share(figures, refunded, bought, returned, returning)
+        last = returned + returning == bought
+        for name in REVERSIBLE:
+            assert share[name] >= 0
+            if not last:
+                # floor(value × returned ÷ bought), exactly
+                assert share[name] == int(Fraction(figures[name]) * Fraction(returning) / Fraction(bought))
+            refunded[name] += share[name]
+            assert refunded[name] <= figures[name]
+        returned += returning
+    assert refunded == figures  # the last unit takes whatever is left: everything comes back
+
+
+@PROPERTY
+@given(figures=figures_strategy, bought=st.integers(1, 20_000))
+def test_full_refund_at_once_restores_everything(figures: dict[str, int], bought: int) -> None:
+    quantity = Decimal(bought) / 1000
+    assert refund_share(figures, {}, quantity, Decimal(0), quantity) == figures
+
+
+def test_refund_out_of_range_raises() -> None:
+    figures = dict.fromkeys(REVERSIBLE, 100)
+    with pytest.raises(ValueError):
+        refund_share(figures, {}, Decimal(2), Decimal(1), Decimal("1.001"))
+    with pytest.raises(ValueError):
+        refund_share(figures, {}, Decimal(2), Decimal(0), Decimal(0))
+
+
+def test_refund_share_examples() -> None:
+    # 3 units bought, 1,000 discount: one unit → floor(1,000 / 3) = 333; another → 333; the last → 334
+    figures = {"discount": 1_000, "amount": 300_000}
+    first = refund_share(figures, {}, Decimal(3), Decimal(0), Decimal(1))
+    assert (first["discount"], first["amount"], first["points_redeemed"]) == (333, 100_000, 0)
+    second = refund_share(figures, first, Decimal(3), Decimal(1), Decimal(1))
+    assert second["discount"] == 333
+    done = {k: first[k] + second[k] for k in first}
+    assert refund_share(figures, done, Decimal(3), Decimal(2), Decimal(1))["discount"] == 334
+    # 0.350 kg of 1.000 kg: floor(999 × 0.35) = floor(349.65) = 349
+    assert refund_share({"amount": 999}, {}, Decimal("1.000"), Decimal(0), Decimal("0.350"))["amount"] == 349
+
+
+# ------------------------------------------------------------------------------------------------- lots
+
+BASE = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@st.composite
+def lot_lists(draw: st.DrawFn) -> list[Lot]:
+    lots = []
+    for lot_id in range(1, draw(st.integers(0, 8)) + 1):
+        available_at = BASE + timedelta(hours=draw(st.integers(-500, 100)))
+        lifetime = draw(st.one_of(st.none(), st.integers(1, 1_000)))
+        expires_at = available_at + timedelta(hours=lifetime) if lifetime is not None else None
+        lots.append(Lot(lot_id, draw(st.integers(0, 10_000)), available_at, expires_at))
+    return lots
+
+
+def remaining(lots: list[Lot]) -> dict[int, int]:
+    return {lot.id: lot.remaining for lot in lots}
+
+
+def moved(moves: list[tuple[int | None, int]]) -> dict[int | None, int]:
+    totals: dict[int | None, int] = {}
+    for lot_id, points in moves:
+        totals[lot_id] = totals.get(lot_id, 0) + points
+    return totals
+
+
+def expiry_key(lot: Lot) -> tuple[datetime, datetime, int]:
+    far = datetime.max.replace(tzinfo=UTC)
+    return (lot.expires_at or far, lot.available_at, lot.id)
+
+
+def check_moves_match_lots(
+    before: dict[int, int], lots: list[Lot], moves: list[tuple[int | None, int]]
+) -> None:
+    totals = moved(moves)
+    for lot in lots:
+        assert lot.remaining >= 0, "no lot below zero"
+        assert lot.remaining - before[lot.id] == totals.get(lot.id, 0)
+
+
+@PROPERTY
+@given(lots=lot_lists(), amount=st.integers(0, 60_000))
+def test_take_conserves_points_and_spends_earliest_expiry_first(lots: list[Lot], amount: int) -> None:
+    before = remaining(lots)
+    spendable = sorted((lot for lot in lots if lot.is_available(BASE)), key=expiry_key)
+    spendable_total = sum(lot.remaining for lot in spendable)
+    moves = take(lots, amount, BASE)
+    assert sum(points for _, points in moves) == -amount
+    assert all(points < 0 for _, points in moves)
+    check_moves_match_lots(before, lots, moves)
+    totals = moved(moves)
+    assert -totals.get(None, 0) == max(0, amount - spendable_total)  # only the shortfall becomes debt
+    for lot in lots:
+        if not lot.is_available(BASE):
+            assert lot.id not in totals  # pending and expired lots are not spent
+    # FIFO by expiry: a lot is touched only when every earlier-expiring lot is emptied
+    touched = [lot for lot in spendable if lot.id in totals]
+    if touched:
+        last = spendable.index(touched[-1])
+        assert all(lot.remaining == 0 for lot in spendable[:last])
+
+
+@PROPERTY
+@given(lots=lot_lists(), debt=st.integers(-10, 60_000))
+def test_settle_debt_conserves_points(lots: list[Lot], debt: int) -> None:
+    before = remaining(lots)
+    spendable_total = sum(lot.remaining for lot in lots if lot.is_available(BASE))
+    moves = settle_debt(lots, debt, BASE)
+    assert sum(points for _, points in moves) == 0  # lots down by exactly what the debt goes down
+    check_moves_match_lots(before, lots, moves)
+    paid = moved(moves).get(None, 0)
+    assert paid == min(max(debt, 0), spendable_total)
+
+
+@PROPERTY
+@given(lots=lot_lists(), amount=st.integers(0, 60_000), own=st.integers(0, 9))
+def test_take_for_reversal_conserves_points(lots: list[Lot], amount: int, own: int) -> None:
+    before = remaining(lots)
+    live = [lot for lot in lots if not lot.is_expired(BASE)]
+    live_total = sum(lot.remaining for lot in live)
+    own_lot = next((lot for lot in live if lot.id == own), None)
+    own_before = own_lot.remaining if own_lot else 0
+    moves = take_for_reversal(lots, own, amount, BASE)
+    assert sum(points for _, points in moves) == -amount
+    check_moves_match_lots(before, lots, moves)
+    totals = moved(moves)
+    assert -totals.get(None, 0) == max(0, amount - live_total)
+    for lot in lots:
+        if lot.is_expired(BASE):
+            assert lot.id not in totals
+    if own_lot is not None:
+        # its own lot first: other lots are touched only once it is empty
+        assert -totals.get(own, 0) == min(amount, own_before)
+        if amount <= own_before:
+            assert set(totals) <= {own}
+
+
+@PROPERTY
+@given(lots=lot_lists(), amount=st.integers(0, 30_000), data=st.data())
+def test_return_points_puts_back_exactly_what_was_taken(
+    lots: list[Lot], amount: int, data: st.DataObject
+) -> None:
+    available = sum(lot.remaining for lot in lots if lot.is_available(BASE))
+    amount = min(amount, available)
+    taken = take(lots, amount, BASE)
+    assert None not in moved(taken)
+    returned: list[tuple[int | None, int]] = []
+    left = amount
+    while left:
+        part = data.draw(st.integers(1, left))
+        moves = return_points(taken, returned, part)
+        assert sum(points for _, points in moves) == part
+        assert all(points > 0 for _, points in moves)
+        returned += moves
+        left -= part
+        for lot_id, back in moved(returned).items():
+            assert back <= -moved(taken)[lot_id]  # never more into a lot than it gave
+    # everything returned: each lot got back exactly what it gave
+    assert moved(returned) == {lot_id: -points for lot_id, points in moved(taken).items()}
+    with pytest.raises(ValueError):
+        return_points(taken, returned, 1)
+
+
+def test_return_points_fills_latest_expiring_lots_first() -> None:
+    taken = [(1, -100), (2, -50), (3, -30)]  # taken in expiry order
+    assert return_points(taken, [], 40) == [(3, 30), (2, 10)]
+    assert return_points(taken, [(3, 30), (2, 10)], 60) == [(2, 40), (1, 20)]
+
+
+def test_take_examples() -> None:
+    soon = Lot(1, 100, BASE - timedelta(days=10), BASE + timedelta(days=1))
+    later = Lot(2, 100, BASE - timedelta(days=10), BASE + timedelta(days=30))
+    never = Lot(3, 100, BASE - timedelta(days=10), None)
+    pending = Lot(4, 100, BASE + timedelta(days=1), None)
+    expired = Lot(5, 100, BASE - timedelta(days=10), BASE)  # expires_at == now: expired
+    lots = [never, pending, later, expired, soon]
+    assert take(lots, 250, BASE) == [(1, -100), (2, -100), (3, -50)]
+    assert take(lots, 100, BASE) == [(3, -50), (None, -50)]
+    assert [lot.remaining for lot in lots] == [0, 100, 0, 100, 0]
