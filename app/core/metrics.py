@@ -20,7 +20,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -50,13 +49,9 @@ def render() -> tuple[bytes, str]:
 
 
 def _route_of(scope: Scope) -> str:
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    """The matched route's template; the router leaves it in the scope after handling the request."""
+    route = scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
 
 
 class MetricsMiddleware:

@@ -1,0 +1,238 @@
+"""Real parallel requests against a two-worker service, then the books and the ledger audit.
+
+Every scenario fires its requests from separate threads, each with its own HTTP connection, released
+together by a barrier, so that they really race in the server (two worker processes, one database).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import EXAMPLE, Servers
+from tests.support import ADMIN_KEY, Service, card, line, receipt, start_service
+
+WELCOME = 20000  # the example program's registration bonus
+
+
+@pytest.fixture(scope="module")
+def racing(servers: Servers) -> Iterator[Service]:
+    """A service of its own with two worker processes, so requests race across processes too."""
+    service = start_service(servers.new_database(), servers.redis_url, f"t{servers.run_id}conc:",
+                            EXAMPLE.read_text(), {}, workers=2)
+    try:
+        time.sleep(0.6)  # the worker that did not take the PUT finds the program by polling (200 ms)
+        yield service
+    finally:
+        service.stop()
+
+
+def in_parallel(service: Service, calls: list[Callable[[httpx.Client], httpx.Response]]) -> list[httpx.Response]:
+    """Run each call in its own thread on its own connection, all released at once; answers in call order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[httpx.Client], httpx.Response]) -> httpx.Response:
+        with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                          timeout=30) as client:
+            client.get("/healthz")  # open the connection before the race starts
+            barrier.wait(timeout=30)
+            return call(client)
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def ledger(client: httpx.Client, number: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 500}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get(f"/v1/accounts/{number}/ledger", params=params)
+        assert page.status_code == 200, page.text
+        entries += page.json()["entries"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return entries
+
+
+def register(client: httpx.Client, extra_points: int = 0) -> str:
+    number = card()
+    answer = client.post("/v1/accounts", json={"card": number})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["points"]["available"] == WELCOME
+    if extra_points:
+        answer = client.post(f"/v1/accounts/{number}/adjustments", json={"points": extra_points, "reason": "test"})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["account"]["points"]["available"] == WELCOME + extra_points
+    return number
+
+
+def assert_books(service: Service, client: httpx.Client, number: str) -> dict[str, Any]:
+    """The ledger sums to available + pending, nothing is negative, and the audit is clean."""
+    account = client.get(f"/v1/accounts/{number}")
+    assert account.status_code == 200, account.text
+    points = account.json()["points"]
+    entries = ledger(client, number)
+    assert points["available"] >= 0, points
+    assert sum(e["points"] for e in entries) == points["available"] + points["pending"], (points, entries)
+    audit = service.audit()
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    return points
+
+
+def test_concurrent_redemptions_never_spend_more_than_the_balance(racing: Service) -> None:
+    client = racing.client()
+    balance = WELCOME + 100000
+    number = register(client, extra_points=100000)
+    # Each receipt of 1,000.00 may take up to 500.00 in points (max_redeem_percent 50) and asks for it:
+    # 24 × 50000 asked against 120000 available.
+    bodies = [receipt([line("1", 100000)], number, redeem_points=50000) for _ in range(24)]
+    answers = in_parallel(racing, [lambda c, b=b: c.post("/v1/receipts", json=b) for b in bodies])
+
+    assert [a.status_code for a in answers] == [201] * len(bodies), [a.text for a in answers if a.status_code != 201]
+    redeemed = [a.json()["totals"]["points_redeemed"] for a in answers]
+    assert all(0 <= r <= 50000 for r in redeemed), redeemed
+    assert sum(redeemed) <= balance, redeemed
+    # everyone asked for more than was left, so the balance is spent exactly, not a point more or less
+    assert sum(redeemed) == balance, redeemed
+    for answer in answers:
+        assert answer.json()["account"]["available"] >= 0, answer.json()["account"]
+        # what a receipt's response shows was left is never more than the start less what it took
+        assert answer.json()["account"]["available"] <= balance - answer.json()["totals"]["points_redeemed"]
+
+    points = assert_books(racing, client, number)
+    assert points["available"] == balance - sum(redeemed)
+    entries = ledger(client, number)
+    redemptions = [e for e in entries if e["kind"] == "redemption"]
+    assert sorted(-e["points"] for e in redemptions) == sorted(r for r in redeemed if r)
+    accrued = sum(a.json()["totals"]["points_accrued"] for a in answers)
+    assert points["pending"] == accrued
+
+
+def test_concurrent_duplicates_of_one_receipt_apply_once(racing: Service) -> None:
+    client = racing.client()
+    number = register(client)
+    body = receipt([line("1", 250000, "2"), line("2", 50000)], number, redeem_points=5000)
+    answers = in_parallel(racing, [lambda c: c.post("/v1/receipts", json=body) for _ in range(16)])
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * 15 + [201], [a.text for a in answers if a.status_code not in (200, 201)]
+    for answer in answers:
+        if answer.status_code == 200:
+            assert answer.headers.get("Idempotent-Replayed") == "true"
+        else:
+            assert answer.headers.get("Idempotent-Replayed") is None
+    first = answers[0].json()
+    assert all(a.json() == first for a in answers)
+    assert first["status"] == "confirmed"
+    assert first["totals"]["points_redeemed"] == 5000
+
+    entries = [e for e in ledger(client, number) if e.get("receipt_id") == body["receipt_id"]]
+    assert [e["kind"] for e in entries if e["kind"] == "accrual"] == ["accrual"], entries
+    assert [e["kind"] for e in entries if e["kind"] == "redemption"] == ["redemption"], entries
+    accrual = next(e for e in entries if e["kind"] == "accrual")
+    assert accrual["points"] == first["totals"]["points_accrued"]
+    points = assert_books(racing, client, number)
+    assert points["available"] == WELCOME - 5000
+    assert points["pending"] == first["totals"]["points_accrued"]
+
+
+def test_concurrent_refunds_never_return_more_than_was_bought(racing: Service) -> None:
+    client = racing.client()
+    number = register(client)
+    body = receipt([line("1", 100000, "10")], number, redeem_points=WELCOME)
+    sold = client.post("/v1/receipts", json=body)
+    assert sold.status_code == 201, sold.text
+    totals = sold.json()["totals"]
+    assert totals["points_redeemed"] == WELCOME
+    assert totals["points_accrued"] > 0
+    before = client.get(f"/v1/accounts/{number}").json()["points"]
+    assert before["available"] == 0
+
+    url = f"/v1/receipts/{body['receipt_id']}/refunds"
+    answers = in_parallel(racing, [
+        lambda c, i=i: c.post(url, json={"refund_id": f"ret-{i}", "lines": [{"line_id": "1", "quantity": "1"}]})
+        for i in range(12)
+    ])
+
+    created = [a for a in answers if a.status_code == 201]
+    refused = [a for a in answers if a.status_code != 201]
+    assert len(created) == 10, [a.text for a in answers]
+    assert [a.status_code for a in refused] == [409, 409], [a.text for a in refused]
+    for answer in refused:
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["code"] == "refund_exceeds_receipt"
+    parts = [a.json()["refund"]["totals"] for a in created]
+    for name in ("amount", "points_redeemed", "points_accrued", "discount"):
+        assert sum(p[name] for p in parts) == totals[name], (name, parts)
+
+    stored = client.get(f"/v1/receipts/{body['receipt_id']}")
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["status"] == "refunded"
+    assert len(stored.json()["refunds"]) == 10
+    assert stored.json()["lines"][0]["refunded_quantity"] in ("10", "10.000")
+
+    entries = [e for e in ledger(client, number) if e.get("receipt_id") == body["receipt_id"]]
+    assert sum(e["points"] for e in entries) == 0, entries  # every point of the sale came back or went back
+    points = assert_books(racing, client, number)
+    assert (points["available"], points["pending"]) == (WELCOME, 0)
+
+
+def test_confirms_racing_a_cancel_of_the_same_card(racing: Service) -> None:
+    client = racing.client()
+    start = WELCOME + 60000
+    number = register(client, extra_points=60000)
+    first = receipt([line("1", 200000)], number, redeem_points=30000)
+    sold = client.post("/v1/receipts", json=first)
+    assert sold.status_code == 201, sold.text
+    assert sold.json()["totals"]["points_redeemed"] == 30000
+
+    bodies = [receipt([line("1", 40000 + 1000 * i), line("2", 15000)], number, redeem_points=5000)
+              for i in range(14)]
+    cancel = f"/v1/receipts/{first['receipt_id']}/cancel"
+    calls: list[Callable[[httpx.Client], httpx.Response]] = [
+        lambda c, b=b: c.post("/v1/receipts", json=b) for b in bodies]
+    calls[7:7] = [lambda c: c.post(cancel), lambda c: c.post(cancel)]
+    answers = in_parallel(racing, calls)
+
+    cancels = answers[7:9]
+    confirms = answers[:7] + answers[9:]
+    assert [a.status_code for a in cancels] == [200, 200], [a.text for a in cancels]
+    assert all(a.json()["status"] == "cancelled" for a in cancels)
+    assert [a.status_code for a in confirms] == [201] * len(bodies), [a.text for a in confirms]
+    redeemed = sum(a.json()["totals"]["points_redeemed"] for a in confirms)
+    accrued = sum(a.json()["totals"]["points_accrued"] for a in confirms)
+    assert redeemed == 5000 * len(bodies)  # there was always enough: 50000 left, 70000 asked, 30000 returned
+
+    entries = ledger(client, number)
+    of_first = [e for e in entries if e.get("receipt_id") == first["receipt_id"]]
+    assert sum(e["points"] for e in of_first) == 0, of_first
+    assert len([e for e in of_first if e["kind"] == "redemption_return"]) == 1, of_first  # reversed once
+    assert len([e for e in of_first if e["kind"] == "accrual_reversal"]) == 1, of_first
+    points = assert_books(racing, client, number)
+    assert points["available"] == start - redeemed
+    assert points["pending"] == accrued
+    assert client.get(f"/v1/receipts/{first['receipt_id']}").json()["status"] == "cancelled"
+
+
+def test_confirms_of_many_cards_and_auto_enrolment_race_cleanly(racing: Service) -> None:
+    """The same unknown card on many receipts at once: one account, one welcome bonus."""
+    client = racing.client()
+    number = card()
+    bodies = [receipt([line("1", 30000)], number) for _ in range(12)]
+    answers = in_parallel(racing, [lambda c, b=b: c.post("/v1/receipts", json=b) for b in bodies])
+    assert [a.status_code for a in answers] == [201] * len(bodies), [a.text for a in answers]
+    entries = ledger(client, number)
+    assert [e["kind"] for e in entries].count("bonus") == 1, entries
+    assert len({e["receipt_id"] for e in entries if e["kind"] == "accrual"}) == len(bodies)
+    points = assert_books(racing, client, number)
+    assert points["available"] == WELCOME
+    assert points["pending"] == sum(a.json()["totals"]["points_accrued"] for a in answers)
