@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +23,7 @@ from app.core.http import BODY_MODELS
 from app.core.logs import configure as configure_logs
 from app.core.migrations import head
 from app.core.settings import Settings, get_settings
+from app.points.expiry import sweep_forever
 from app.program.endpoints import router as program_router
 from app.program.service import ProgramHolder
 from app.receipts.endpoints import router as receipts_router
@@ -49,9 +51,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.keys = KeyRing(settings.bootstrap_admin_key)
         app.state.db = db
         app.state.migration_head = head()
+        sweeper = asyncio.create_task(sweep_forever(db, settings.expire_interval_s)) if settings.expire_interval_s else None
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             await programs.stop()
             await cache.close()
             await db.close()

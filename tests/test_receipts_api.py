@@ -109,13 +109,14 @@ def test_partial_refunds_reverse_stored_shares_and_last_unit_takes_the_rest(svc:
     assert sale["lines"][0]["points_accrued"] == 2700
     rid = body["receipt_id"]
     # one unit: amount floor(100000/3) = 33333, points redeemed floor(10000/3) = 3333, accrued floor(2700/3) = 900
-    first = client.post(f"/v1/receipts/{rid}/refunds", json={"refund_id": "a", "lines": [{"line_id": "1", "quantity": "1"}]})
+    one_unit = [{"line_id": "1", "quantity": "1"}]
+    first = client.post(f"/v1/receipts/{rid}/refunds", json={"refund_id": "a", "lines": one_unit})
     assert first.status_code == 201, first.text
     assert first.json()["refund"]["totals"] == {
         "amount": 33333, "discount": 0, "points_redeemed": 3333, "gift_certificates": 0,
         "to_pay": 30000, "points_accrued": 900}
     assert first.json()["status"] == "partially_refunded"
-    second = client.post(f"/v1/receipts/{rid}/refunds", json={"refund_id": "b", "lines": [{"line_id": "1", "quantity": "1"}]})
+    second = client.post(f"/v1/receipts/{rid}/refunds", json={"refund_id": "b", "lines": one_unit})
     assert second.json()["refund"]["totals"]["amount"] == 33333
     # the last unit takes each remainder: 100000 − 2 × 33333 = 33334; 10000 − 6666 = 3334; 2700 − 1800 = 900
     last = client.post(f"/v1/receipts/{rid}/refunds", json={"refund_id": "c"})
@@ -128,7 +129,7 @@ def test_partial_refunds_reverse_stored_shares_and_last_unit_takes_the_rest(svc:
     assert account(client, number)["points"]["available"] == 100000
     stored = client.get(f"/v1/receipts/{rid}").json()
     assert [r["refund_id"] for r in stored["refunds"]] == ["a", "b", "c"]
-    replay = client.post(f"/v1/receipts/{rid}/refunds", json={"refund_id": "a", "lines": [{"line_id": "1", "quantity": "1"}]})
+    replay = client.post(f"/v1/receipts/{rid}/refunds", json={"refund_id": "a", "lines": one_unit})
     assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json() == first.json()
     assert client.post(f"/v1/receipts/{rid}/refunds", json={"refund_id": "d"}).status_code == 409

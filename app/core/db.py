@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -82,7 +81,7 @@ class Database:
         timeout = self._settings.db_acquire_timeout_ms / 1000
         try:
             conn = await self.pool.acquire(timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise unavailable("database_unavailable", "all database connections are busy") from None
         except Exception as error:
             if is_connection_error(error):

@@ -18,7 +18,8 @@ CHECKS: dict[str, str] = {
         FROM ledger l LEFT JOIN lot_moves m ON m.entry_id = l.id
         GROUP BY l.id HAVING l.points <> coalesce(sum(m.points), 0)""",
     "lot remaining differs from its moves": """
-        SELECT lo.account_id, 'lot ' || lo.id || ': remaining ' || lo.remaining || ' vs moves ' || coalesce(sum(m.points), 0)
+        SELECT lo.account_id,
+               'lot ' || lo.id || ': remaining ' || lo.remaining || ' vs moves ' || coalesce(sum(m.points), 0)
         FROM lots lo LEFT JOIN lot_moves m ON m.lot_id = lo.id
         GROUP BY lo.id HAVING lo.remaining <> coalesce(sum(m.points), 0)""",
     "debt differs from its moves": """
@@ -47,7 +48,8 @@ CHECKS: dict[str, str] = {
                    FROM refunds GROUP BY receipt_id) f ON f.receipt_id = r.receipt_id
         WHERE r.account_id IS NOT NULL AND r.status <> 'pending' AND r.result->>'card_status' = 'ok'
           AND (coalesce(e.accrued, 0) <> (r.result->'totals'->>'points_accrued')::bigint - coalesce(f.accrued, 0)
-            OR coalesce(e.redeemed, 0) <> (r.result->'totals'->>'points_redeemed')::bigint - coalesce(f.redeemed, 0))""",
+            OR coalesce(e.redeemed, 0)
+               <> (r.result->'totals'->>'points_redeemed')::bigint - coalesce(f.redeemed, 0))""",
 }
 
 

@@ -6,13 +6,17 @@ and a lot it has expired has no points left, so running it twice writes nothing 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime
 
+from app.accounts import repository as accounts
 from app.core import metrics
 from app.core.db import Database
 from app.points.book import Book
 
 BATCH = 500
+log = logging.getLogger("bonus_engine.expiry")
 
 
 async def sweep(db: Database, now: datetime) -> int:
@@ -20,15 +24,14 @@ async def sweep(db: Database, now: datetime) -> int:
     expired = 0
     while True:
         async with db.connection() as conn:
-            accounts = await conn.fetch(
+            due = await conn.fetch(
                 "SELECT DISTINCT account_id FROM lots WHERE remaining > 0 AND expires_at <= $1 LIMIT $2", now, BATCH
             )
-        if not accounts:
+        if not due:
             return expired
-        for row in accounts:
+        for row in due:
             async with db.transaction() as conn:
-                account = await conn.fetchrow("SELECT id, debt FROM accounts WHERE id = $1 FOR UPDATE", row["account_id"])
-                assert account is not None
+                account = await accounts.lock_by_id(conn, row["account_id"])
                 book = await Book.open(conn, account["id"], account["debt"], now)
                 for lot in list(book.lots):
                     if lot.is_expired(now) and lot.remaining > 0:
@@ -36,3 +39,16 @@ async def sweep(db: Database, now: datetime) -> int:
                         expired += 1
                         metrics.EXPIRED.inc()
                 await book.flush()
+
+
+async def sweep_forever(db: Database, interval_s: int) -> None:
+    """The periodic sweep inside `serve`: safe in every worker at once (each lot is expired under its
+    account's lock, and an expired lot has nothing left to expire)."""
+    from app.core.context import utcnow
+
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await sweep(db, utcnow())
+        except Exception as error:  # a database outage must not end the loop
+            log.warning("expiry sweep failed: %s", error)
