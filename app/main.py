@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.keys = KeyRing(settings.bootstrap_admin_key)
         app.state.db = db
         app.state.migration_head = head()
-        sweeper = asyncio.create_task(sweep_forever(db, settings.expire_interval_s)) if settings.expire_interval_s else None
+        interval_s = settings.expire_interval_s
+        sweeper = asyncio.create_task(sweep_forever(db, interval_s)) if interval_s else None
         try:
             yield
         finally:
