@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 __all__ = ["Lot", "Move", "balances", "return_points", "settle_debt", "take", "take_for_reversal"]
 
@@ -31,9 +31,14 @@ class Lot:
         return self.expires_at is not None and self.expires_at <= now
 
 
+def _utc_naive(moment: datetime) -> datetime:
+    """Comparable with `_FAR`: aware times as UTC wall time (lots may carry different offsets)."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def _expiry_order(lot: Lot) -> tuple[datetime, datetime, int]:
-    expires = lot.expires_at.replace(tzinfo=None) if lot.expires_at else _FAR
-    return expires, lot.available_at.replace(tzinfo=None), lot.id
+    expires = _utc_naive(lot.expires_at) if lot.expires_at else _FAR
+    return expires, _utc_naive(lot.available_at), lot.id
 
 
 def balances(lots: Iterable[Lot], debt: int, now: datetime) -> tuple[int, int]:

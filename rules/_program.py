@@ -272,22 +272,6 @@ class Program(_Doc):
     segments: Segments = Segments()
     campaigns: list[Campaign] = Field(default_factory=list, max_length=10_000)
 
-    @model_validator(mode="after")
-    def _references(self) -> Program:
-        ids = [campaign.id for campaign in self.campaigns]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
-        if duplicates:
-            raise ValueError(f"campaign ids must be unique: {', '.join(duplicates)}")
-        tier_ids = {level.id for level in self.tiers.levels}
-        for campaign in self.campaigns:
-            unknown = set(campaign.when.tiers or []) - tier_ids if campaign.when else set()
-            if unknown:
-                raise ValueError(f"campaign {campaign.id!r} names unknown tiers: {', '.join(sorted(unknown))}")
-        codes = [c.code for c in self.campaigns if isinstance(c, Coupon) and c.code]
-        if len(set(codes)) != len(codes):
-            raise ValueError("two coupon campaigns share one code")
-        return self
-
     def document(self) -> dict[str, Any]:
         """The document as JSON-ready data (percents as numbers or decimal strings)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -314,13 +298,39 @@ def error_path(loc: tuple[int | str, ...]) -> str:
     return path or "(document)"
 
 
+def _reference_errors(program: Program) -> list[dict[str, str]]:
+    """Checks across campaigns, each reported at the campaign that breaks it."""
+    errors: list[dict[str, str]] = []
+    tier_ids = {level.id for level in program.tiers.levels}
+    seen_ids: set[str] = set()
+    seen_codes: set[str] = set()
+    for index, campaign in enumerate(program.campaigns):
+        if campaign.id in seen_ids:
+            errors.append({"path": f"campaigns[{index}].id", "message": f"campaign id {campaign.id!r} is used twice"})
+        seen_ids.add(campaign.id)
+        unknown = sorted(set(campaign.when.tiers or []) - tier_ids) if campaign.when else []
+        if unknown:
+            errors.append({"path": f"campaigns[{index}].when.tiers",
+                           "message": f"unknown tiers: {', '.join(unknown)}"})
+        if isinstance(campaign, Coupon) and campaign.code:
+            if campaign.code in seen_codes:
+                errors.append({"path": f"campaigns[{index}].code",
+                               "message": f"coupon code {campaign.code!r} is used by another campaign"})
+            seen_codes.add(campaign.code)
+    return errors
+
+
 def parse_program(data: Any) -> Program:
     """Validate a program document (already parsed from YAML or JSON) or raise ProgramError."""
     if not isinstance(data, dict):
         raise ProgramError([{"path": "(document)", "message": "the program must be a mapping"}])
     try:
-        return Program.model_validate(data)
+        program = Program.model_validate(data)
     except ValidationError as error:
         raise ProgramError(
             [{"path": error_path(e["loc"]), "message": e["msg"]} for e in error.errors(include_url=False)]
         ) from None
+    errors = _reference_errors(program)
+    if errors:
+        raise ProgramError(errors)
+    return program

@@ -138,13 +138,9 @@ def test_rounding_whole_or_minor(amount: int, purchases: int, rounding: str, poi
 def test_rounding_is_per_line() -> None:
     # 1,999 × 5 % = 99.95 per line: whole rounding gives 0 on each line, although the receipt's
     # 3,998 × 5 % = 199.9 would be one whole point
-    outcome = run(
-        receipt(line("1", 1_999), line("2", 1_999)), program(rounding="whole"), account(purchases=SILVER)
-    )
+    outcome = run(receipt(line("1", 1_999), line("2", 1_999)), program(rounding="whole"), account(purchases=SILVER))
     assert column(outcome, "accrual_points") == [0, 0]
-    outcome = run(
-        receipt(line("1", 1_999), line("2", 1_999)), program(rounding="minor"), account(purchases=SILVER)
-    )
+    outcome = run(receipt(line("1", 1_999), line("2", 1_999)), program(rounding="minor"), account(purchases=SILVER))
     assert column(outcome, "accrual_points") == [99, 99]
 
 
@@ -261,9 +257,7 @@ def test_points_are_spread_over_the_amounts_left_after_discounts() -> None:
     # 50 % off shoes: line 1 100,000 → 50,000; line 2 50,000 untouched → finals 50,000 and 50,000
     # 1,001 points over equal finals → 501, 500 (tie → earlier line)
     campaign = discount_campaign(percent=50, items={"categories": ["shoes"]})
-    rcpt = receipt(
-        line("1", 100_000, category="shoes"), line("2", 50_000, category="bags"), redeem_points=1_001
-    )
+    rcpt = receipt(line("1", 100_000, category="shoes"), line("2", 50_000, category="bags"), redeem_points=1_001)
     outcome = run(rcpt, program([campaign]))
     assert column(outcome, "final_amount") == [50_000, 50_000]
     assert column(outcome, "points_redeemed") == [501, 500]
@@ -280,9 +274,7 @@ def test_redemption_campaign_changes_the_percent_and_restricts_lines() -> None:
         "max_percent": 20,
         "items": {"categories": ["own"]},
     }
-    rcpt = receipt(
-        line("1", 100_000, category="own/shoes"), line("2", 100_000, category="other"), redeem_points=10**6
-    )
+    rcpt = receipt(line("1", 100_000, category="own/shoes"), line("2", 100_000, category="other"), redeem_points=10**6)
     outcome = run(rcpt, program([campaign]))
     assert outcome.redeemable_max == 20_000
     assert column(outcome, "points_redeemed") == [20_000, 0]
@@ -405,9 +397,7 @@ def test_no_discount_line_is_never_discounted_and_outside_thresholds() -> None:
 def test_accrual_campaigns_apply_in_priority_order(campaigns: list[dict[str, Any]], points: int) -> None:
     outcome = run(receipt(line("1", 100_000)), program(campaigns), account(purchases=SILVER))
     assert column(outcome, "accrual_points") == [points]
-    assert outcome.lines[0].campaigns == [
-        c["id"] for c in sorted(campaigns, key=lambda c: (c["priority"], c["id"]))
-    ]
+    assert outcome.lines[0].campaigns == [c["id"] for c in sorted(campaigns, key=lambda c: (c["priority"], c["id"]))]
 
 
 def test_accrual_campaign_scope_and_effect() -> None:
@@ -450,9 +440,7 @@ def discounted(
     if active is not None:
         fields["active"] = active
     prog = program([discount_campaign(percent=10, **fields)])
-    outcome = evaluate(
-        receipt(line("1", 100_000), issued_at=issued_at, channel=channel), acct or account(), prog, NOW
-    )
+    outcome = evaluate(receipt(line("1", 100_000), issued_at=issued_at, channel=channel), acct or account(), prog, NOW)
     assert outcome.lines[0].discount in (0, 10_000)
     return outcome.lines[0].discount == 10_000
 
@@ -471,9 +459,7 @@ def discounted(
         ([7], "2026-11-29T23:59:59+03:00", True),  # Sunday is 7
     ],
 )
-def test_weekdays_are_iso_in_the_receipts_own_offset(
-    weekdays: list[int], issued_at: str, applies: bool
-) -> None:
+def test_weekdays_are_iso_in_the_receipts_own_offset(weekdays: list[int], issued_at: str, applies: bool) -> None:
     assert discounted(when={"weekdays": weekdays}, issued_at=issued_at) is applies
 
 
@@ -701,9 +687,7 @@ def test_receipt_discount_spread_by_largest_remainder() -> None:
     )
     assert column(outcome, "discount") == [334, 333, 333]
     # 10 % of 3 × 3,333 = 999.9 → 1,000 (rounded once on the whole), → 334, 333, 333
-    outcome = run(
-        receipt(line("1", 3_333), line("2", 3_333), line("3", 3_333)), program([discount_campaign()])
-    )
+    outcome = run(receipt(line("1", 3_333), line("2", 3_333), line("3", 3_333)), program([discount_campaign()]))
     assert column(outcome, "discount") == [334, 333, 333]
 
 
@@ -727,9 +711,7 @@ def test_receipt_discount_spread_by_largest_remainder() -> None:
         ([fixed_campaign("b-fixed", 10_000, priority=5), discount_campaign("a-ten", 10, priority=5)], 20_000),
     ],
 )
-def test_discounts_apply_in_priority_order_on_what_is_left(
-    campaigns: list[dict[str, Any]], total: int
-) -> None:
+def test_discounts_apply_in_priority_order_on_what_is_left(campaigns: list[dict[str, Any]], total: int) -> None:
     outcome = run(receipt(line("1", 100_000)), program(campaigns))
     assert outcome.total("discount") == total
     assert sum(c.discount for c in outcome.campaigns) == total
@@ -739,9 +721,7 @@ def test_exclusive_campaign_blocks_later_discounts_on_its_lines() -> None:
     # shoes-10 (priority 1, exclusive, shoes only): 10 % of 100,000 = 10,000 on the shoes line
     # all-10 (priority 2, every line): the shoes line is blocked → only the bag is in scope:
     # 10 % × 50,000 = 5,000
-    shoes = discount_campaign(
-        "shoes-10", 10, priority=1, stacking="exclusive", items={"categories": ["shoes"]}
-    )
+    shoes = discount_campaign("shoes-10", 10, priority=1, stacking="exclusive", items={"categories": ["shoes"]})
     rcpt = receipt(line("1", 100_000, category="shoes"), line("2", 50_000, category="bags"))
     outcome = run(rcpt, program([shoes, discount_campaign("all-10", 10, priority=2)]))
     assert column(outcome, "discount") == [10_000, 5_000]
@@ -759,9 +739,7 @@ def test_exclusive_blocks_only_the_lines_it_reduced() -> None:
     # a fixed 1 over two equal lines of 100: the earlier line gets it, the later line is not reduced
     # the second campaign then sees only line 2: 10 % of 100 = 10
     first = fixed_campaign("one", 1, priority=1, stacking="exclusive")
-    outcome = run(
-        receipt(line("1", 100), line("2", 100)), program([first, discount_campaign("ten", 10, priority=2)])
-    )
+    outcome = run(receipt(line("1", 100), line("2", 100)), program([first, discount_campaign("ten", 10, priority=2)]))
     assert column(outcome, "discount") == [1, 10]
 
 
@@ -799,9 +777,7 @@ def test_contract_example_with_the_example_program() -> None:
     assert [r.campaigns for r in outcome.lines] == [["winter-check"], []]
     assert outcome.tier_applied == "silver"
     assert outcome.accrual_available_at == datetime.fromisoformat("2026-12-08T10:15:00+03:00")
-    assert outcome.accrual_expires_at == datetime.fromisoformat("2026-12-08T10:15:00+03:00") + timedelta(
-        days=365
-    )
+    assert outcome.accrual_expires_at == datetime.fromisoformat("2026-12-08T10:15:00+03:00") + timedelta(days=365)
     assert (
         outcome.total("amount") - outcome.total("discount") - outcome.total("points_redeemed")
         == 1_099_000 - 39_950 - 50_000

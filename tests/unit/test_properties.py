@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -246,9 +246,7 @@ figures_strategy = st.fixed_dictionaries({name: st.integers(0, 10_000_000) for n
 def refund_sequences(draw: st.DrawFn) -> tuple[Decimal, list[Decimal]]:
     """A bought quantity and a sequence of partial returns that together return all of it."""
     bought = draw(st.integers(1, 20_000))
-    cuts = sorted(
-        draw(st.sets(st.integers(1, bought - 1), max_size=min(8, bought - 1))) if bought > 1 else set()
-    )
+    cuts = sorted(draw(st.sets(st.integers(1, bought - 1), max_size=min(8, bought - 1))) if bought > 1 else set())
     bounds = [0, *cuts, bought]
     parts = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
     scale = Decimal(1000)
@@ -257,9 +255,7 @@ def refund_sequences(draw: st.DrawFn) -> tuple[Decimal, list[Decimal]]:
 
 @PROPERTY
 @given(figures=figures_strategy, sequence=refund_sequences())
-def test_refund_shares_add_up_exactly(
-    figures: dict[str, int], sequence: tuple[Decimal, list[Decimal]]
-) -> None:
+def test_refund_shares_add_up_exactly(figures: dict[str, int], sequence: tuple[Decimal, list[Decimal]]) -> None:
     bought, returns = sequence
     refunded = dict.fromkeys(REVERSIBLE, 0)
     returned = Decimal(0)
@@ -314,7 +310,9 @@ BASE = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 def lot_lists(draw: st.DrawFn) -> list[Lot]:
     lots = []
     for lot_id in range(1, draw(st.integers(0, 8)) + 1):
-        available_at = BASE + timedelta(hours=draw(st.integers(-500, 100)))
+        # lots read from the database are in UTC, lots created from a receipt keep its offset
+        offset = timezone(timedelta(hours=draw(st.sampled_from([0, 0, 3, -5, 14]))))
+        available_at = (BASE + timedelta(hours=draw(st.integers(-500, 100)))).astimezone(offset)
         lifetime = draw(st.one_of(st.none(), st.integers(1, 1_000)))
         expires_at = available_at + timedelta(hours=lifetime) if lifetime is not None else None
         lots.append(Lot(lot_id, draw(st.integers(0, 10_000)), available_at, expires_at))
@@ -337,9 +335,7 @@ def expiry_key(lot: Lot) -> tuple[datetime, datetime, int]:
     return (lot.expires_at or far, lot.available_at, lot.id)
 
 
-def check_moves_match_lots(
-    before: dict[int, int], lots: list[Lot], moves: list[tuple[int | None, int]]
-) -> None:
+def check_moves_match_lots(before: dict[int, int], lots: list[Lot], moves: list[tuple[int | None, int]]) -> None:
     totals = moved(moves)
     for lot in lots:
         assert lot.remaining >= 0, "no lot below zero"
@@ -405,9 +401,7 @@ def test_take_for_reversal_conserves_points(lots: list[Lot], amount: int, own: i
 
 @PROPERTY
 @given(lots=lot_lists(), amount=st.integers(0, 30_000), data=st.data())
-def test_return_points_puts_back_exactly_what_was_taken(
-    lots: list[Lot], amount: int, data: st.DataObject
-) -> None:
+def test_return_points_puts_back_exactly_what_was_taken(lots: list[Lot], amount: int, data: st.DataObject) -> None:
     available = sum(lot.remaining for lot in lots if lot.is_available(BASE))
     amount = min(amount, available)
     taken = take(lots, amount, BASE)
@@ -445,3 +439,14 @@ def test_take_examples() -> None:
     assert take(lots, 250, BASE) == [(1, -100), (2, -100), (3, -50)]
     assert take(lots, 100, BASE) == [(3, -50), (None, -50)]
     assert [lot.remaining for lot in lots] == [0, 100, 0, 100, 0]
+
+
+def test_take_orders_lots_by_instant_whatever_their_offsets() -> None:
+    # lot 1 expires 2026-12-01 10:00+03:00 = 07:00 UTC, lot 2 at 08:00 UTC: lot 1 expires first
+    msk = timezone(timedelta(hours=3))
+    lot_1 = Lot(1, 100, BASE - timedelta(days=1), datetime(2026, 12, 1, 10, 0, tzinfo=msk))
+    lot_2 = Lot(2, 100, BASE - timedelta(days=1), datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+    assert take([lot_2, lot_1], 50, BASE) == [(1, -50)]
+    lot_3 = Lot(3, 100, BASE - timedelta(days=1), datetime(2026, 12, 1, 10, 0, tzinfo=msk))
+    lot_4 = Lot(4, 100, BASE - timedelta(days=1), datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+    assert take_for_reversal([lot_4, lot_3], None, 150, BASE) == [(3, -100), (4, -50)]

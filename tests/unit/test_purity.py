@@ -14,11 +14,7 @@ ROOT = Path(rules.__file__).resolve().parent.parent
 
 
 def test_importing_rules_loads_no_service_modules() -> None:
-    code = (
-        "import json, sys\n"
-        "import rules\n"
-        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
-    )
+    code = "import json, sys\nimport rules\nprint(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
     completed = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,

@@ -193,9 +193,7 @@ def test_two_and_two_point_zero_zero_zero_are_the_same_receipt() -> None:
     assert Receipt.model_validate(dumped) == a
 
 
-@pytest.mark.parametrize(
-    "issued_at", ["2026-11-24T10:15:00", "2026-11-24 10:15:00", "2026-11-24", "yesterday"]
-)
+@pytest.mark.parametrize("issued_at", ["2026-11-24T10:15:00", "2026-11-24 10:15:00", "2026-11-24", "yesterday"])
 def test_issued_at_needs_an_offset(issued_at: str) -> None:
     assert ("issued_at",) in error_locs(body(issued_at=issued_at))
 
