@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from decimal import Decimal
 from importlib import resources
 from typing import Any
