@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from ._types import Identifier, Money, Quantity
 
@@ -16,6 +17,17 @@ MAX_COUPONS = 10
 MAX_CERTIFICATES = 5
 
 Code = Annotated[str, Field(min_length=1, max_length=64)]
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: object) -> object:
+    """Only RFC 3339 text with an offset: no Unix timestamps, no dates without a time."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 time with an offset, like 2026-11-24T10:15:00+03:00")
+    return value
+
+
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 Card = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 Text = Annotated[str, Field(min_length=1, max_length=128)]
 CategoryPath = Annotated[str, Field(pattern=r"^[^/\s][^\n]{0,254}$")]
@@ -76,7 +88,7 @@ class Receipt(_Strict):
     store_id: Identifier
     terminal_id: Identifier | None = None
     channel: Literal["pos", "online"] = "pos"
-    issued_at: AwareDatetime
+    issued_at: Rfc3339
     card: Card | None = None
     lines: list[Line] = Field(min_length=1, max_length=MAX_LINES)
     coupons: list[Code] = Field(default_factory=list, max_length=MAX_COUPONS)

@@ -485,8 +485,8 @@ def test_block_twice_and_unblock_an_active_card(service: Service) -> None:
 def test_entries_sum_to_available_plus_pending_after_a_mixed_history(service: Service) -> None:
     client, number = service.client(), card()
     register(client, number)
-    first = confirm(client, receipt([line("1", 200000, quantity="2"), line("2", 50000)], number,
-                                    redeem_points=15000))
+    first_body = receipt([line("1", 200000, quantity="2"), line("2", 50000)], number, redeem_points=15000)
+    first = confirm(client, first_body)
     assert first["totals"]["points_redeemed"] == 15000
     adjust(client, number, 3000, reason="compensation")
     adjust(client, number, -1000, reason="correction")
@@ -496,9 +496,119 @@ def test_entries_sum_to_available_plus_pending_after_a_mixed_history(service: Se
     entries = ledger(client, number)
     kinds = {e["kind"] for e in entries}
     assert {"bonus", "redemption", "accrual", "adjustment", "accrual_reversal", "redemption_return"} <= kinds
+    by_kind = {e["kind"]: e for e in entries if e["kind"] != "adjustment"}
+    for kind in ("redemption", "accrual", "accrual_reversal", "redemption_return"):
+        assert by_kind[kind].get("receipt_id") == first["receipt_id"], by_kind[kind]
+    for kind in ("accrual_reversal", "redemption_return"):
+        assert by_kind[kind].get("refund_id") == "f1", by_kind[kind]
+    # accruals ripen 14 days after issued_at and expire 365 days after that
+    issued = parse(first_body["issued_at"])
+    accrual = by_kind["accrual"]
+    assert accrual["points"] == first["totals"]["points_accrued"]
+    assert parse(accrual["available_at"]) == issued + timedelta(days=14)
+    assert parse(accrual["expires_at"]) == issued + timedelta(days=14 + 365)
+    assert by_kind["redemption"]["points"] == -15000
+    # a pos key reads the same ledger
+    pos = service.client(service.key("pos"))
+    assert pos.get(f"/v1/accounts/{number}/ledger", params={"limit": 500}).json()["entries"] == entries
     for entry in entries:
         if entry["kind"] in ("redemption", "accrual_reversal", "expiry"):
             assert entry["points"] < 0, entry
         if entry["kind"] in ("accrual", "bonus", "redemption_return"):
             assert entry["points"] > 0, entry
     assert_books(service, client, number)
+
+
+def test_a_debit_beyond_the_balance_becomes_debt_repaid_by_the_next_credit(service: Service) -> None:
+    client, number = service.client(), card()
+    register(client, number)
+    adjust(client, number, -25000, reason="chargeback")
+    view = account(client, number)
+    assert view["points"]["available"] + view["points"]["pending"] == WELCOME - 25000
+    assert_books(service, client, number)
+    adjust(client, number, 10000, reason="goodwill")
+    view = account(client, number)
+    assert view["points"]["available"] == 5000
+    assert view["points"]["pending"] == 0
+    assert_books(service, client, number)
+
+
+def test_a_cancelled_purchase_no_longer_counts_for_segment_and_tier(service: Service) -> None:
+    client, number = service.client(), card()
+    register(client, number)
+    body = receipt([line("1", 100000)], number)
+    confirm(client, body)
+    assert account(client, number)["segment"] == "newcomer"
+    cancelled = client.post(f"/v1/receipts/{body['receipt_id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    view = account(client, number)
+    assert view["segment"] == "none"
+    assert view["tier"]["purchases"] == 0
+    assert view["points"] == {"available": WELCOME, "pending": 0, "expiring": view["points"]["expiring"]}
+    assert_books(service, client, number)
+
+
+# --- concurrent duplicates: exactly one is applied ---------------------------------------------------
+
+
+def _race(service: Service, count: int, send: Any) -> list[httpx.Response]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [service.client() for _ in range(count)]
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(send, clients))
+
+
+def test_concurrent_registrations_of_one_card_grant_one_bonus(service: Service) -> None:
+    number = card()
+    body = {"card": number, "phone": "+79001112233"}
+    answers = _race(service, 8, lambda c: c.post("/v1/accounts", json=body))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * 7 + [201], [a.text for a in answers]
+    assert all(a.headers.get("idempotent-replayed") == "true" for a in answers if a.status_code == 200)
+    client = service.client()
+    assert [e["kind"] for e in ledger(client, number)] == ["bonus"]
+    assert_books(service, client, number)
+
+
+def test_concurrent_registrations_with_other_bodies_one_wins(service: Service) -> None:
+    number = card()
+    phones = iter(f"+7900111{i:04d}" for i in range(8))
+    bodies = [{"card": number, "phone": next(phones)} for _ in range(8)]
+    answers = _race(service, 8, lambda c: c.post("/v1/accounts", json=bodies.pop()))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] + [409] * 7, [a.text for a in answers]
+    assert all(a.json()["code"] == "account_exists" for a in answers if a.status_code == 409)
+    assert [e["kind"] for e in ledger(service.client(), number)] == ["bonus"]
+
+
+def test_concurrent_adjustments_with_one_id_apply_once(service: Service) -> None:
+    client, number = service.client(), card()
+    register(client, number)
+    body = {"points": 1500, "reason": "race", "adjustment_id": unique("adj-")}
+    answers = _race(service, 8, lambda c: c.post(f"/v1/accounts/{number}/adjustments", json=body))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * 7 + [201], [a.text for a in answers]
+    entry_ids = {a.json()["entry"]["id"] for a in answers}
+    assert len(entry_ids) == 1
+    assert [e["kind"] for e in ledger(client, number)] == ["adjustment", "bonus"]
+    assert account(client, number)["points"]["available"] == WELCOME + 1500
+    assert_books(service, client, number)
+
+
+def test_the_read_endpoint_agrees_before_and_after_unblock(service: Service) -> None:
+    """Unblocking changes the status only: the account's tier purchases and segment read the same
+    right after a blocked card's purchase as after the unblock (no stale snapshot)."""
+    client, number = service.client(), card()
+    register(client, number)
+    assert client.post(f"/v1/accounts/{number}/block").status_code == 200
+    before = account(client, number)
+    result = confirm(client, receipt([line("1", 100000)], number))
+    assert result["card_status"] == "blocked"
+    blocked_view = account(client, number)
+    assert client.post(f"/v1/accounts/{number}/unblock").status_code == 200
+    unblocked_view = account(client, number)
+    assert unblocked_view["status"] == "active"
+    assert blocked_view["points"] == before["points"] == unblocked_view["points"]
+    assert blocked_view["tier"] == unblocked_view["tier"], (blocked_view, unblocked_view)
+    assert blocked_view["segment"] == unblocked_view["segment"], (blocked_view, unblocked_view)

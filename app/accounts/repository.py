@@ -44,6 +44,13 @@ async def set_registration(conn: asyncpg.Connection, account_id: int, phone: str
     ))
 
 
+async def touch(conn: asyncpg.Connection, account_id: int) -> int:
+    """Bump the version of an account whose view changed without a points write (e.g. its purchases)."""
+    return int(await conn.fetchval(
+        "UPDATE accounts SET version = version + 1 WHERE id = $1 RETURNING version", account_id
+    ))
+
+
 async def set_status(conn: asyncpg.Connection, account_id: int, status: str) -> int:
     return int(await conn.fetchval(
         "UPDATE accounts SET status = $2, version = version + 1 WHERE id = $1 RETURNING version", account_id, status

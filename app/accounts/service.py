@@ -108,7 +108,7 @@ def _cursor(entry_id: int) -> str:
 def _parse_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("l") or not text[1:].isdigit():
+        if not text.startswith("l") or not text[1:].isdigit() or not 0 < int(text[1:]) < 2**63:
             raise ValueError
         return int(text[1:])
     except ValueError:

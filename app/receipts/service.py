@@ -117,6 +117,8 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
         if account is not None and book is not None:
             links = await _write_points(book, receipt, outcome)
             await book.flush()
+        elif account is not None:
+            await accounts.touch(conn, account["id"])  # a blocked card's purchases still change its view
         # confirmed before the account view is read, so the view's tier counts this receipt
         await repository.complete(
             conn, receipt.receipt_id, account_id=account["id"] if account else None, status="confirmed",
