@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache = Cache(settings)
         programs = ProgramHolder(db, settings.program_poll_ms)
         await programs.start()
-        app.state.ctx = AppContext(settings, db, cache, programs)
+        app.state.ctx = ctx = AppContext(settings, db, cache, programs)
+        cache.generation = int(await db.fetchval("SELECT generation FROM cache_state WHERE id = 1"))
+        follower = asyncio.create_task(ctx.follow_cache_generation(settings.program_poll_ms / 1000))
         app.state.keys = KeyRing(settings.bootstrap_admin_key)
         app.state.db = db
         app.state.migration_head = head()
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+            follower.cancel()
             await programs.stop()
             await cache.close()
             await db.close()

@@ -48,6 +48,15 @@ def in_parallel(service: Service, calls: list[Callable[[httpx.Client], httpx.Res
         return list(pool.map(run, calls))
 
 
+def post(path: str, body: dict[str, Any] | None = None) -> Callable[[httpx.Client], httpx.Response]:
+    """A call for `in_parallel`: POST `body` (or nothing) to `path`."""
+
+    def call(client: httpx.Client) -> httpx.Response:
+        return client.post(path, json=body) if body is not None else client.post(path)
+
+    return call
+
+
 def ledger(client: httpx.Client, number: str) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     cursor = None
@@ -85,7 +94,7 @@ def assert_books(service: Service, client: httpx.Client, number: str) -> dict[st
     assert sum(e["points"] for e in entries) == points["available"] + points["pending"], (points, entries)
     audit = service.audit()
     assert audit.returncode == 0, audit.stdout + audit.stderr
-    return points
+    return dict(points)
 
 
 def test_concurrent_redemptions_never_spend_more_than_the_balance(racing: Service) -> None:
@@ -95,7 +104,7 @@ def test_concurrent_redemptions_never_spend_more_than_the_balance(racing: Servic
     # Each receipt of 1,000.00 may take up to 500.00 in points (max_redeem_percent 50) and asks for it:
     # 24 × 50000 asked against 120000 available.
     bodies = [receipt([line("1", 100000)], number, redeem_points=50000) for _ in range(24)]
-    answers = in_parallel(racing, [lambda c, b=b: c.post("/v1/receipts", json=b) for b in bodies])
+    answers = in_parallel(racing, [post("/v1/receipts", b) for b in bodies])
 
     assert [a.status_code for a in answers] == [201] * len(bodies), [a.text for a in answers if a.status_code != 201]
     redeemed = [a.json()["totals"]["points_redeemed"] for a in answers]
@@ -121,7 +130,7 @@ def test_concurrent_duplicates_of_one_receipt_apply_once(racing: Service) -> Non
     client = racing.client()
     number = register(client)
     body = receipt([line("1", 250000, "2"), line("2", 50000)], number, redeem_points=5000)
-    answers = in_parallel(racing, [lambda c: c.post("/v1/receipts", json=body) for _ in range(16)])
+    answers = in_parallel(racing, [post("/v1/receipts", body) for _ in range(16)])
 
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [200] * 15 + [201], [a.text for a in answers if a.status_code not in (200, 201)]
@@ -159,8 +168,7 @@ def test_concurrent_refunds_never_return_more_than_was_bought(racing: Service) -
 
     url = f"/v1/receipts/{body['receipt_id']}/refunds"
     answers = in_parallel(racing, [
-        lambda c, i=i: c.post(url, json={"refund_id": f"ret-{i}", "lines": [{"line_id": "1", "quantity": "1"}]})
-        for i in range(12)
+        post(url, {"refund_id": f"ret-{i}", "lines": [{"line_id": "1", "quantity": "1"}]}) for i in range(12)
     ])
 
     created = [a for a in answers if a.status_code == 201]
@@ -198,9 +206,8 @@ def test_confirms_racing_a_cancel_of_the_same_card(racing: Service) -> None:
     bodies = [receipt([line("1", 40000 + 1000 * i), line("2", 15000)], number, redeem_points=5000)
               for i in range(14)]
     cancel = f"/v1/receipts/{first['receipt_id']}/cancel"
-    calls: list[Callable[[httpx.Client], httpx.Response]] = [
-        lambda c, b=b: c.post("/v1/receipts", json=b) for b in bodies]
-    calls[7:7] = [lambda c: c.post(cancel), lambda c: c.post(cancel)]
+    calls = [post("/v1/receipts", b) for b in bodies]
+    calls[7:7] = [post(cancel), post(cancel)]
     answers = in_parallel(racing, calls)
 
     cancels = answers[7:9]
@@ -210,7 +217,9 @@ def test_confirms_racing_a_cancel_of_the_same_card(racing: Service) -> None:
     assert [a.status_code for a in confirms] == [201] * len(bodies), [a.text for a in confirms]
     redeemed = sum(a.json()["totals"]["points_redeemed"] for a in confirms)
     accrued = sum(a.json()["totals"]["points_accrued"] for a in confirms)
-    assert redeemed == 5000 * len(bodies)  # there was always enough: 50000 left, 70000 asked, 30000 returned
+    # 50000 were left before the race and 70000 are asked; the cancel gives back 30000 at some point in it
+    assert all(0 <= a.json()["totals"]["points_redeemed"] <= 5000 for a in confirms)
+    assert start - 30000 <= redeemed <= 5000 * len(bodies), redeemed
 
     entries = ledger(client, number)
     of_first = [e for e in entries if e.get("receipt_id") == first["receipt_id"]]
@@ -227,10 +236,10 @@ def test_receipts_racing_to_enrol_one_unknown_card(racing: Service) -> None:
     """The same unknown card on many receipts at once: one account, one welcome bonus, and every answer
     and every later read shows that bonus as available (bonus points are available at once)."""
     client = racing.client()
-    for _ in range(3):  # a race: a few rounds make a lost update likely to show
+    for _ in range(5):  # a race: a few rounds make the wrong clock likely to show
         number = card()
         bodies = [receipt([line("1", 30000)], number) for _ in range(12)]
-        answers = in_parallel(racing, [lambda c, b=b: c.post("/v1/receipts", json=b) for b in bodies])
+        answers = in_parallel(racing, [post("/v1/receipts", b) for b in bodies])
         assert [a.status_code for a in answers] == [201] * len(bodies), [a.text for a in answers]
         entries = ledger(client, number)
         assert [e["kind"] for e in entries].count("bonus") == 1, entries

@@ -73,6 +73,7 @@ async def register(ctx: AppContext, request: RegisterRequest) -> tuple[dict[str,
         if account is None:
             account = await repository.lock(conn, request.card)
             assert account is not None
+            now = utcnow()  # after waiting for the account lock
             if account["registration_fingerprint"] is None:
                 # enrolled by a receipt: the first registration fills in the details, no second bonus
                 await repository.set_registration(conn, account["id"], request.phone, request.birth_date, print_)
@@ -133,12 +134,12 @@ async def adjust(ctx: AppContext, card: str, request: AdjustmentRequest, author:
         raise AppError(422, "validation_error", "points must not be 0",
                        errors=[{"path": "points", "message": "must not be 0"}])
     program = ctx.programs.current
-    now = utcnow()
     print_ = fingerprint(request)
     async with ctx.db.transaction() as conn:
         account = await repository.lock(conn, card)
         if account is None:
             raise not_found("account_not_found", "no account with this card")
+        now = utcnow()  # after waiting for the account lock
         if request.adjustment_id is not None:
             done = await repository.find_adjustment(conn, account["id"], request.adjustment_id)
             if done is not None:
@@ -168,11 +169,11 @@ async def adjust(ctx: AppContext, card: str, request: AdjustmentRequest, author:
 
 async def set_blocked(ctx: AppContext, card: str, blocked: bool) -> dict[str, Any]:
     program = ctx.programs.current
-    now = utcnow()
     async with ctx.db.transaction() as conn:
         account = await repository.lock(conn, card)
         if account is None:
             raise not_found("account_not_found", "no account with this card")
+        now = utcnow()  # after waiting for the account lock
         version = await repository.set_status(conn, account["id"], "blocked" if blocked else "active")
         account = await repository.lock(conn, card)
         assert account is not None

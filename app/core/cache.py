@@ -34,6 +34,8 @@ class Cache:
         self._prefix = settings.redis_prefix
         self._pause_s = settings.redis_retry_after_ms / 1000
         self._down_until = 0.0
+        self.generation = 0  # see cache_state in the schema
+        self.lost_writes = False  # a snapshot update was dropped since the generation last moved
         self._client: redis.Redis | None = None
         if settings.redis_url:
             timeout = settings.redis_timeout_ms / 1000
@@ -43,7 +45,7 @@ class Cache:
             self._set_if_newer = self._client.register_script(_SET_IF_NEWER)
 
     def account_key(self, card: str) -> str:
-        return f"{self._prefix}{{acct:{card}}}:snapshot"
+        return f"{self._prefix}{{acct:{card}}}:g{self.generation}"
 
     def _available(self) -> bool:
         return self._client is not None and time.monotonic() >= self._down_until
@@ -66,13 +68,23 @@ class Cache:
         metrics.CACHE.labels("hit" if raw is not None else "miss").inc()
         return orjson.loads(raw) if raw is not None else None
 
-    async def put_snapshot(self, key: str, version: int, value: Any, ttl_ms: int) -> None:
-        if not self._available() or ttl_ms <= 0:
-            return
+    async def put_snapshot(self, key: str, version: int, value: Any, ttl_ms: int) -> bool:
+        """Store a snapshot after a write; False when Redis could not take it (the old one may remain)."""
+        if self._client is None:
+            return True
+        if not self._available():
+            self.lost_writes = True
+            return False
         try:
-            await self._set_if_newer(keys=[key], args=[version, orjson.dumps(value), ttl_ms])
+            if ttl_ms <= 0:  # it changes by itself right now: let the next read compute it
+                await self._client.delete(key)
+            else:
+                await self._set_if_newer(keys=[key], args=[version, orjson.dumps(value), ttl_ms])
+            return True
         except Exception as error:
             self._failed(error)
+            self.lost_writes = True
+            return False
 
     async def ping(self) -> bool:
         if self._client is None:

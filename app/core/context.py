@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -12,6 +14,9 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from app.program.service import ProgramHolder
+
+
+log = logging.getLogger("bonus_engine.cache")
 
 
 def utcnow() -> datetime:
@@ -29,8 +34,36 @@ class AppContext:
         return f"{self.cache.account_key(card)}:p{self.programs.current.version}"
 
     async def cache_account(self, view: dict[str, Any], version: int, changes_at: datetime | None) -> None:
-        """Store an account snapshot until it next changes by itself (capped), if newer than the cached one."""
+        """Store an account snapshot until it next changes by itself (capped), if newer than the cached one.
+
+        When Redis cannot take it, the snapshot it holds is stale: move every worker to a new cache
+        generation (once per outage), so that no snapshot written before is read again.
+        """
         ttl_ms = self.settings.snapshot_max_ttl_s * 1000
         if changes_at is not None:
             ttl_ms = min(ttl_ms, int((changes_at - utcnow()).total_seconds() * 1000))
-        await self.cache.put_snapshot(self.snapshot_key(view["card"]), version, view, ttl_ms)
+        stored = await self.cache.put_snapshot(self.snapshot_key(view["card"]), version, view, ttl_ms)
+        if not stored:
+            await self.next_cache_generation()
+
+    async def next_cache_generation(self) -> None:
+        if not self.cache.lost_writes:
+            return
+        self.cache.lost_writes = False
+        try:
+            self.cache.generation = int(await self.db.fetchval(
+                "UPDATE cache_state SET generation = generation + 1 WHERE id = 1 RETURNING generation"
+            ))
+        except Exception as error:  # the write is committed: never fail the request for the cache
+            self.cache.lost_writes = True  # try again with the next write
+            log.warning("could not move to a new cache generation: %s", error)
+
+    async def follow_cache_generation(self, interval_s: float) -> None:
+        """Other workers' generation bumps reach this one within `interval_s`."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                generation = int(await self.db.fetchval("SELECT generation FROM cache_state WHERE id = 1"))
+                self.cache.generation = max(self.cache.generation, generation)
+            except Exception as error:  # keep following through database outages
+                log.warning("cache generation poll failed: %s", error)

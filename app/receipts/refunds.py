@@ -134,6 +134,7 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         account = None
         if row["account_id"] is not None:
             account = await accounts.lock_by_id(conn, row["account_id"])
+            now = utcnow()  # after waiting for the account lock
             book = await Book.open(conn, account["id"], account["debt"], now)
             book.settle()
             await _reverse_points(conn, book, links, shares, receipt_id, refund_id)

@@ -107,6 +107,7 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
         if receipt.card and account is None and program.program.points.auto_enroll:
             account = await create_account(conn, program, receipt.card, now, None)
             account = account or await accounts.lock(conn, receipt.card)
+        now = utcnow()  # after waiting for the account lock: balances are read as of now
         book = None
         if account is not None and account["status"] == "active":
             book = await Book.open(conn, account["id"], account["debt"], now)

@@ -111,6 +111,14 @@ CREATE TABLE lot_moves (
 CREATE INDEX lot_moves_account ON lot_moves (account_id);
 CREATE INDEX lot_moves_entry ON lot_moves (entry_id);
 
+-- Account snapshots in Redis are keyed by this generation; a worker that could not update Redis after
+-- a write bumps it, so no snapshot from before an outage is ever served after it.
+CREATE TABLE cache_state (
+    id          integer PRIMARY KEY CHECK (id = 1),
+    generation  bigint NOT NULL
+);
+INSERT INTO cache_state (id, generation) VALUES (1, 0);
+
 CREATE TABLE adjustments (
     account_id     bigint NOT NULL REFERENCES accounts (id),
     adjustment_id  text NOT NULL,
@@ -121,14 +129,19 @@ CREATE TABLE adjustments (
 """
 
 
+def statements(script: str) -> list[str]:
+    """asyncpg prepares each statement and a prepared statement holds one command, so split the script
+    (comments first: they may hold semicolons; no string literal here holds `--` or `;`)."""
+    code = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    return [statement.strip() for statement in code.split(";") if statement.strip()]
+
+
 def upgrade() -> None:
-    # asyncpg prepares each statement, and a prepared statement holds one command
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            op.execute(statement)
+    for statement in statements(SCHEMA):
+        op.execute(statement)
 
 
 def downgrade() -> None:
     op.execute(
-        "DROP TABLE adjustments, lot_moves, lots, ledger, refunds, receipts, accounts, programs, api_keys CASCADE"
+        "DROP TABLE cache_state, adjustments, lot_moves, lots, ledger, refunds, receipts, accounts, programs, api_keys CASCADE"
     )
