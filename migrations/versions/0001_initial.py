@@ -47,7 +47,8 @@ CREATE TABLE receipts (
     account_id        bigint REFERENCES accounts (id),
     store_id          text NOT NULL,
     issued_at         timestamptz NOT NULL,
-    status            text NOT NULL CHECK (status IN ('pending', 'confirmed', 'partially_refunded', 'refunded', 'cancelled')),
+    status            text NOT NULL
+                      CHECK (status IN ('pending', 'confirmed', 'partially_refunded', 'refunded', 'cancelled')),
     program_version   integer,
     purchase_amount   bigint NOT NULL DEFAULT 0,  -- what counts for tiers, certificate sales excluded
     refunded_purchase bigint NOT NULL DEFAULT 0,
@@ -143,5 +144,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(
-        "DROP TABLE cache_state, adjustments, lot_moves, lots, ledger, refunds, receipts, accounts, programs, api_keys CASCADE"
+        "DROP TABLE cache_state, adjustments, lot_moves, lots, ledger, refunds, receipts, accounts, programs,"
+        " api_keys CASCADE"
     )
