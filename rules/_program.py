@@ -7,7 +7,16 @@ from datetime import time
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ._types import Identifier, Money, Multiplier, Percent
 
@@ -151,20 +160,21 @@ class AmountThreshold(_Doc):
         return self
 
 
-def _growing(values: list[int], name: str) -> None:
-    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
-        raise ValueError(f"thresholds must be sorted by growing {name}, without repeats")
+def _growing_by(name: str) -> AfterValidator:
+    """Thresholds sorted by a growing `name`, without repeats, so the highest one reached is the last."""
+
+    def check(thresholds: list[Any]) -> list[Any]:
+        values = [getattr(t, name) for t in thresholds]
+        if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+            raise ValueError(f"thresholds must be sorted by growing {name}, without repeats")
+        return thresholds
+
+    return AfterValidator(check)
 
 
 class ReceiptDiscount(CampaignBase):
     type: Literal["receipt_discount"]
-    thresholds: list[AmountThreshold] = Field(min_length=1, max_length=20)
-
-    @field_validator("thresholds")
-    @classmethod
-    def _sorted(cls, thresholds: list[AmountThreshold]) -> list[AmountThreshold]:
-        _growing([t.min_amount for t in thresholds], "min_amount")
-        return thresholds
+    thresholds: Annotated[list[AmountThreshold], Field(min_length=1, max_length=20), _growing_by("min_amount")]
 
 
 class QuantityThreshold(_Doc):
@@ -174,13 +184,7 @@ class QuantityThreshold(_Doc):
 
 class QuantityDiscount(CampaignBase):
     type: Literal["quantity_discount"]
-    thresholds: list[QuantityThreshold] = Field(min_length=1, max_length=20)
-
-    @field_validator("thresholds")
-    @classmethod
-    def _sorted(cls, thresholds: list[QuantityThreshold]) -> list[QuantityThreshold]:
-        _growing([t.min_quantity for t in thresholds], "min_quantity")
-        return thresholds
+    thresholds: Annotated[list[QuantityThreshold], Field(min_length=1, max_length=20), _growing_by("min_quantity")]
 
 
 class NForM(CampaignBase):
