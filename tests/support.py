@@ -1,8 +1,10 @@
-"""Test support: the service as a real process on a real port, and helpers to build receipts."""
+"""Test support: the service as a real process on a real port, helpers to build receipts, the API calls
+and checks the API tests share, and a reader of /metrics samples."""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -131,3 +133,118 @@ def receipt(lines: list[dict[str, Any]], card_number: str | None = None, **field
     if card_number is not None:
         body["card"] = card_number
     return body
+
+
+# --- answers ----------------------------------------------------------------------------------------
+
+PROBLEM_FIELDS = ("type", "title", "status", "detail", "code")
+
+
+def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """A clear problem+json answer: RFC 9457 fields, the status repeated, the machine-readable code."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json"), answer.headers
+    problem = dict(answer.json())
+    for name in PROBLEM_FIELDS:
+        assert name in problem, problem
+    assert isinstance(problem["type"], str) and problem["type"]
+    assert isinstance(problem["title"], str) and problem["title"]
+    assert isinstance(problem["detail"], str) and problem["detail"]
+    assert problem["status"] == status
+    assert problem["code"] == code, problem
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", problem["code"])
+    assert "Traceback" not in answer.text
+    return problem
+
+
+# --- accounts, receipts and the books ---------------------------------------------------------------
+
+
+def register(client: httpx.Client, number: str, **fields: Any) -> dict[str, Any]:
+    """POST /v1/accounts for `number`: a new account (201, not a replay); returns it."""
+    answer = client.post("/v1/accounts", json={"card": number, **fields})
+    assert answer.status_code == 201, answer.text
+    assert "idempotent-replayed" not in answer.headers
+    return dict(answer.json())
+
+
+def registered_card(client: httpx.Client, welcome: int | None = None, extra_points: int = 0) -> str:
+    """A new card, registered; with `welcome`, its registration bonus is checked to be that many points
+    available; with `extra_points`, that many points are credited by an adjustment. Returns the card."""
+    number = card()
+    created = register(client, number)
+    if welcome is not None:
+        assert created["points"]["available"] == welcome
+    if extra_points:
+        answer = client.post(f"/v1/accounts/{number}/adjustments", json={"points": extra_points, "reason": "test"})
+        assert answer.status_code == 201, answer.text
+        if welcome is not None:
+            assert answer.json()["account"]["points"]["available"] == welcome + extra_points
+    return number
+
+
+def account(client: httpx.Client, number: str) -> dict[str, Any]:
+    answer = client.get(f"/v1/accounts/{number}")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def ledger(client: httpx.Client, number: str, every_page: bool = False) -> list[dict[str, Any]]:
+    """The account's ledger entries, newest first. One page of 500 must hold them all (its next_cursor
+    is None) unless `every_page`, which follows next_cursor through every page."""
+    entries: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 500}
+    while True:
+        answer = client.get(f"/v1/accounts/{number}/ledger", params=params)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        entries += page["entries"]
+        if not every_page:
+            assert page["next_cursor"] is None
+        if page["next_cursor"] is None:
+            return entries
+        params = {"limit": 500, "cursor": page["next_cursor"]}
+
+
+def confirm(client: httpx.Client, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
+    answer = client.post("/v1/receipts", json=body)
+    assert answer.status_code == status, answer.text
+    return dict(answer.json())
+
+
+def assert_books(service: Service, client: httpx.Client, number: str, every_page: bool = False,
+                 non_negative: bool = False) -> dict[str, Any]:
+    """The entries of an account sum to its available plus pending points; the audit agrees. With
+    `non_negative`, available points must not be below zero. Returns the account's points."""
+    points = account(client, number)["points"]
+    entries = ledger(client, number, every_page)
+    if non_negative:
+        assert points["available"] >= 0, points
+    assert sum(e["points"] for e in entries) == points["available"] + points["pending"], (points, entries)
+    audit = service.audit()
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    return dict(points)
+
+
+# --- metrics ----------------------------------------------------------------------------------------
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \S+)?$")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def metric(text: str, name: str, **labels: str | re.Pattern[str]) -> float:
+    """The sum of the samples named `name` in a Prometheus text exposition whose labels include `labels`.
+
+    A label given as a string must equal the sample's value; one given as a compiled pattern must match
+    the whole value. No matching sample sums to 0.0.
+    """
+    total = 0.0
+    for row in text.splitlines():
+        sample = _SAMPLE.match(row)
+        if sample is None or sample.group(1) != name:
+            continue
+        found = dict(_LABEL.findall(sample.group(2) or ""))
+        if all(key in found and (want.fullmatch(found[key]) if isinstance(want, re.Pattern) else found[key] == want)
+               for key, want in labels.items()):
+            total += float(sample.group(3))
+    return total

@@ -13,42 +13,21 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Service, card, line, receipt, unique
+from tests.support import (
+    Service,
+    account,
+    assert_books,
+    assert_problem,
+    card,
+    confirm,
+    ledger,
+    line,
+    receipt,
+    register,
+    unique,
+)
 
 WELCOME = 20000
-PROBLEM_FIELDS = ("type", "title", "status", "detail", "code")
-
-
-def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json"), answer.headers
-    problem = dict(answer.json())
-    for name in PROBLEM_FIELDS:
-        assert name in problem, problem
-    assert problem["status"] == status
-    assert problem["code"] == code, problem
-    return problem
-
-
-def register(client: httpx.Client, number: str, **fields: Any) -> dict[str, Any]:
-    answer = client.post("/v1/accounts", json={"card": number, **fields})
-    assert answer.status_code == 201, answer.text
-    assert "idempotent-replayed" not in answer.headers
-    return dict(answer.json())
-
-
-def account(client: httpx.Client, number: str) -> dict[str, Any]:
-    answer = client.get(f"/v1/accounts/{number}")
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
-
-
-def ledger(client: httpx.Client, number: str) -> list[dict[str, Any]]:
-    answer = client.get(f"/v1/accounts/{number}/ledger", params={"limit": 500})
-    assert answer.status_code == 200, answer.text
-    page = answer.json()
-    assert page["next_cursor"] is None
-    return list(page["entries"])
 
 
 def adjust(client: httpx.Client, number: str, points: int, reason: str = "goodwill", status: int = 201,
@@ -58,25 +37,10 @@ def adjust(client: httpx.Client, number: str, points: int, reason: str = "goodwi
     return dict(answer.json())
 
 
-def confirm(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
-    answer = client.post("/v1/receipts", json=body)
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
-
-
 def parse(moment: str) -> datetime:
     parsed = datetime.fromisoformat(moment)
     assert parsed.tzinfo is not None, moment
     return parsed
-
-
-def assert_books(service: Service, client: httpx.Client, number: str) -> None:
-    """The entries of an account sum to its available plus pending points; the audit agrees."""
-    view = account(client, number)
-    entries = ledger(client, number)
-    assert sum(e["points"] for e in entries) == view["points"]["available"] + view["points"]["pending"]
-    audit = service.audit()
-    assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
 # --- register ---------------------------------------------------------------------------------------

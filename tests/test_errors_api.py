@@ -19,28 +19,10 @@ import httpx
 import pytest
 import yaml
 
-from tests.support import Service, card, line, now_iso, receipt, unique
+from tests.support import Service, assert_problem, card, line, metric, now_iso, receipt, unique
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
 WELCOME = 20000
-PROBLEM_FIELDS = ("type", "title", "status", "detail", "code")
-
-
-def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """A clear problem+json answer: RFC 9457 fields, the status repeated, the machine-readable code."""
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json"), answer.headers
-    problem = dict(answer.json())
-    for name in PROBLEM_FIELDS:
-        assert name in problem, problem
-    assert isinstance(problem["type"], str) and problem["type"]
-    assert isinstance(problem["title"], str) and problem["title"]
-    assert isinstance(problem["detail"], str) and problem["detail"]
-    assert problem["status"] == status
-    assert problem["code"] == code, problem
-    assert re.fullmatch(r"[a-z][a-z0-9_]*", problem["code"])
-    assert "Traceback" not in answer.text
-    return problem
 
 
 def paths(problem: dict[str, Any]) -> list[str]:
@@ -638,7 +620,7 @@ def answered_5xx(svc: Service) -> float:
     text = httpx.get(f"{svc.url}/metrics", timeout=10).text
     served = [row for row in text.splitlines() if row.startswith("bonus_http_requests_total{")]
     assert served, "no request counts in /metrics"
-    return sum(float(row.rsplit(" ", 1)[1]) for row in served if re.search(r'status="5\d\d"', row))
+    return metric(text, "bonus_http_requests_total", status=re.compile(r"5\d\d"))
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -6,17 +6,7 @@ import re
 
 import httpx
 
-from tests.support import Service, card, line, receipt
-
-
-def _metric(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for row in text.splitlines():
-        if not row.startswith(name + "{") and not row.startswith(name + " "):
-            continue
-        if all(f'{k}="{v}"' in row for k, v in labels.items()):
-            total += float(row.rsplit(" ", 1)[1])
-    return total
+from tests.support import Service, card, line, metric, receipt
 
 
 def test_health_and_readiness(service: Service) -> None:
@@ -33,13 +23,13 @@ def test_metrics_count_receipts_points_and_routes(service: Service) -> None:
     client.post("/v1/receipts", json=body)
     client.post("/v1/receipts", json=body)
     after = httpx.get(f"{service.url}/metrics").text
-    assert _metric(after, "bonus_receipts_total", operation="confirmed") == \
-        _metric(before, "bonus_receipts_total", operation="confirmed") + 1
-    assert _metric(after, "bonus_idempotent_replays_total", operation="confirm") == \
-        _metric(before, "bonus_idempotent_replays_total", operation="confirm") + 1
-    accrued_before = _metric(before, "bonus_points_total", kind="accrual")
-    assert _metric(after, "bonus_points_total", kind="accrual") >= accrued_before + 3000
-    assert _metric(after, "bonus_http_request_duration_seconds_count", route="/v1/receipts", method="POST") >= 2
+    assert metric(after, "bonus_receipts_total", operation="confirmed") == \
+        metric(before, "bonus_receipts_total", operation="confirmed") + 1
+    assert metric(after, "bonus_idempotent_replays_total", operation="confirm") == \
+        metric(before, "bonus_idempotent_replays_total", operation="confirm") + 1
+    accrued_before = metric(before, "bonus_points_total", kind="accrual")
+    assert metric(after, "bonus_points_total", kind="accrual") >= accrued_before + 3000
+    assert metric(after, "bonus_http_request_duration_seconds_count", route="/v1/receipts", method="POST") >= 2
     assert "bonus_db_pool_in_use" in after
     # no card numbers or receipt ids in labels
     assert body["card"] not in after and body["receipt_id"] not in after

@@ -4,42 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-import httpx
 import pytest
 
 from tests.programs import program
-from tests.support import Service, card, line, now_iso, receipt
+from tests.support import Service, account, assert_books, card, confirm, ledger, line, now_iso, receipt
 
 
 @pytest.fixture(scope="module")
 def svc(make_service: Callable[..., Service]) -> Service:
     # base 3 %, silver from 1,000.00 at 5 %, gold from 5,000.00 at 7 %; points available at once
     return make_service(program(pending_days=0, rounding="minor"))
-
-
-def confirm(client: httpx.Client, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
-    answer = client.post("/v1/receipts", json=body)
-    assert answer.status_code == status, answer.text
-    return dict(answer.json())
-
-
-def account(client: httpx.Client, number: str) -> dict[str, Any]:
-    answer = client.get(f"/v1/accounts/{number}")
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
-
-
-def ledger(client: httpx.Client, number: str) -> list[dict[str, Any]]:
-    return list(client.get(f"/v1/accounts/{number}/ledger", params={"limit": 500}).json()["entries"])
-
-
-def assert_books(svc: Service, client: httpx.Client, number: str) -> None:
-    view = account(client, number)
-    assert sum(e["points"] for e in ledger(client, number)) == view["points"]["available"] + view["points"]["pending"]
-    audit = svc.audit()
-    assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
 def test_tier_held_before_the_receipt_earns(svc: Service) -> None:

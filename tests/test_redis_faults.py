@@ -7,24 +7,23 @@ kernel accepts them) but nothing answers, which is what a stuck Redis looks like
 from __future__ import annotations
 
 import os
-import re
 import signal
 import time
 from collections.abc import Callable
 
 import httpx
 
-from tests.support import Service, card, line, receipt
+from tests.support import Service, line, metric, receipt, registered_card
 
 WELCOME = 20000  # the example program's registration bonus
-SAMPLE = re.compile(r'^bonus_cache_requests_total\{result="(\w+)"\} ([0-9.e+]+)$', re.MULTILINE)
+CACHE_RESULTS = ("hit", "miss", "error", "skipped")  # the values of the `result` label
 
 
 def cache_counts(client: httpx.Client) -> dict[str, float]:
     """bonus_cache_requests_total by result, from GET /metrics."""
     answer = client.get("/metrics")
     assert answer.status_code == 200, answer.text
-    return {result: float(value) for result, value in SAMPLE.findall(answer.text)}
+    return {result: metric(answer.text, "bonus_cache_requests_total", result=result) for result in CACHE_RESULTS}
 
 
 def timed_read(client: httpx.Client, number: str, limit_s: float = 1.0) -> dict[str, int]:
@@ -37,17 +36,10 @@ def timed_read(client: httpx.Client, number: str, limit_s: float = 1.0) -> dict[
     return dict(answer.json()["points"])
 
 
-def register(client: httpx.Client) -> str:
-    number = card()
-    answer = client.post("/v1/accounts", json={"card": number})
-    assert answer.status_code == 201, answer.text
-    return number
-
-
 def test_every_endpoint_works_without_redis(make_service: Callable[..., Service]) -> None:
     service = make_service(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
     client = service.client()
-    number = register(client)
+    number = registered_card(client)
     assert timed_read(client, number)["available"] == WELCOME
     answer = client.post(f"/v1/accounts/{number}/adjustments", json={"points": 10000, "reason": "test"})
     assert answer.status_code == 201, answer.text
@@ -95,7 +87,7 @@ def test_a_frozen_redis_slows_nothing_and_serves_again_after(make_service: Calla
     try:
         service = make_service(REDIS_URL=f"redis://127.0.0.1:{valkey.port}/0")
         client = service.client()
-        number = register(client)
+        number = registered_card(client)
         assert timed_read(client, number)["available"] == WELCOME
         assert timed_read(client, number)["available"] == WELCOME
         before = cache_counts(client)
@@ -143,7 +135,7 @@ def test_a_frozen_redis_slows_nothing_and_serves_again_after(make_service: Calla
 
 def test_a_read_right_after_a_write_shows_it(service: Service) -> None:
     client = service.client()
-    number = register(client)
+    number = registered_card(client)
     assert timed_read(client, number)["available"] == WELCOME  # cached now
     hits = cache_counts(client).get("hit", 0)
     assert timed_read(client, number)["available"] == WELCOME
