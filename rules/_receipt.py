@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -83,7 +83,25 @@ class CertificatePayment(_Strict):
         return code
 
 
+EXAMPLE: dict[str, Any] = {
+    "receipt_id": "s17-p3-000123",
+    "store_id": "s17",
+    "terminal_id": "p3",
+    "channel": "pos",
+    "issued_at": "2026-11-24T10:15:00+03:00",
+    "card": "2900000012345",
+    "lines": [
+        {"line_id": "1", "sku": "BOOT-123", "category": "shoes/winter", "quantity": "2", "price": 399500,
+         "amount": 799000},
+        {"line_id": "2", "sku": "CREAM-7", "category": "care", "quantity": "1", "price": 50000, "amount": 50000},
+    ],
+    "redeem_points": 20000,
+}
+
+
 class Receipt(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [EXAMPLE]})
+
     receipt_id: Identifier
     store_id: Identifier
     terminal_id: Identifier | None = None

@@ -9,12 +9,12 @@ from fastapi.responses import Response
 
 from app.core import auth
 from app.core.auth import Principal
-from app.core.http import body_schema, json_response, read_model, replayed
+from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, read_model, replayed
 
 from . import service
 from .schemas import Account, AdjustmentRequest, AdjustmentResult, LedgerPage, RegisterRequest
 
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEM_RESPONSES)
 CardPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
 

@@ -16,12 +16,18 @@ class _Request(BaseModel):
 
 
 class RegisterRequest(_Request):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [
+        {"card": "2900000012345", "phone": "+79001234567", "birth_date": "1990-05-17"}]})
+
     card: Card
     phone: Annotated[str, Field(pattern=r"^\+?[0-9]{5,20}$")] | None = None
     birth_date: date | None = None
 
 
 class AdjustmentRequest(_Request):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [
+        {"points": 5000, "reason": "complaint #123", "expire_days": 90, "adjustment_id": "c-123"}]})
+
     points: Annotated[int, Field(strict=True, ge=-(10**13), le=10**13)]
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     expire_days: Annotated[int, Field(strict=True, ge=1, le=36_500)] | None = None

@@ -72,3 +72,20 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
         },
     }
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+# Documented on every router: all errors are problem+json with a `code`.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem("no key, or an unknown key (`unauthorized`)"),
+    403: _problem("the key's role or store does not allow this (`forbidden`)"),
+    404: _problem("not found (`receipt_not_found`, `account_not_found`)"),
+    409: _problem("`idempotency_conflict`, `account_exists`, `refund_exceeds_receipt`"),
+    413: _problem("`body_too_large`"),
+    422: _problem("`validation_error` with `errors: [{path, message}]`, or a rule such as `receipt_too_old`"),
+    503: _problem("`database_unavailable` or `program_not_loaded`, with Retry-After"),
+}

@@ -8,12 +8,12 @@ from fastapi.responses import Response
 from app.core import auth
 from app.core.auth import Principal
 from app.core.errors import AppError
-from app.core.http import json_response, read_body
+from app.core.http import PROBLEM_RESPONSES, json_response, read_body
 from rules import dump_program
 
 from . import service
 
-router = APIRouter(prefix="/v1/program", tags=["program"])
+router = APIRouter(prefix="/v1/program", tags=["program"], responses=PROBLEM_RESPONSES)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 _DOCUMENT_BODY = {

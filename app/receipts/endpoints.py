@@ -9,13 +9,13 @@ from fastapi.responses import Response
 
 from app.core import auth
 from app.core.auth import Principal
-from app.core.http import body_schema, json_response, read_model, replayed
+from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, read_model, replayed
 from rules import Receipt
 
 from . import refunds, service
 from .schemas import ReceiptResult, RefundRequest
 
-router = APIRouter(prefix="/v1/receipts", tags=["receipts"])
+router = APIRouter(prefix="/v1/receipts", tags=["receipts"], responses=PROBLEM_RESPONSES)
 ReceiptId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
 

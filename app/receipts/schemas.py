@@ -16,7 +16,8 @@ class RefundLine(BaseModel):
 
 
 class RefundRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [
+        {"refund_id": "ret-1", "lines": [{"line_id": "1", "quantity": "1"}]}, {"refund_id": "ret-all"}]})
     refund_id: Identifier
     lines: Annotated[list[RefundLine], Field(min_length=1, max_length=500)] | None = None
 
