@@ -4,15 +4,22 @@ from ._account import NO_ACCOUNT, AccountState, CardStatus, next_tier, segment_o
 from ._compiled import CompiledProgram, compile_program
 from ._document import dump_program, load_program, read_document
 from ._engine import evaluate
+from ._facts import NO_FACTS, CertificateFact, CouponFact, ReceiptFacts
 from ._lots import Lot, Move, balances, return_points, settle_debt, take, take_for_reversal
 from ._money import floor_points, percent_half_up, quantity_floor, spread
-from ._outcome import BonusGrant, CampaignEffect, LineOutcome, Outcome
+from ._outcome import BonusGrant, CampaignEffect, CertificateCharge, CouponVerdict, LineOutcome, Outcome
 from ._program import Bonus, Campaign, Program, ProgramError, parse_program
 from ._receipt import CertificatePayment, Line, Receipt, normalize_code
 from ._refund import REVERSIBLE, refund_share
 
 __all__ = [
     "NO_ACCOUNT",
+    "NO_FACTS",
+    "CertificateCharge",
+    "CertificateFact",
+    "CouponFact",
+    "CouponVerdict",
+    "ReceiptFacts",
     "REVERSIBLE",
     "AccountState",
     "Bonus",

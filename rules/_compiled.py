@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from ._conditions import category_prefixes
-from ._program import Bonus, Campaign, CampaignBase, Program
+from ._program import Bonus, Campaign, CampaignBase, Coupon, Program
 from ._receipt import Line
 
 __all__ = ["CompiledProgram", "compile_program", "fraction"]
@@ -73,6 +73,8 @@ class CompiledProgram:
     program: Program
     _indexes: dict[str, _TypeIndex] = field(repr=False)
     registration_bonuses: tuple[Bonus, ...] = ()
+    by_id: dict[str, Campaign] = field(default_factory=dict, repr=False)
+    shared_codes: dict[str, Coupon] = field(default_factory=dict, repr=False)
 
     def candidates(self, campaign_type: str, lines: Sequence[Line]) -> list[Campaign]:
         """Campaigns of `campaign_type` that may touch these lines, in priority order (ties by id)."""
@@ -80,10 +82,16 @@ class CompiledProgram:
         return index.candidates(lines) if index is not None else []
 
     def campaign_name(self, campaign_id: str) -> str:
-        for campaign in self.program.campaigns:
-            if campaign.id == campaign_id:
-                return campaign.name
-        return campaign_id
+        campaign = self.by_id.get(campaign_id)
+        return campaign.name if campaign is not None else campaign_id
+
+    def coupon(self, code: str, campaign_id: str | None) -> Coupon | None:
+        """The coupon campaign of a code: a shared code of the program, or a batch code's campaign."""
+        shared = self.shared_codes.get(code)
+        if shared is not None:
+            return shared
+        campaign = self.by_id.get(campaign_id) if campaign_id else None
+        return campaign if isinstance(campaign, Coupon) and campaign.code is None else None
 
 
 def compile_program(program: Program, version: int) -> CompiledProgram:
@@ -95,4 +103,6 @@ def compile_program(program: Program, version: int) -> CompiledProgram:
             continue
         by_type[campaign.type].append(campaign)
     indexes = {kind: _TypeIndex.build(campaigns) for kind, campaigns in by_type.items()}
-    return CompiledProgram(version, program, indexes, tuple(registration))
+    by_id = {campaign.id: campaign for campaign in program.campaigns}
+    shared = {c.code: c for c in program.campaigns if isinstance(c, Coupon) and c.code is not None}
+    return CompiledProgram(version, program, indexes, tuple(registration), by_id, shared)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ._program import CampaignBase, Items
+from ._program import CampaignBase, Items, When
 from ._receipt import Line
 
-__all__ = ["Context", "applies", "category_prefixes", "in_scope"]
+__all__ = ["Context", "applies", "category_prefixes", "in_scope", "not_active_reason", "when_holds"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,14 +22,18 @@ class Context:
     segment: str
 
 
-def applies(campaign: CampaignBase, ctx: Context) -> bool:
+def not_active_reason(campaign: CampaignBase, at: datetime) -> str | None:
+    """`not_started` or `expired` when `at` is outside the campaign's [from, to); None inside it."""
     active = campaign.active
     if active is not None:
-        if active.from_ is not None and ctx.at < active.from_:
-            return False
-        if active.to is not None and ctx.at >= active.to:
-            return False
-    when = campaign.when
+        if active.from_ is not None and at < active.from_:
+            return "not_started"
+        if active.to is not None and at >= active.to:
+            return "expired"
+    return None
+
+
+def when_holds(when: When | None, ctx: Context) -> bool:
     if when is None:
         return True
     if when.channels is not None and ctx.channel not in when.channels:
@@ -48,10 +52,12 @@ def applies(campaign: CampaignBase, ctx: Context) -> bool:
         local = ctx.at.timetz().replace(tzinfo=None)
         if end is None:
             return local >= start
-        inside = start <= local < end if start < end else (local >= start or local < end)
-        if not inside:
-            return False
+        return start <= local < end if start < end else (local >= start or local < end)
     return True
+
+
+def applies(campaign: CampaignBase, ctx: Context) -> bool:
+    return not_active_reason(campaign, ctx.at) is None and when_holds(campaign.when, ctx)
 
 
 def category_prefixes(category: str | None) -> list[str]:

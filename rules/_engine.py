@@ -1,4 +1,4 @@
-"""evaluate(receipt, account, program, now) -> Outcome: the pure heart of the engine.
+"""evaluate(receipt, account, program, now, facts) -> Outcome: the pure heart of the engine.
 
 Per line, in this order: discounts, then points redeemed, then certificates, each on what is left;
 then accrual on the line's base. No I/O, no clock (`now` is an argument), no globals.
@@ -11,18 +11,23 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 from ._account import AccountState, segment_of, tier_for
+from ._certificates import pay_with_certificates
 from ._compiled import CompiledProgram, fraction
 from ._conditions import Context, applies, in_scope
+from ._coupons import admit_coupons
+from ._discounts import DiscountStage
+from ._facts import NO_FACTS, ReceiptFacts
 from ._money import floor_points, quantity_floor, spread
 from ._outcome import BonusGrant, CampaignEffect, LineOutcome, Outcome
-from ._program import Accrual, Bonus, Redemption
+from ._program import Accrual, Bonus, Coupon, Redemption
 from ._receipt import Line, Receipt
-from .mechanics import DISCOUNTS
 
 __all__ = ["evaluate"]
 
 
-def evaluate(receipt: Receipt, account: AccountState, program: CompiledProgram, now: datetime) -> Outcome:
+def evaluate(
+    receipt: Receipt, account: AccountState, program: CompiledProgram, now: datetime, facts: ReceiptFacts = NO_FACTS
+) -> Outcome:
     settings = program.program
     earns = account.status == "ok"
     tier = tier_for(settings.tiers, account.tier_purchases) if earns else None
@@ -33,11 +38,19 @@ def evaluate(receipt: Receipt, account: AccountState, program: CompiledProgram, 
     results = [LineOutcome(line.line_id, line.amount, line.sells_certificate) for line in lines]
     effects: dict[str, CampaignEffect] = {}
 
-    _apply_discounts(program, ctx, lines, floors, results, effects)
+    rejected, admitted = admit_coupons(receipt.coupons, facts, program, ctx, earns)
+    stage = DiscountStage(program, ctx, lines, floors, results)
+    stage.run(admitted)
+    for campaign_id, given in stage.given.items():
+        _effect(effects, program, campaign_id).discount += given
+    verdicts = {**rejected, **stage.verdicts}
     redeemable_max = _redeem(program, ctx, receipt, account, floors, results) if earns else 0
+    certificates = pay_with_certificates(receipt.gift_certificates, facts, results, receipt.issued_at)
+    grants: list[BonusGrant] = []
     if earns and tier is not None:
-        _accrue(program, ctx, lines, fraction(tier.accrual_percent), results, effects)
-    grants = _receipt_bonuses(program, ctx, lines, results, effects) if earns else []
+        _accrue(program, ctx, lines, fraction(tier.accrual_percent), stage.applied_coupons, results, effects)
+        _coupon_points(program, lines, stage.applied_coupons, results, effects)
+        grants = _receipt_bonuses(program, ctx, lines, results, effects)
 
     pending = timedelta(days=settings.points.pending_days)
     available_at = receipt.issued_at + pending
@@ -52,6 +65,8 @@ def evaluate(receipt: Receipt, account: AccountState, program: CompiledProgram, 
         accrual_available_at=available_at,
         accrual_expires_at=available_at + timedelta(days=expire_days) if expire_days else None,
         bonus_grants=grants,
+        coupons=[verdicts[code] for code in receipt.coupons],
+        certificates=certificates,
     )
 
 
@@ -59,42 +74,6 @@ def _effect(effects: dict[str, CampaignEffect], program: CompiledProgram, campai
     if campaign_id not in effects:
         effects[campaign_id] = CampaignEffect(campaign_id, program.campaign_name(campaign_id))
     return effects[campaign_id]
-
-
-def _discountable(line: Line) -> bool:
-    return not line.no_discount and not line.sells_certificate
-
-
-def _apply_discounts(
-    program: CompiledProgram,
-    ctx: Context,
-    lines: Sequence[Line],
-    floors: Sequence[int],
-    results: list[LineOutcome],
-    effects: dict[str, CampaignEffect],
-) -> None:
-    """Discount campaigns in priority order, each on the amounts left by the ones before."""
-    blocked = [not _discountable(line) for line in lines]
-    campaigns = [c for kind in DISCOUNTS for c in program.candidates(kind, lines)]
-    for campaign in sorted(campaigns, key=lambda c: (c.priority, c.id)):
-        if not applies(campaign, ctx):
-            continue
-        scope = [not blocked[i] and in_scope(campaign.items, line) for i, line in enumerate(lines)]
-        if not any(scope):
-            continue
-        left = [r.final_amount for r in results]
-        room = [max(0, left[i] - floors[i]) for i in range(len(lines))]
-        parts = DISCOUNTS[campaign.type](campaign, lines, left, room, scope)
-        given = sum(parts)
-        if given == 0:
-            continue
-        for i, part in enumerate(parts):
-            if part:
-                results[i].discount += part
-                results[i].campaigns.append(campaign.id)
-                if campaign.stacking == "exclusive":
-                    blocked[i] = True
-        _effect(effects, program, campaign.id).discount += given
 
 
 def _redeem_percents(program: CompiledProgram, ctx: Context, lines: Sequence[Line]) -> list[Fraction | None]:
@@ -146,20 +125,26 @@ def _accrue(
     ctx: Context,
     lines: Sequence[Line],
     tier_percent: Fraction,
+    coupons: Sequence[Coupon],
     results: list[LineOutcome],
     effects: dict[str, CampaignEffect],
 ) -> None:
-    """Points per line at the tier's percent as changed by accrual campaigns, rounded down."""
+    """Points per line at the tier's percent as changed by accrual campaigns and accepted
+    `accrual_multiplier` coupons (in priority order), rounded down."""
     points = program.program.points
     whole = points.rounding == "whole"
-    campaigns = [c for c in program.candidates("accrual", lines) if applies(c, ctx)]
+    campaigns: list[Accrual | Coupon] = [
+        c for c in program.candidates("accrual", lines) if isinstance(c, Accrual) and applies(c, ctx)
+    ]
+    campaigns += [c for c in coupons if c.accrual_multiplier is not None]
+    campaigns.sort(key=lambda c: (c.priority, c.id))
     for line, result in zip(lines, results, strict=True):
         if not _accrues(line):
             continue
         rate = tier_percent
         touched: list[str] = []
         for campaign in campaigns:
-            if not isinstance(campaign, Accrual) or not in_scope(campaign.items, line):
+            if not in_scope(campaign.items, line):
                 continue
             rate = _changed_rate(rate, campaign)
             touched.append(campaign.id)
@@ -173,11 +158,42 @@ def _accrue(
             _effect(effects, program, touched[-1]).points += result.accrual_points - base_points
 
 
-def _changed_rate(rate: Fraction, campaign: Accrual) -> Fraction:
+def _changed_rate(rate: Fraction, campaign: Accrual | Coupon) -> Fraction:
+    if isinstance(campaign, Coupon):
+        return rate * fraction(campaign.accrual_multiplier)
     if campaign.multiplier is not None:
         return rate * fraction(campaign.multiplier)
     percent = fraction(campaign.percent)
     return percent if campaign.mode == "replace" else rate + percent
+
+
+def _spread_points(points: int, lines: Sequence[Line], results: list[LineOutcome], scope: Sequence[bool]) -> list[int]:
+    """Receipt-level points over the accruing lines in scope, in proportion to what they pay."""
+    weights = [max(r.final_amount - r.points_redeemed, 0) if s else 0 for r, s in zip(results, scope, strict=True)]
+    if not any(weights):
+        weights = [1 if s else 0 for s in scope]
+    return spread(points, weights)
+
+
+def _coupon_points(
+    program: CompiledProgram,
+    lines: Sequence[Line],
+    coupons: Sequence[Coupon],
+    results: list[LineOutcome],
+    effects: dict[str, CampaignEffect],
+) -> None:
+    """`points` coupons: fixed points that ripen like accruals (they join the receipt's accrual lot)."""
+    for coupon in coupons:
+        if not coupon.points:
+            continue
+        scope = [_accrues(line) and in_scope(coupon.items, line) for line in lines]
+        if not any(scope):
+            continue
+        for result, part in zip(results, _spread_points(coupon.points, lines, results, scope), strict=True):
+            if part:
+                result.accrual_points += part
+                result.campaigns.append(coupon.id)
+        _effect(effects, program, coupon.id).points += coupon.points
 
 
 def _receipt_bonuses(
@@ -197,10 +213,7 @@ def _receipt_bonuses(
         measured = sum(r.final_amount for r, s in zip(results, scope, strict=True) if s)
         if not any(scope) or measured < campaign.min_amount:
             continue
-        weights = [max(r.final_amount - r.points_redeemed, 0) if s else 0 for r, s in zip(results, scope, strict=True)]
-        if not any(weights):
-            weights = [1 if s else 0 for s in scope]
-        for result, part in zip(results, spread(campaign.points, weights), strict=True):
+        for result, part in zip(results, _spread_points(campaign.points, lines, results, scope), strict=True):
             if part:
                 result.bonus_points += part
                 result.campaigns.append(campaign.id)

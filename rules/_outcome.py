@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["BonusGrant", "CampaignEffect", "LineOutcome", "Outcome"]
+__all__ = ["BonusGrant", "CampaignEffect", "CertificateCharge", "CouponVerdict", "LineOutcome", "Outcome"]
 
 
 @dataclass(slots=True)
@@ -16,7 +16,8 @@ class LineOutcome:
     discount: int = 0
     points_redeemed: int = 0
     gift_certificates: int = 0
-    accrual_points: int = 0  # ripen after pending_days
+    certificate_parts: dict[str, int] = field(default_factory=dict)  # code -> paid on this line
+    accrual_points: int = 0  # ripen after pending_days (coupon points included)
     bonus_points: int = 0  # receipt-level bonus points, available at once
     campaigns: list[str] = field(default_factory=list)
 
@@ -51,6 +52,24 @@ class BonusGrant:
 
 
 @dataclass(slots=True)
+class CouponVerdict:
+    code: str
+    status: str  # applied | rejected
+    reason: str | None = None
+    campaign_id: str | None = None
+
+
+@dataclass(slots=True)
+class CertificateCharge:
+    code: str
+    status: str  # applied | rejected
+    reason: str | None = None
+    charged: int = 0
+    balance: int | None = None  # after this receipt
+    burned: int = 0  # a single-use certificate's rest, gone with its first payment
+
+
+@dataclass(slots=True)
 class Outcome:
     card_status: str
     tier_applied: str | None
@@ -61,6 +80,8 @@ class Outcome:
     accrual_available_at: datetime
     accrual_expires_at: datetime | None
     bonus_grants: list[BonusGrant]
+    coupons: list[CouponVerdict] = field(default_factory=list)
+    certificates: list[CertificateCharge] = field(default_factory=list)
 
     def total(self, name: str) -> int:
         return sum(getattr(line, name) for line in self.lines)

@@ -6,13 +6,17 @@ from collections.abc import Callable, Sequence
 
 from .._program import Campaign
 from .._receipt import Line
-from . import receipt_discount
+from . import coupon, receipt_discount
 
-__all__ = ["DISCOUNTS", "DiscountMechanic"]
+__all__ = ["COUPON", "DISCOUNTS", "DiscountMechanic"]
 
 # (campaign, lines, amounts left, room above floors, in-scope flags) -> discount per line (≤ room)
 DiscountMechanic = Callable[[Campaign, Sequence[Line], Sequence[int], Sequence[int], Sequence[bool]], list[int]]
 
+# Campaign types that discount whenever their conditions hold, in the priority order of the program.
 DISCOUNTS: dict[str, DiscountMechanic] = {
     "receipt_discount": receipt_discount.apply,
 }
+
+# Coupons discount only when their code is on the receipt and accepted.
+COUPON: DiscountMechanic = coupon.apply

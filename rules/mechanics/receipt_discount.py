@@ -5,24 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .._compiled import fraction
-from .._money import percent_half_up, spread
 from .._program import Campaign, ReceiptDiscount
 from .._receipt import Line
+from ._spread import give, in_scope_amount
 
 
 def apply(
     campaign: Campaign, lines: Sequence[Line], left: Sequence[int], room: Sequence[int], scope: Sequence[bool]
 ) -> list[int]:
     assert isinstance(campaign, ReceiptDiscount)
-    weights = [left[i] if scope[i] else 0 for i in range(len(lines))]
-    scope_amount = sum(weights)
-    reached = [t for t in campaign.thresholds if scope_amount >= t.min_amount]
-    if not reached or scope_amount == 0:
+    measured = in_scope_amount(left, scope)
+    reached = [t for t in campaign.thresholds if measured >= t.min_amount]
+    if not reached:
         return [0] * len(lines)
     threshold = reached[-1]
-    if threshold.percent is not None:
-        wanted = percent_half_up(scope_amount, fraction(threshold.percent))
-    else:
-        wanted = threshold.amount or 0
-    caps = [room[i] if scope[i] else 0 for i in range(len(lines))]
-    return spread(min(wanted, sum(caps)), weights, caps)
+    percent = fraction(threshold.percent) if threshold.percent is not None else None
+    return give(percent, threshold.amount, left, room, scope)

@@ -1,0 +1,25 @@
+"""What receipt-level discounts share: one amount, spread over the in-scope lines above their floors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+from .._money import percent_half_up, spread
+
+
+def in_scope_amount(left: Sequence[int], scope: Sequence[bool]) -> int:
+    return sum(amount for amount, inside in zip(left, scope, strict=True) if inside)
+
+
+def give(percent: Fraction | None, amount: int | None, left: Sequence[int], room: Sequence[int],
+         scope: Sequence[bool]) -> list[int]:
+    """A percent of the in-scope amount left (half up, once) or a fixed amount, capped at the room above
+    the floors, spread over the in-scope lines by their amounts left."""
+    weights = [left[i] if scope[i] else 0 for i in range(len(left))]
+    base = sum(weights)
+    if base == 0:
+        return [0] * len(left)
+    wanted = percent_half_up(base, percent) if percent is not None else amount or 0
+    caps = [room[i] if scope[i] else 0 for i in range(len(left))]
+    return spread(min(wanted, sum(caps)), weights, caps)
