@@ -13,6 +13,8 @@ from pydantic import BaseModel
 
 from app import ops
 from app.accounts.endpoints import router as accounts_router
+from app.campaigns.endpoints import router as campaigns_router
+from app.certificates.endpoints import router as certificates_router
 from app.core import metrics, problems
 from app.core.auth import KeyRing
 from app.core.cache import Cache
@@ -21,8 +23,10 @@ from app.core.db import Database
 from app.core.errors import ERROR_CODES
 from app.core.http import BODY_MODELS
 from app.core.logs import configure as configure_logs
+from app.core.lookups import FailedLookups
 from app.core.migrations import head
 from app.core.settings import Settings, get_settings
+from app.coupons.endpoints import router as coupons_router
 from app.points.expiry import sweep_forever
 from app.program.endpoints import router as program_router
 from app.program.service import ProgramHolder
@@ -47,10 +51,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache = Cache(settings)
         programs = ProgramHolder(db, settings.program_poll_ms)
         await programs.start()
-        app.state.ctx = ctx = AppContext(settings, db, cache, programs)
+        lookups = FailedLookups(cache, settings.failed_lookup_limit)
+        app.state.ctx = ctx = AppContext(settings, db, cache, programs, lookups)
         cache.generation = int(await db.fetchval("SELECT generation FROM cache_state WHERE id = 1"))
         follower = asyncio.create_task(ctx.follow_cache_generation(settings.program_poll_ms / 1000))
         app.state.keys = KeyRing(settings.bootstrap_admin_key)
+        app.state.lookups = lookups
         app.state.db = db
         app.state.migration_head = head()
         interval_s = settings.expire_interval_s
@@ -69,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     problems.install(app)
     app.add_middleware(metrics.MetricsMiddleware)
-    for router in (receipts_router, accounts_router, program_router, ops.router):
+    for router in (receipts_router, accounts_router, program_router, campaigns_router, coupons_router,
+                   certificates_router, ops.router):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 __all__ = ["REVERSIBLE", "refund_share"]
@@ -21,13 +21,14 @@ def refund_share(
     bought: Decimal,
     returned_before: Decimal,
     returning: Decimal,
+    names: Sequence[str] = REVERSIBLE,
 ) -> dict[str, int]:
     """floor(value × returning ÷ bought) of each figure; the refund of the line's last unit takes the rest."""
     if returning <= 0 or returned_before + returning > bought:
         raise ValueError("returned quantity out of range")
     last = returned_before + returning == bought
     share: dict[str, int] = {}
-    for name in REVERSIBLE:
+    for name in names:
         value = figures.get(name, 0)
         if last:
             share[name] = value - refunded.get(name, 0)

@@ -31,7 +31,7 @@ return 1
 
 class Cache:
     def __init__(self, settings: Settings):
-        self._prefix = settings.redis_prefix
+        self.prefix = settings.redis_prefix
         self._pause_s = settings.redis_retry_after_ms / 1000
         self._down_until = 0.0
         self.generation = 0  # see cache_state in the schema
@@ -45,7 +45,7 @@ class Cache:
             self._set_if_newer = self._client.register_script(_SET_IF_NEWER)
 
     def account_key(self, card: str) -> str:
-        return f"{self._prefix}{{acct:{card}}}:g{self.generation}"
+        return f"{self.prefix}{{acct:{card}}}:g{self.generation}"
 
     def _available(self) -> bool:
         return self._client is not None and time.monotonic() >= self._down_until
@@ -85,6 +85,21 @@ class Cache:
             self._failed(error)
             self.lost_writes = True
             return False
+
+    async def count(self, key: str, add: int, ttl_s: int) -> int | None:
+        """Add to a counter that lives `ttl_s` seconds and return it; None when Redis is away."""
+        if not self._available():
+            return None
+        assert self._client is not None
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incrby(key, add)
+                pipe.expire(key, ttl_s, nx=True)
+                value, _ = await pipe.execute()
+            return int(value)
+        except Exception as error:
+            self._failed(error)
+            return None
 
     async def ping(self) -> bool:
         if self._client is None:

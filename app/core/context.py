@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cache import Cache
 from .db import Database
+from .lookups import FailedLookups
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class AppContext:
     db: Database
     cache: Cache
     programs: ProgramHolder
+    lookups: FailedLookups
 
     def snapshot_key(self, card: str) -> str:
         return f"{self.cache.account_key(card)}:p{self.programs.current.version}"

@@ -5,7 +5,9 @@
 3. every account's debt equals minus the sum of its debt moves;
 4. so the ledger of every account sums to its lots' remaining points minus its debt
    (available + pending, plus expired lots the sweep has not reached yet);
-5. every confirmed receipt's accrued and redeemed points are in the ledger, minus what refunds reversed.
+5. every confirmed receipt's accrued and redeemed points are in the ledger, minus what refunds reversed;
+6. every gift certificate's balance equals the sum of its moves, and no refunded or cancelled receipt
+   still holds a coupon use.
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ CHECKS: dict[str, str] = {
           AND (coalesce(e.accrued, 0) <> (r.result->'totals'->>'points_accrued')::bigint - coalesce(f.accrued, 0)
             OR coalesce(e.redeemed, 0)
                <> (r.result->'totals'->>'points_redeemed')::bigint - coalesce(f.redeemed, 0))""",
+    "certificate balance differs from its moves": """
+        SELECT NULL::bigint, 'certificate ' || g.code || ': balance ' || g.balance || ' vs moves '
+               || coalesce(sum(m.amount), 0)
+        FROM gift_certificates g LEFT JOIN certificate_moves m ON m.code = g.code
+        GROUP BY g.code HAVING g.balance <> coalesce(sum(m.amount), 0)""",
+    "coupon use held by a refunded receipt": """
+        SELECT u.account_id, 'coupon ' || u.code || ' still used by ' || r.status || ' receipt ' || r.receipt_id
+        FROM coupon_uses u JOIN receipts r ON r.receipt_id = u.receipt_id
+        WHERE u.released_at IS NULL AND r.status IN ('refunded', 'cancelled')""",
 }
 
 
@@ -60,5 +71,6 @@ async def audit(conn: asyncpg.Connection) -> list[dict[str, str]]:
         cards = {r["id"]: r["card"] for r in await conn.fetch("SELECT id, card FROM accounts")}
         for check, query in CHECKS.items():
             for account_id, detail in await conn.fetch(query):
-                problems.append({"card": cards.get(account_id, "?"), "check": check, "detail": detail})
+                card = cards.get(account_id, "?") if account_id is not None else "-"
+                problems.append({"card": card, "check": check, "detail": detail})
     return problems

@@ -27,7 +27,7 @@ _DOCUMENT_BODY = {
 }
 
 
-def _format_of(content_type: str) -> str:
+def format_of(content_type: str) -> str:
     media = content_type.split(";")[0].strip().lower()
     if media in YAML_TYPES:
         return "yaml"
@@ -50,7 +50,7 @@ async def get_program(request: Request, _: Principal = Depends(auth.admin)) -> R
 async def put_program(request: Request, _: Principal = Depends(auth.admin)) -> Response:
     ctx = request.app.state.ctx
     text = await read_body(request, ctx.settings.max_body_bytes)
-    program = service.validate(text, _format_of(request.headers.get("content-type", "")))
+    program = service.validate(text, format_of(request.headers.get("content-type", "")))
     async with ctx.db.transaction() as conn:
         version = await service.save(conn, program)
     ctx.programs.installed(version, program)

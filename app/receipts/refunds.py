@@ -21,7 +21,7 @@ from app.core.idempotency import fingerprint
 from app.points.book import Book
 from rules import REVERSIBLE, refund_share
 
-from . import repository
+from . import instruments, repository
 from .result import TOTALS, account_summary
 from .schemas import RefundRequest
 
@@ -58,11 +58,17 @@ def _reverse_lines(lines: list[dict[str, Any]], wanted: dict[str, Decimal]) -> l
         quantity = wanted.get(line["line_id"])
         if quantity is None:
             continue
-        share = refund_share(line["figures"], line["refunded"], Decimal(line["quantity"]),
-                             Decimal(line["returned"]), quantity)
-        line["returned"] = format((Decimal(line["returned"]) + quantity).normalize(), "f")
+        bought, before = Decimal(line["quantity"]), Decimal(line["returned"])
+        share = refund_share(line["figures"], line["refunded"], bought, before, quantity)
+        # each certificate gets its own share back; the line's certificate figure is their sum
+        parts = line.get("certificates", {})
+        returned_parts = line.get("refunded_certificates", {})
+        by_code = refund_share(parts, returned_parts, bought, before, quantity, names=sorted(parts))
+        share["gift_certificates"] = sum(by_code.values())
+        line["returned"] = format((before + quantity).normalize(), "f")
         line["refunded"] = {name: line["refunded"].get(name, 0) + share[name] for name in REVERSIBLE}
-        shares.append({"line": line, "quantity": quantity, **share})
+        line["refunded_certificates"] = {code: returned_parts.get(code, 0) + by_code[code] for code in parts}
+        shares.append({"line": line, "quantity": quantity, "certificates": by_code, **share})
     return shares
 
 
@@ -141,6 +147,7 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
             await book.flush()
         everything = all(Decimal(line["returned"]) == Decimal(line["quantity"]) for line in lines)
         status = "cancelled" if cancel else ("refunded" if everything else "partially_refunded")
+        await instruments.reverse(conn, receipt_id, None if cancel else refund_id, shares, links, everything)
         refunded_purchase = sum(s["amount"] - s["discount"] for s in shares if not s["line"]["sells_certificate"])
         await repository.update_after_refund(conn, receipt_id, status=status, refunded_purchase=refunded_purchase,
                                              lines=lines, links=links)

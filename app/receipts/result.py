@@ -33,11 +33,12 @@ def build(receipt: Receipt, outcome: Outcome, status: str, program_version: int,
         "campaigns": [
             {"id": c.id, "name": c.name, "discount": c.discount, "points": c.points} for c in outcome.campaigns
         ],
-        # Coupons and certificates arrive with the mechanics issue; until then every code is unknown.
-        "coupons": [{"code": code, "status": "rejected", "reason": "unknown"} for code in receipt.coupons],
+        "coupons": [_without_none({"code": v.code, "status": v.status, "reason": v.reason})
+                    for v in outcome.coupons],
         "gift_certificates": [
-            {"code": p.code, "status": "rejected", "reason": "unknown", "charged": 0}
-            for p in receipt.gift_certificates
+            _without_none({"code": c.code, "status": c.status, "reason": c.reason, "charged": c.charged,
+                           "balance": c.balance})
+            for c in outcome.certificates
         ],
         "points": {
             "redeemable_max": outcome.redeemable_max,
@@ -45,6 +46,10 @@ def build(receipt: Receipt, outcome: Outcome, status: str, program_version: int,
         },
         "account": account,
     }
+
+
+def _without_none(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if value is not None}
 
 
 def account_summary(card: str, view: dict[str, Any], tier_applied: str | None) -> dict[str, Any]:
@@ -65,6 +70,9 @@ def stored_lines(receipt: Receipt, outcome: Outcome) -> list[dict[str, Any]]:
             "quantity": format(line.quantity.normalize(), "f"),
             "returned": "0",
             "sells_certificate": line.sells_certificate,
+            "gift_certificate": line.gift_certificate,
+            "certificates": dict(result.certificate_parts),
+            "refunded_certificates": {},
             "figures": {
                 "amount": result.amount,
                 "discount": result.discount,

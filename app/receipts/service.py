@@ -22,7 +22,7 @@ from app.core.idempotency import fingerprint
 from app.points.book import Book
 from rules import NO_ACCOUNT, AccountState, CompiledProgram, Outcome, Receipt, balances, evaluate
 
-from . import repository
+from . import instruments, repository
 from .result import account_summary, build, stored_lines
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -56,14 +56,24 @@ async def calculate(ctx: AppContext, receipt: Receipt, principal: Principal) -> 
     program = ctx.programs.current
     now = utcnow()
     check_time(receipt, program, now)
+    await _check_lookups(ctx, receipt, principal)
     async with ctx.db.connection() as conn:
         account = await accounts.get(conn, receipt.card) if receipt.card else None
-        outcome = evaluate(receipt, await _state(conn, account, receipt, program, None, now), program, now)
+        facts = await instruments.gather(conn, receipt, program, account["id"] if account else None, now, lock=False)
+        state = await _state(conn, account, receipt, program, None, now)
+        outcome = evaluate(receipt, state, program, now, facts)
         summary = None
         if account is not None:
             view, _ = await account_view(conn, account, program, now)
             summary = account_summary(account["card"], view, outcome.tier_applied)
+    await ctx.lookups.failed(principal, instruments.unknown_codes(outcome))
     return build(receipt, outcome, "calculated", program.version, summary)
+
+
+async def _check_lookups(ctx: AppContext, receipt: Receipt, principal: Principal) -> None:
+    """A key over its failed look-up limit cannot try certificate codes in receipts either."""
+    if receipt.gift_certificates:
+        await ctx.lookups.check(principal)
 
 
 async def _write_points(book: Book, receipt: Receipt, outcome: Outcome) -> dict[str, Any]:
@@ -93,6 +103,7 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
     program = ctx.programs.current
     now = utcnow()
     check_time(receipt, program, now)
+    await _check_lookups(ctx, receipt, principal)
     print_ = fingerprint(receipt)
     snapshot = None
     async with ctx.db.transaction() as conn:
@@ -112,11 +123,13 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
         if account is not None and account["status"] == "active":
             book = await Book.open(conn, account["id"], account["debt"], now)
             book.settle()
-        outcome = evaluate(receipt, await _state(conn, account, receipt, program, book, now), program, now)
-        links: dict[str, Any] = {}
+        account_id = account["id"] if account else None
+        facts = await instruments.gather(conn, receipt, program, account_id, now, lock=True)
+        outcome = evaluate(receipt, await _state(conn, account, receipt, program, book, now), program, now, facts)
+        links = await instruments.apply(conn, receipt, outcome, account_id)
         summary = None
         if account is not None and book is not None:
-            links = await _write_points(book, receipt, outcome)
+            links |= await _write_points(book, receipt, outcome)
             await book.flush()
         elif account is not None:
             await accounts.touch(conn, account["id"])  # a blocked card's purchases still change its view
@@ -136,6 +149,7 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
         await repository.store_result(conn, receipt.receipt_id, result)
     if snapshot is not None:
         await ctx.cache_account(*snapshot)
+    await ctx.lookups.failed(principal, instruments.unknown_codes(outcome))
     metrics.RECEIPTS.labels("confirmed").inc()
     metrics.DISCOUNTS.inc(outcome.total("discount"))
     return result, False

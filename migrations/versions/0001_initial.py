@@ -8,6 +8,8 @@ Revision ID: 0001
 
 from alembic import op
 
+from migrations.versions import statements
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -128,13 +130,6 @@ CREATE TABLE adjustments (
     PRIMARY KEY (account_id, adjustment_id)
 );
 """
-
-
-def statements(script: str) -> list[str]:
-    """asyncpg prepares each statement and a prepared statement holds one command, so split the script
-    (comments first: they may hold semicolons; no string literal here holds `--` or `;`)."""
-    code = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
-    return [statement.strip() for statement in code.split(";") if statement.strip()]
 
 
 def upgrade() -> None:

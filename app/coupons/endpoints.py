@@ -1,0 +1,35 @@
+"""HTTP for coupons: batches of unique codes, and look-ups."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from app.core import auth
+from app.core.auth import Principal
+from app.core.errors import AppError
+from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, read_model
+
+from . import service
+from .schemas import BatchRequest, Codes, CouponStatus
+
+router = APIRouter(prefix="/v1/coupons", tags=["coupons"], responses=PROBLEM_RESPONSES)
+
+
+@router.post("/batches", status_code=201, response_model=Codes, openapi_extra=body_schema(BatchRequest),
+             summary="Unique single-use codes of a coupon campaign, returned once")
+async def create_batch(request: Request, _: Principal = Depends(auth.admin)) -> Response:
+    body = await read_model(request, BatchRequest)
+    return json_response({"codes": await service.create_batch(request.app.state.ctx, body)}, 201)
+
+
+@router.get("/{code}", response_model=CouponStatus, summary="A coupon's status and uses")
+async def look_up(code: str, request: Request, principal: Principal = Depends(auth.admin)) -> Response:
+    lookups = request.app.state.lookups
+    await lookups.check(principal)
+    try:
+        return json_response(await service.look_up(request.app.state.ctx, code))
+    except AppError as error:
+        if error.status == 404:
+            await lookups.failed(principal)
+        raise

@@ -1,0 +1,98 @@
+"""Coupons and gift certificates on a receipt: the facts the engine needs, and what confirm and
+refunds write back. Confirm locks them after the account, in code order: coupons, then certificates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from app.certificates import repository as certificates
+from app.certificates.service import fact as certificate_fact
+from app.core.errors import conflict
+from app.coupons import repository as coupons
+from rules import CompiledProgram, CouponFact, Outcome, Receipt, ReceiptFacts
+
+
+def _certificate_codes(receipt: Receipt) -> list[str]:
+    sold = [line.gift_certificate for line in receipt.lines if line.gift_certificate]
+    return sorted({p.code for p in receipt.gift_certificates} | set(sold))
+
+
+async def gather(conn: asyncpg.Connection, receipt: Receipt, program: CompiledProgram, account_id: int | None,
+                 now: datetime, *, lock: bool) -> ReceiptFacts:
+    """Facts for evaluation; with `lock`, held until commit so racing receipts queue for the last use or
+    the last balance (the loser sees what is left)."""
+    coupon_facts: dict[str, CouponFact] = {}
+    for code in sorted(receipt.coupons):
+        shared = program.shared_codes.get(code)
+        if shared is not None:
+            if lock:
+                await coupons.lock_shared(conn, code)
+            uses, account_uses = await coupons.live_uses(conn, code, account_id)
+            coupon_facts[code] = CouponFact(shared.id, uses=uses, account_uses=account_uses)
+            continue
+        row = await coupons.find_code(conn, code, lock=lock)
+        if row is not None:
+            uses, _ = await coupons.live_uses(conn, code, account_id)
+            coupon_facts[code] = CouponFact(row["campaign_id"], used=uses > 0)
+    codes = _certificate_codes(receipt)
+    rows = {}
+    if codes:
+        rows = await (certificates.lock_many(conn, codes) if lock else certificates.read_many(conn, codes))
+    for line in receipt.lines:
+        row = rows.get(line.gift_certificate) if line.gift_certificate else None
+        if line.gift_certificate and (row is None or row["status"] != "issued"):
+            raise conflict("gift_certificate_not_sellable",
+                           f"certificate on line {line.line_id!r} is not in status issued")
+    certificate_facts = {code: certificate_fact(row, now) for code, row in rows.items()}
+    return ReceiptFacts(coupons=coupon_facts, certificates=certificate_facts)
+
+
+async def apply(conn: asyncpg.Connection, receipt: Receipt, outcome: Outcome, account_id: int | None
+                ) -> dict[str, Any]:
+    """Record coupon uses, charge and burn certificates, activate sold ones; returns links for refunds."""
+    for verdict in outcome.coupons:
+        if verdict.status == "applied" and verdict.campaign_id is not None:
+            await coupons.record_use(conn, verdict.code, verdict.campaign_id, account_id, receipt.receipt_id)
+    burned: dict[str, int] = {}
+    for charge in outcome.certificates:
+        if charge.status != "applied":
+            continue
+        if charge.charged:
+            await certificates.move(conn, charge.code, "payment", -charge.charged, receipt_id=receipt.receipt_id)
+        if charge.burned:
+            await certificates.move(conn, charge.code, "burn", -charge.burned, receipt_id=receipt.receipt_id)
+            burned[charge.code] = charge.burned
+    for line in receipt.lines:
+        if line.gift_certificate:
+            await certificates.move(conn, line.gift_certificate, "sale", line.amount, status="active",
+                                    receipt_id=receipt.receipt_id, sold_receipt_id=receipt.receipt_id)
+    return {"burned": burned} if burned else {}
+
+
+def unknown_codes(outcome: Outcome) -> int:
+    """Unknown certificate codes count against the key's failed look-up limit, as look-ups do."""
+    return sum(1 for charge in outcome.certificates if charge.reason == "unknown")
+
+
+async def reverse(conn: asyncpg.Connection, receipt_id: str, refund_id: str | None,
+                  shares: list[dict[str, Any]], links: dict[str, Any], everything: bool) -> None:
+    """Give certificates back their share, void sold ones returned unused, and when the receipt is
+    refunded or cancelled in full, release coupon uses and restore single-use rests."""
+    for share in shares:
+        for code, amount in share["certificates"].items():
+            if amount:
+                await certificates.move(conn, code, "refund", amount, receipt_id=receipt_id, refund_id=refund_id)
+        sold = share["line"].get("gift_certificate")
+        if sold and share["amount"]:
+            row = (await certificates.lock_many(conn, [sold]))[sold]
+            if row["status"] != "active" or await certificates.has_payments(conn, sold):
+                raise conflict("gift_certificate_used", f"certificate {sold} has been spent and cannot be returned")
+            await certificates.move(conn, sold, "void", -row["balance"], status="void", receipt_id=receipt_id,
+                                    refund_id=refund_id)
+    if everything:
+        await coupons.release_uses(conn, receipt_id)
+        for code, amount in links.get("burned", {}).items():
+            await certificates.move(conn, code, "restore", amount, receipt_id=receipt_id, refund_id=refund_id)
