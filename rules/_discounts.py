@@ -79,6 +79,10 @@ class DiscountStage:
         if step.coupon is None:
             return DISCOUNTS[campaign.type](campaign, self.lines, left, room, scope) if any(scope) else None
         assert isinstance(campaign, Coupon)
+        if campaign.percent is None and campaign.amount is None:
+            # a points coupon changes points, not money: its scope is the lines that earn points
+            scope = [in_scope(campaign.items, line) and not line.no_accrual and not line.sells_certificate
+                     for line in self.lines]
         reason = None
         if not any(scope):
             reason = "conditions_not_met"

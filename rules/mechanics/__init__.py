@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from .._program import Campaign
 from .._receipt import Line
-from . import coupon, receipt_discount
+from . import coupon, n_for_m, quantity_discount, receipt_discount
 
 __all__ = ["COUPON", "DISCOUNTS", "DiscountMechanic"]
 
@@ -16,6 +16,8 @@ DiscountMechanic = Callable[[Campaign, Sequence[Line], Sequence[int], Sequence[i
 # Campaign types that discount whenever their conditions hold, in the priority order of the program.
 DISCOUNTS: dict[str, DiscountMechanic] = {
     "receipt_discount": receipt_discount.apply,
+    "quantity_discount": quantity_discount.apply,
+    "n_for_m": n_for_m.apply,
 }
 
 # Coupons discount only when their code is on the receipt and accepted.

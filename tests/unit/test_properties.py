@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from rules import (
     REVERSIBLE,
     AccountState,
+    Line,
     Lot,
     Receipt,
     compile_program,
@@ -27,6 +28,8 @@ from rules import (
     take,
     take_for_reversal,
 )
+from rules._program import NForM
+from rules.mechanics import n_for_m
 
 from ._helpers import NOW
 
@@ -97,8 +100,29 @@ def accounts(draw: st.DrawFn) -> AccountState:
     )
 
 
+GROUP = "best"
+DISCOUNT_TYPES = ("receipt_discount", "quantity_discount", "n_for_m")
+ITEMS = [None, {"categories": ["shoes"]}, {"exclude_skus": ["BOOT-999"]}, {"skus": ["A"], "categories": ["bags"]}]
+
+
+def _common(draw: st.DrawFn, campaign_id: str, campaign_type: str) -> dict[str, Any]:
+    """What every discount campaign has: id, priority, stacking and (perhaps) items."""
+    campaign: dict[str, Any] = {
+        "id": campaign_id,
+        "name": campaign_id,
+        "type": campaign_type,
+        "priority": draw(st.integers(0, 5)),
+        "stacking": draw(st.sampled_from(["stack", "exclusive"])),
+    }
+    items = draw(st.sampled_from(ITEMS))
+    if items is not None:
+        campaign["items"] = items
+    return campaign
+
+
 @st.composite
-def discount_campaigns(draw: st.DrawFn, index: int) -> dict[str, Any]:
+def discount_campaigns(draw: st.DrawFn, index: int | str) -> dict[str, Any]:
+    campaign = _common(draw, f"disc-{index}", "receipt_discount")
     minimums = sorted(draw(st.lists(st.integers(0, 2_000_000), min_size=1, max_size=3, unique=True)))
     thresholds = []
     for minimum in minimums:
@@ -106,27 +130,32 @@ def discount_campaigns(draw: st.DrawFn, index: int) -> dict[str, Any]:
             thresholds.append({"min_amount": minimum, "percent": draw(positive_percents)})
         else:
             thresholds.append({"min_amount": minimum, "amount": draw(st.integers(1, 500_000))})
-    campaign: dict[str, Any] = {
-        "id": f"disc-{index}",
-        "name": f"discount {index}",
-        "type": "receipt_discount",
-        "priority": draw(st.integers(0, 5)),
-        "stacking": draw(st.sampled_from(["stack", "exclusive"])),
-        "thresholds": thresholds,
-    }
-    items = draw(
-        st.sampled_from(
-            [
-                None,
-                {"categories": ["shoes"]},
-                {"exclude_skus": ["BOOT-999"]},
-                {"skus": ["A"], "categories": ["bags"]},
-            ]
-        )
-    )
-    if items is not None:
-        campaign["items"] = items
+    campaign["thresholds"] = thresholds
     return campaign
+
+
+@st.composite
+def quantity_campaigns(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    campaign = _common(draw, f"qty-{index}", "quantity_discount")
+    minimums = sorted(draw(st.lists(st.integers(1, 30), min_size=1, max_size=3, unique=True)))
+    campaign["thresholds"] = [{"min_quantity": m, "percent": draw(positive_percents)} for m in minimums]
+    return campaign
+
+
+@st.composite
+def n_for_m_campaigns(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    campaign = _common(draw, f"nfm-{index}", "n_for_m")
+    campaign["buy"] = draw(st.integers(2, 6))
+    campaign["pay"] = draw(st.integers(1, campaign["buy"] - 1))
+    return campaign
+
+
+@st.composite
+def unit_programs(draw: st.DrawFn) -> dict[str, Any]:
+    """Programs whose only discounts count units: quantity_discount and n_for_m."""
+    campaigns = [draw(quantity_campaigns(i)) for i in range(draw(st.integers(0, 2)))]
+    campaigns += [draw(n_for_m_campaigns(i)) for i in range(draw(st.integers(1, 2)))]
+    return {"tiers": {"levels": [{"id": "base", "min_purchases": 0, "accrual_percent": 3}]}, "campaigns": campaigns}
 
 
 @st.composite
@@ -146,6 +175,12 @@ def accrual_campaigns(draw: st.DrawFn, index: int) -> dict[str, Any]:
 @st.composite
 def programs(draw: st.DrawFn) -> dict[str, Any]:
     campaigns = [draw(discount_campaigns(i)) for i in range(draw(st.integers(0, 3)))]
+    campaigns += [draw(quantity_campaigns(i)) for i in range(draw(st.integers(0, 2)))]
+    campaigns += [draw(n_for_m_campaigns(i)) for i in range(draw(st.integers(0, 2)))]
+    if draw(st.booleans()):
+        # a group of two receipt discounts: only the larger applies
+        for index in ("g0", "g1"):
+            campaigns.append({**draw(discount_campaigns(index)), "group": GROUP})
     campaigns += [draw(accrual_campaigns(i)) for i in range(draw(st.integers(0, 2)))]
     if draw(st.booleans()):
         campaigns.append(
@@ -231,10 +266,71 @@ def test_evaluate_invariants(receipt: Receipt, acct: AccountState, document: dic
     for result in outcome.lines:
         assert result.to_pay == result.amount - result.discount - result.points_redeemed
 
+    # of a group, one campaign at most leaves a trace
+    grouped = {c["id"] for c in document["campaigns"] if c.get("group") == GROUP}
+    assert len(grouped & {c.id for c in outcome.campaigns}) <= 1
+    assert len(grouped & {campaign for r in outcome.lines for campaign in r.campaigns}) <= 1
+    # a discount campaign is listed only if it gave something
+    discounting = {c["id"] for c in document["campaigns"] if c["type"] in DISCOUNT_TYPES}
+    assert all(c.discount > 0 for c in outcome.campaigns if c.id in discounting)
+
     # deterministic: the same input (also after a JSON round trip of the receipt) gives the same outcome
     again = evaluate(Receipt.model_validate_json(receipt.model_dump_json()), acct, prog, NOW)
     assert again == outcome
     assert evaluate(receipt, acct, compile_program(parse_program(copy.deepcopy(document)), 1), NOW) == outcome
+
+
+@PROPERTY
+@given(receipt=receipts(), document=unit_programs())
+def test_unit_mechanics_leave_weighed_lines_alone(receipt: Receipt, document: dict[str, Any]) -> None:
+    """quantity_discount and n_for_m count whole units only: a weighed line is never discounted by them,
+    and no line goes below its floor."""
+    outcome = evaluate(receipt, AccountState(status="none"), compile_program(parse_program(document), 1), NOW)
+    for line, result in zip(receipt.lines, outcome.lines, strict=True):
+        if line.quantity != line.quantity.to_integral_value():
+            assert result.discount == 0
+        assert result.final_amount >= min(line.amount, quantity_floor(line.min_price, line.quantity))
+    assert outcome.total("discount") == sum(c.discount for c in outcome.campaigns)
+    assert evaluate(receipt, AccountState(status="none"), compile_program(parse_program(document), 1), NOW) == outcome
+
+
+def _free_units_by_expansion(quantities: list[int], left: list[int], buy: int, pay: int) -> list[int]:
+    """The contract read literally: every unit listed, sorted by price (later line cheaper on ties)."""
+    listed = [(-Fraction(left[i], q), i) for i, q in enumerate(quantities) if q for _ in range(q)]
+    listed.sort()
+    free = [0] * len(quantities)
+    for start in range(0, len(listed) - buy + 1, buy):
+        for _, i in listed[start + pay : start + buy]:
+            free[i] += 1
+    return free
+
+
+@PROPERTY
+@given(
+    rows=st.lists(st.tuples(st.integers(1, 6), st.integers(0, 5_000), st.booleans()), min_size=1, max_size=8),
+    buy=st.integers(2, 5),
+    data=st.data(),
+)
+def test_n_for_m_matches_unit_by_unit_expansion(
+    rows: list[tuple[int, int, bool]], buy: int, data: st.DataObject
+) -> None:
+    """n_for_m counts free units by position ranges; listing every unit gives the same discounts."""
+    pay = data.draw(st.integers(1, buy - 1))
+    lines = [
+        Line.model_validate(
+            {"line_id": str(i), "sku": "A", "quantity": f"{q}" if whole else f"{q}.5", "price": 0, "amount": amount}
+        )
+        for i, (q, amount, whole) in enumerate(rows)
+    ]
+    quantities = [q if whole else 0 for q, _, whole in rows]  # a weighed line has no units
+    left = [line.amount for line in lines]
+    campaign = NForM(id="nfm", name="nfm", type="n_for_m", priority=1, buy=buy, pay=pay)
+    parts = n_for_m.apply(campaign, lines, left, left, [True] * len(lines))
+    free = _free_units_by_expansion(quantities, left, buy, pay)
+    assert sum(free) == sum(quantities) // buy * (buy - pay)
+    for i, part in enumerate(parts):
+        exact = Fraction(left[i] * free[i], quantities[i]) if quantities[i] else Fraction(0)
+        assert part == (exact + Fraction(1, 2)).__floor__()  # amount left × free ÷ quantity, half up
 
 
 # ----------------------------------------------------------------------------------------------- refunds
