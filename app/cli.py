@@ -1,4 +1,4 @@
-"""`bonus-engine`: dev, serve, migrate, program, keys, audit, expire. Commands only translate."""
+"""`bonus-engine`: dev, serve, migrate, program, keys, audit, expire, simulate. Commands only translate."""
 
 from __future__ import annotations
 
@@ -120,6 +120,18 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from app import simulate
+
+    program = _read_program(args.program)
+    baseline = _read_program(args.baseline) if args.baseline else None
+    if program is None or (args.baseline and baseline is None):
+        return 1
+    return simulate.main(program, args.program, args.receipts, baseline=baseline, baseline_file=args.baseline,
+                         accounts_file=args.accounts, output_format=args.format,
+                         progress=True if args.progress else None)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -172,6 +184,18 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("audit", help="prove the ledger, lots and balances agree").set_defaults(func=cmd_audit)
     sub.add_parser("expire", help="the expiry sweep").set_defaults(func=cmd_expire)
+
+    simulate = sub.add_parser("simulate", help="what-if, no database: a draft program's cost on past receipts")
+    simulate.add_argument("--program", required=True, help="the draft program, YAML or JSON (by extension)")
+    simulate.add_argument("--receipts", required=True, help="JSONL: one receipt body a line, as the API takes it")
+    simulate.add_argument("--accounts", default=None,
+                          help="JSONL: {card, tier_purchases?, available_points?, first_purchase_at?, "
+                               "last_purchase_at?, blocked?}; accounts start empty otherwise")
+    simulate.add_argument("--baseline", default=None, help="another program file to compare with")
+    simulate.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    simulate.add_argument("--progress", action="store_true",
+                          help="progress on stderr even when it is not a terminal")
+    simulate.set_defaults(func=cmd_simulate)
     return root
 
 
