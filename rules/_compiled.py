@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from ._conditions import category_prefixes
 from ._program import Bonus, Campaign, CampaignBase, Coupon, Program
 from ._receipt import Line
 
@@ -61,7 +60,7 @@ class _TypeIndex:
         for line in lines:
             for campaign in self.by_sku.get(line.sku, ()):
                 found[campaign.id] = campaign
-            for prefix in category_prefixes(line.category):
+            for prefix in line.category_prefixes:
                 for campaign in self.by_category.get(prefix, ()):
                     found[campaign.id] = campaign
         return sorted(found.values(), key=_order)

@@ -72,13 +72,12 @@ def in_scope(items: Items | None, line: Line) -> bool:
     """Whether a line is in a campaign's `items`: in its categories or skus (either), minus exclusions."""
     if items is None:
         return True
-    prefixes = category_prefixes(line.category)
-    if items.exclude_skus and line.sku in items.exclude_skus:
+    sets = items.sets
+    if line.sku in sets.exclude_skus:
         return False
-    if items.exclude_categories and any(p in items.exclude_categories for p in prefixes):
+    prefixes = line.category_prefixes
+    if sets.exclude_categories and not sets.exclude_categories.isdisjoint(prefixes):
         return False
-    if items.categories is None and items.skus is None:
+    if not sets.filters:
         return True
-    if items.skus and line.sku in items.skus:
-        return True
-    return bool(items.categories and any(p in items.categories for p in prefixes))
+    return line.sku in sets.skus or not sets.categories.isdisjoint(prefixes)

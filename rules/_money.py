@@ -31,7 +31,7 @@ def floor_points(base: int, percent: Fraction, whole: bool) -> int:
     """Points for `base` at `percent`, rounded down; `whole` floors to a multiple of 100 minor units."""
     if base <= 0 or percent <= 0:
         return 0
-    points = int((Fraction(base) * percent / 100).__floor__())
+    points = base * percent.numerator // (percent.denominator * 100)
     return points - points % 100 if whole else points
 
 

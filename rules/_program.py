@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -125,6 +127,17 @@ class When(_Doc):
         return time.fromisoformat(start), end_time
 
 
+@dataclass(frozen=True, slots=True)
+class ItemSets:
+    """`items` as sets, built once per campaign: scope checks run for every line and campaign."""
+
+    skus: frozenset[str]
+    categories: frozenset[str]
+    exclude_skus: frozenset[str]
+    exclude_categories: frozenset[str]
+    filters: bool  # whether skus or categories narrow the scope at all
+
+
 class Items(_Doc):
     categories: list[str] | None = None
     skus: list[str] | None = None
@@ -135,6 +148,16 @@ class Items(_Doc):
     @classmethod
     def _paths(cls, paths: list[str] | None) -> list[str] | None:
         return [path.strip("/") for path in paths] if paths is not None else None
+
+    @cached_property
+    def sets(self) -> ItemSets:
+        return ItemSets(
+            frozenset(self.skus or ()),
+            frozenset(self.categories or ()),
+            frozenset(self.exclude_skus or ()),
+            frozenset(self.exclude_categories or ()),
+            self.skus is not None or self.categories is not None,
+        )
 
 
 class CampaignBase(_Doc):

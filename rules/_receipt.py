@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -68,6 +69,14 @@ class Line(_Strict):
     @property
     def sells_certificate(self) -> bool:
         return self.gift_certificate is not None
+
+    @cached_property
+    def category_prefixes(self) -> tuple[str, ...]:
+        """'shoes/winter/boots' → ('shoes', 'shoes/winter', 'shoes/winter/boots'), computed once per line."""
+        if not self.category:
+            return ()
+        parts = self.category.split("/")
+        return tuple("/".join(parts[: i + 1]) for i in range(len(parts)))
 
 
 class CertificatePayment(_Strict):
