@@ -483,6 +483,9 @@ def test_wrong_method_is_a_405_problem(service: Service) -> None:
 # --- the program ------------------------------------------------------------------------------------
 
 
+NEW = len(yaml.safe_load(EXAMPLE.read_text())["campaigns"])  # the index of a campaign appended to the example
+
+
 def _with_campaign(campaign: dict[str, Any]) -> dict[str, Any]:
     document = yaml.safe_load(EXAMPLE.read_text())
     document["campaigns"].append(campaign)
@@ -517,24 +520,24 @@ BAD_PROGRAMS: list[tuple[str, str]] = [
     (
         EXAMPLE.read_text() + "  - {id: bad-coupon, name: Coupon, type: coupon, priority: 5, code: SAVE,"
         " percent: 10, min_amount: 1000.5}\n",
-        "campaigns[4].min_amount",
+        f"campaigns[{NEW}].min_amount",
     ),
     (
         EXAMPLE.read_text() + "  - {id: bad-coupon, name: Coupon, type: coupon, priority: 5, code: SAVE,"
         " percent: 10, min_amount: 100000.0}\n",
-        "campaigns[4].min_amount",
+        f"campaigns[{NEW}].min_amount",
     ),
     (
         yaml.safe_dump(_with_campaign({"id": "bad-check", "name": "Check", "type": "receipt_discount",
                                        "priority": 5, "thresholds": [{"min_amount": 100000, "percent": 5},
                                                                      {"min_amount": 2000.5, "percent": 10}]})),
-        "campaigns[4].thresholds[1].min_amount",
+        f"campaigns[{NEW}].thresholds[1].min_amount",
     ),
     (yaml.safe_dump(_bad_tiers()), "tiers.levels"),
     (yaml.safe_dump(_shrinking_tiers()), "tiers.levels"),
     (yaml.safe_dump(_float_redeem_percent()), "points.max_redeem_percent"),
-    (yaml.safe_dump(_with_campaign({**COUPON, "colour": "red"})), "campaigns[4].colour"),
-    (yaml.safe_dump(_with_campaign({**COUPON, "id": "Bad Id"})), "campaigns[4].id"),
+    (yaml.safe_dump(_with_campaign({**COUPON, "colour": "red"})), f"campaigns[{NEW}].colour"),
+    (yaml.safe_dump(_with_campaign({**COUPON, "id": "Bad Id"})), f"campaigns[{NEW}].id"),
 ]
 
 
@@ -569,7 +572,7 @@ def test_float_min_amount_in_json_is_refused(program_service: Service) -> None:
     assert '"min_amount": 100.0' in text
     problem = assert_problem(client.put("/v1/program", content=text, headers={"Content-Type": "application/json"}),
                              422, "invalid_program")
-    assert "campaigns[4].min_amount" in paths(problem)
+    assert f"campaigns[{NEW}].min_amount" in paths(problem)
     assert client.get("/v1/program").headers["program-version"] == version
 
 
