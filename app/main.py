@@ -56,7 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache.generation = int(await db.fetchval("SELECT generation FROM cache_state WHERE id = 1"))
         follower = asyncio.create_task(ctx.follow_cache_generation(settings.program_poll_ms / 1000))
         app.state.keys = KeyRing(settings.bootstrap_admin_key)
-        app.state.lookups = lookups
         app.state.db = db
         app.state.migration_head = head()
         interval_s = settings.expire_interval_s

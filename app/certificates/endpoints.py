@@ -7,7 +7,6 @@ from fastapi.responses import Response
 
 from app.core import auth
 from app.core.auth import Principal
-from app.core.errors import AppError
 from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, read_model
 
 from . import service
@@ -24,14 +23,8 @@ async def issue(request: Request, _: Principal = Depends(auth.admin)) -> Respons
 
 
 async def _look_up(code: str, request: Request, principal: Principal) -> Response:
-    lookups = request.app.state.lookups
-    await lookups.check(principal)
-    try:
-        return json_response(await service.look_up(request.app.state.ctx, code))
-    except AppError as error:
-        if error.status == 404:
-            await lookups.failed(principal)
-        raise
+    ctx = request.app.state.ctx
+    return json_response(await ctx.lookups.guarded(principal, lambda: service.look_up(ctx, code)))
 
 
 @router.get("/{code}", response_model=Certificate, summary="Status, balance and expiry of a certificate")

@@ -7,12 +7,15 @@ in Redis (shared by every worker); while Redis is away each worker counts on its
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from .auth import Principal
 from .cache import Cache
 from .errors import AppError
 
 WINDOW_S = 60
+T = TypeVar("T")
 
 
 class FailedLookups:
@@ -46,3 +49,13 @@ class FailedLookups:
     async def failed(self, principal: Principal, count: int = 1) -> None:
         if count:
             await self._count(principal, count)
+
+    async def guarded(self, principal: Principal, look_up: Callable[[], Awaitable[T]]) -> T:
+        """Run a code look-up under the limit: refused at the limit, counted when it finds nothing."""
+        await self.check(principal)
+        try:
+            return await look_up()
+        except AppError as error:
+            if error.status == 404:
+                await self.failed(principal)
+            raise

@@ -61,6 +61,11 @@ def column(outcome: Outcome, name: str) -> list[int]:
     return [getattr(result, name) for result in outcome.lines]
 
 
+def campaign(kind: str, campaign_id: str, priority: int = 10, **fields: Any) -> dict[str, Any]:
+    """A campaign entry of the program document; the id doubles as its name."""
+    return {"id": campaign_id, "name": campaign_id, "type": kind, "priority": priority, **fields}
+
+
 def discount_campaign(
     campaign_id: str = "disc",
     percent: Any = 10,
@@ -68,11 +73,5 @@ def discount_campaign(
     priority: int = 10,
     **fields: Any,
 ) -> dict[str, Any]:
-    return {
-        "id": campaign_id,
-        "name": campaign_id,
-        "type": "receipt_discount",
-        "priority": priority,
-        "thresholds": [{"min_amount": min_amount, "percent": percent}],
-        **fields,
-    }
+    thresholds = [{"min_amount": min_amount, "percent": percent}]
+    return campaign("receipt_discount", campaign_id, priority, thresholds=thresholds, **fields)

@@ -27,6 +27,7 @@ from ._helpers import (
     ISSUED,
     NOW,
     account,
+    campaign,
     column,
     discount_campaign,
     line,
@@ -58,14 +59,8 @@ def bonus_campaign(points: int, min_amount: int = 0, **fields: Any) -> dict[str,
 def fixed_campaign(
     campaign_id: str, amount: int, min_amount: int = 0, priority: int = 10, **fields: Any
 ) -> dict[str, Any]:
-    return {
-        "id": campaign_id,
-        "name": campaign_id,
-        "type": "receipt_discount",
-        "priority": priority,
-        "thresholds": [{"min_amount": min_amount, "amount": amount}],
-        **fields,
-    }
+    thresholds = [{"min_amount": min_amount, "amount": amount}]
+    return campaign("receipt_discount", campaign_id, priority, thresholds=thresholds, **fields)
 
 
 # --------------------------------------------------------------------------------------------- tiers

@@ -30,32 +30,18 @@ from rules import (
 )
 from rules.mechanics import DISCOUNTS, n_for_m, quantity_discount
 
-from ._helpers import ISSUED, NOW, account, column, discount_campaign, line, program, receipt, run
+from ._helpers import ISSUED, NOW, account, campaign, column, discount_campaign, line, program, receipt, run
 
 
 def quantity_campaign(
     thresholds: list[tuple[int, Any]], campaign_id: str = "qty", priority: int = 10, **fields: Any
 ) -> dict[str, Any]:
-    return {
-        "id": campaign_id,
-        "name": campaign_id,
-        "type": "quantity_discount",
-        "priority": priority,
-        "thresholds": [{"min_quantity": q, "percent": p} for q, p in thresholds],
-        **fields,
-    }
+    rows = [{"min_quantity": q, "percent": p} for q, p in thresholds]
+    return campaign("quantity_discount", campaign_id, priority, thresholds=rows, **fields)
 
 
 def n_for_m_campaign(buy: int, pay: int, campaign_id: str = "nfm", priority: int = 10, **fields: Any) -> dict[str, Any]:
-    return {
-        "id": campaign_id,
-        "name": campaign_id,
-        "type": "n_for_m",
-        "priority": priority,
-        "buy": buy,
-        "pay": pay,
-        **fields,
-    }
+    return campaign("n_for_m", campaign_id, priority, buy=buy, pay=pay, **fields)
 
 
 def fixed_campaign(campaign_id: str, amount: int, priority: int = 10, **fields: Any) -> dict[str, Any]:
