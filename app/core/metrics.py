@@ -33,6 +33,8 @@ RECEIPTS = Counter("bonus_receipts_total", "receipt operations applied", ["opera
 REPLAYS = Counter("bonus_idempotent_replays_total", "repeated writes answered from the stored result", ["operation"])
 POINTS = Counter("bonus_points_total", "points in minor units written to the ledger", ["kind"])
 DISCOUNTS = Counter("bonus_discount_minor_total", "discounts given on confirmed receipts, minor units")
+COUPONS = Counter("bonus_coupon_verdicts_total", "coupon verdicts on confirmed receipts", ["status", "reason"])
+CERTIFICATES = Counter("bonus_certificate_payments_minor_total", "paid with gift certificates, minor units")
 CACHE = Counter("bonus_cache_requests_total", "account snapshot cache look-ups", ["result"])
 POOL_IN_USE = Gauge("bonus_db_pool_in_use", "database connections in use", multiprocess_mode="livesum")
 POOL_SIZE = Gauge("bonus_db_pool_max", "database pool size", multiprocess_mode="livesum")

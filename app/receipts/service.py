@@ -152,6 +152,9 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
     await ctx.lookups.failed(principal, instruments.unknown_codes(outcome))
     metrics.RECEIPTS.labels("confirmed").inc()
     metrics.DISCOUNTS.inc(outcome.total("discount"))
+    metrics.CERTIFICATES.inc(outcome.total("gift_certificates"))
+    for verdict in outcome.coupons:
+        metrics.COUPONS.labels(verdict.status, verdict.reason or "").inc()
     return result, False
 
 
