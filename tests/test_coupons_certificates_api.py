@@ -130,6 +130,8 @@ def test_racing_for_the_last_use(svc: Service) -> None:
     assert sum(v["status"] == "applied" for v in verdicts) == 1
     assert sorted(v.get("reason") for v in verdicts if v["status"] == "rejected") == ["usage_limit_reached"] * 7
     assert svc.client().get("/v1/coupons/LAST").json()["uses"] == 1
+    text = httpx.get(f"{svc.url}/metrics").text
+    assert metric(text, "bonus_coupon_verdicts_total", status="rejected", reason="usage_limit_reached") >= 7
     assert_audit(svc)
 
 
