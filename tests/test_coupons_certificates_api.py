@@ -12,7 +12,7 @@ import pytest
 
 from app.core.codes import ALPHABET
 from tests.programs import program
-from tests.support import Service, assert_problem, card, confirm, line, receipt
+from tests.support import Service, assert_problem, card, confirm, line, metric, receipt
 
 COUPONS = [
     # 10 % off from 500.00, at most 2 uses in all and 1 per card
