@@ -1,0 +1,323 @@
+"""The throughput benchmark: the engine against the physical ceilings of this machine, in one run.
+
+    python -m loadtests.bench [--accounts 100000] [--ledger-rows 0] [--campaigns 0] [--workers 2]
+                              [--concurrency 32] [--seconds 20]
+
+It creates a fresh database (on DATABASE_URL's server, or an embedded PostgreSQL; Redis from REDIS_URL or
+an embedded Valkey), migrates it, loads the example program (plus `--campaigns` campaigns scoped to
+other skus), seeds the accounts, starts `bonus-engine serve --workers N`, and measures, one after the
+other: the HTTP ceiling (/healthz), the register mix at full speed, the mix again at 80% of that rate
+(open loop) for the latency goal, balance reads with a warm cache, and the SQL ceiling (raw asyncpg,
+the statements of one confirm). It prints one JSON line. The load generator is a plain asyncio HTTP/1.1
+client in this process; its CPU share of the machine is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import yaml
+
+from app import embedded
+from app.core.db import asyncpg_dsn
+from app.core.migrations import upgrade
+from rules import compile_program, parse_program
+
+from ._http import Connection, build
+from .ceiling import STATEMENTS_PER_CONFIRM, sql_ceiling
+from .scenarios import Step, register_mix
+from .seed import card_of, seed
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "bench-" + secrets.token_hex(8)
+CONFIRMS = ("confirm", "cardless", "calculate")
+
+
+@dataclass
+class Stats:
+    latencies_s: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    cpu_s: float = 0.0
+
+    def add(self, kind: str, seconds: float, ok: bool) -> None:
+        self.latencies_s.setdefault(kind, []).append(seconds)
+        if not ok:
+            self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def count(self, *kinds: str) -> int:
+        return sum(len(self.latencies_s.get(kind, [])) for kind in kinds)
+
+    def rps(self, *kinds: str) -> float:
+        return self.count(*kinds) / self.elapsed_s if self.elapsed_s else 0.0
+
+    def percentile_ms(self, percent: float, *kinds: str) -> float:
+        values = sorted(v for kind in kinds for v in self.latencies_s.get(kind, []))
+        if not values:
+            return 0.0
+        return values[min(len(values) - 1, int(len(values) * percent / 100))] * 1000
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def drive(port: int, steps: list[Step], concurrency: int, seconds: float, rate: float | None = None) -> Stats:
+    """Run the steps round-robin over `concurrency` connections for `seconds` (closed loop), or paced to
+    `rate` requests per second in all (open loop)."""
+    stats = Stats()
+    confirmed: list[str] = []
+    position = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    cpu_before = _cpu_s()
+
+    async def one(conn: Connection, step: Step) -> None:
+        if step.kind == "balance":
+            t0 = time.perf_counter()
+            status, _ = await conn.request(build("GET", f"/v1/accounts/{step.card}", KEY))
+            stats.add("balance", time.perf_counter() - t0, status == 200)
+            return
+        if step.kind == "refund":
+            if not confirmed:
+                return
+            receipt_id = confirmed.pop(random.randrange(len(confirmed)))
+            t0 = time.perf_counter()
+            status, _ = await conn.request(build("POST", f"/v1/receipts/{receipt_id}/refunds", KEY,
+                                                 b'{"refund_id": "all"}'))
+            stats.add("refund", time.perf_counter() - t0, status in (200, 201))
+            return
+        if step.kind == "calculate":
+            t0 = time.perf_counter()
+            status, _ = await conn.request(build("POST", "/v1/receipts/calculate", KEY, step.body))
+            stats.add("calculate_only", time.perf_counter() - t0, status == 200)
+        t0 = time.perf_counter()
+        status, _ = await conn.request(build("POST", "/v1/receipts", KEY, step.body))
+        stats.add(step.kind, time.perf_counter() - t0, status in (200, 201))
+        if status in (200, 201):
+            confirmed.append(step.receipt_id)
+
+    async def worker(index: int) -> None:
+        nonlocal position
+        conn = Connection("127.0.0.1", port)
+        interval = concurrency / rate if rate else 0.0
+        next_at = time.perf_counter() + (interval * index / concurrency if rate else 0.0)
+        try:
+            while time.perf_counter() < deadline and position < len(steps):
+                if rate:
+                    delay = next_at - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    next_at += interval
+                step = steps[position]
+                position += 1
+                await one(conn, step)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    stats.elapsed_s = time.perf_counter() - started
+    stats.cpu_s = _cpu_s() - cpu_before
+    return stats
+
+
+async def drive_healthz(port: int, concurrency: int, seconds: float) -> Stats:
+    """The HTTP ceiling: the same server stack answering its most trivial endpoint."""
+    stats = Stats()
+    started = time.perf_counter()
+    deadline = started + seconds
+    cpu_before = _cpu_s()
+    raw = build("GET", "/healthz", KEY)
+
+    async def worker() -> None:
+        conn = Connection("127.0.0.1", port)
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            status, _ = await conn.request(raw)
+            stats.add("healthz", time.perf_counter() - t0, status == 200)
+        conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    stats.elapsed_s = time.perf_counter() - started
+    stats.cpu_s = _cpu_s() - cpu_before
+    return stats
+
+
+def filler_campaigns(count: int) -> list[dict[str, Any]]:
+    """Active campaigns of every discount and points type, scoped to skus and categories not on the receipts."""
+    campaigns = []
+    for i in range(count):
+        base: dict[str, Any] = {"id": f"filler-{i:05d}", "name": f"filler {i}", "priority": 100 + i % 500}
+        items = {"skus": [f"OTHER-{i}"]} if i % 2 else {"categories": [f"dept-{i % 97}/shelf-{i}"]}
+        kind = i % 5
+        if kind == 0:
+            campaigns.append({**base, "type": "receipt_discount", "items": items,
+                              "thresholds": [{"min_amount": 0, "percent": 3}]})
+        elif kind == 1:
+            campaigns.append({**base, "type": "quantity_discount", "items": items,
+                              "thresholds": [{"min_quantity": 2, "percent": 5}]})
+        elif kind == 2:
+            campaigns.append({**base, "type": "n_for_m", "items": items, "buy": 3, "pay": 2})
+        elif kind == 3:
+            campaigns.append({**base, "type": "accrual", "items": items, "percent": 10, "mode": "replace"})
+        else:
+            campaigns.append({**base, "type": "bonus", "trigger": "receipt", "items": items, "points": 5_000})
+    return campaigns
+
+
+async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int, campaigns: int) -> str:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+    url = _with_database(admin_url, database)
+    await asyncio.to_thread(upgrade, url)  # alembic runs its own event loop
+    document = yaml.safe_load((ROOT / "rules" / "examples" / "program.yaml").read_text())
+    document["campaigns"] += filler_campaigns(campaigns)
+    parse_program(document)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute("INSERT INTO programs (version, document) VALUES (1, $1::jsonb)",
+                           json.dumps(document, default=str))
+        t0 = time.perf_counter()
+        await seed(conn, accounts, ledger_rows)
+        print(f"seeded {accounts:,} accounts and {ledger_rows:,} ledger rows in {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr)
+    finally:
+        await conn.close()
+    return url
+
+
+def _with_database(url: str, database: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+def start_serve(database_url: str, redis_url: str, workers: int, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "BONUS_ENGINE_BOOTSTRAP_ADMIN_KEY": KEY, "BONUS_ENGINE_REDIS_PREFIX": f"bench-{port}:",
+           "BONUS_ENGINE_LOG_LEVEL": "ERROR", "BONUS_ENGINE_EXPIRE_INTERVAL_S": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                                "--workers", str(workers)], env=env)
+    return process
+
+
+async def wait_ready(port: int, timeout_s: float = 60) -> None:
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        try:
+            conn = Connection("127.0.0.1", port)
+            status, _ = await conn.request(build("GET", "/readyz", KEY))
+            conn.close()
+            if status == 200:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the service did not become ready")
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = None
+    servers = None
+    if os.environ.get("DATABASE_URL"):
+        admin_url = _with_database(os.environ["DATABASE_URL"], "postgres")
+    else:
+        tmp = tempfile.mkdtemp(prefix="bonus-bench-")
+        os.chmod(tmp, 0o755)
+        servers = embedded.start(Path(tmp), persist=False)
+        admin_url = servers.database_url("postgres")
+    redis_url = os.environ.get("REDIS_URL") or (servers.redis_url if servers else "")
+    database = f"bench_{secrets.token_hex(4)}"
+    url = await prepare(admin_url, database, args.accounts, args.ledger_rows, args.campaigns)
+    port = 18000 + random.randrange(1000)
+    process = start_serve(url, redis_url, args.workers, port)
+    try:
+        await wait_ready(port)
+        cards = [card_of(i) for i in range(1, args.accounts + 1)]
+        warm = register_mix(400, cards, seed=0, run_id="warm")
+        await drive(port, warm, args.concurrency, 5)
+        http = await drive_healthz(port, args.concurrency, args.ceiling_seconds)
+        steps = register_mix(200_000, cards, seed=1, run_id="peak")
+        peak = await drive(port, steps, args.concurrency, args.seconds)
+        peak_rps = peak.rps(*CONFIRMS, "calculate_only", "refund", "balance")
+        steps = register_mix(200_000, cards, seed=2, run_id="at80")
+        at80 = await drive(port, steps, args.concurrency * 2, args.seconds, rate=0.8 * peak_rps)
+        reads = [Step("balance", card=cards[i % 1000]) for i in range(500_000)]  # 1,000 cards: cache hits
+        balance = await drive(port, reads, args.concurrency, args.ceiling_seconds)
+        program = compile_program(parse_program(yaml.safe_load((ROOT / "rules" / "examples" /
+                                                                "program.yaml").read_text())), 1)
+        sql = await sql_ceiling(url, program, cards, args.ceiling_seconds)
+    finally:
+        process.terminate()
+        process.wait(30)
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await conn.close()
+        if servers is not None:
+            servers.stop()
+    cores = os.cpu_count() or 1
+    confirm_rps = peak.rps(*CONFIRMS)
+    http_rps = http.rps("healthz")
+    return {
+        "accounts": args.accounts, "ledger_rows": args.ledger_rows, "campaigns": args.campaigns,
+        "workers": args.workers, "concurrency": args.concurrency, "seconds": args.seconds,
+        "confirm_rps": round(confirm_rps, 1),
+        "confirm_p50_ms": round(peak.percentile_ms(50, *CONFIRMS), 2),
+        "confirm_p99_ms": round(peak.percentile_ms(99, *CONFIRMS), 2),
+        "mix_rps": round(peak_rps, 1),
+        "at80_rate_rps": round(0.8 * peak_rps, 1),
+        "at80_confirm_rps": round(at80.rps(*CONFIRMS), 1),
+        "at80_confirm_p99_ms": round(at80.percentile_ms(99, *CONFIRMS), 2),
+        "balance_rps": round(balance.rps("balance"), 1),
+        "balance_p99_ms": round(balance.percentile_ms(99, "balance"), 2),
+        "sql_ceiling_tps": round(sql["tps"], 1),
+        "sql_ceiling_concurrency": sql.get("concurrency"),
+        "sql_statements_per_confirm": STATEMENTS_PER_CONFIRM,
+        "http_ceiling_rps": round(http_rps, 1),
+        "confirm_to_sql_ceiling": round(confirm_rps / sql["tps"], 3) if sql["tps"] else None,
+        "balance_to_http_ceiling": round(balance.rps("balance") / http_rps, 3) if http_rps else None,
+        "errors": {**{f"peak_{k}": v for k, v in peak.errors.items()},
+                   **{f"at80_{k}": v for k, v in at80.errors.items()}},
+        "loadgen_cpu_share": round(peak.cpu_s / (peak.elapsed_s * cores), 3),
+        "cores": cores,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--ledger-rows", type=int, default=0)
+    parser.add_argument("--campaigns", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--ceiling-seconds", type=float, default=8)
+    args = parser.parse_args()
+    print(orjson.dumps(asyncio.run(run(args))).decode())
+
+
+if __name__ == "__main__":
+    main()

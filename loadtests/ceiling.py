@@ -1,0 +1,82 @@
+"""The ceilings the engine is measured against, on the same servers in the same run.
+
+- SQL ceiling: the statements one confirmed receipt issues (a card that redeems and accrues), sent by
+  raw asyncpg through the very repository functions and ledger book that confirm uses, in the same
+  order and in one transaction each: no HTTP, no validation, no rule engine. The best of several
+  concurrencies.
+- HTTP ceiling: the same server stack (uvicorn, httptools, the app's middleware) answering /healthz.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from app.accounts import repository as accounts
+from app.accounts.view import account_view
+from app.core.db import _init_connection, asyncpg_dsn
+from app.points.book import Book
+from app.receipts import repository as receipts
+from rules import CompiledProgram
+
+STATEMENTS_PER_CONFIRM = 17  # BEGIN, 15 statements (see confirm_statements), COMMIT
+
+
+async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram, receipt_id: str, card: str,
+                             lines: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    """What app.receipts.service.confirm sends to PostgreSQL for a card that redeems and accrues."""
+    now = datetime.now(UTC)
+    async with conn.transaction():
+        await receipts.claim(conn, receipt_id, hashlib.sha256(receipt_id.encode()).digest(), "s1", now)
+        account = await accounts.lock(conn, card)
+        assert account is not None
+        book = await Book.open(conn, account["id"], account["debt"], now)
+        book.settle()
+        await accounts.purchase_facts(conn, account["id"], now, program.program.tiers.window_days)
+        await book.spend("redemption", 100, receipt_id=receipt_id)
+        await book.grant("accrual", 300, now + timedelta(days=14), now + timedelta(days=379), receipt_id=receipt_id)
+        await book.flush()
+        await receipts.complete(conn, receipt_id, account_id=account["id"], status="confirmed",
+                                program_version=program.version, purchase_amount=10_000, lines=lines, links={})
+        account = await accounts.lock_by_id(conn, account["id"])
+        await account_view(conn, account, program, now)
+        await receipts.store_result(conn, receipt_id, result)
+
+
+async def sql_ceiling(database_url: str, program: CompiledProgram, cards: list[str], seconds: float,
+                      concurrencies: tuple[int, ...] = (4, 8, 16, 32)) -> dict[str, Any]:
+    """Best transactions per second over `concurrencies`, each run for `seconds`."""
+    lines = [{"line_id": str(i), "quantity": "1", "returned": "0", "figures": {"amount": 1000}, "refunded": {}}
+             for i in range(10)]
+    result = {"receipt_id": "x", "status": "confirmed", "lines": [{"line_id": str(i)} for i in range(10)]}
+    counter = itertools.count()
+    best: dict[str, Any] = {"tps": 0.0}
+    for concurrency in concurrencies:
+        pool = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=concurrency, max_size=concurrency,
+                                         init=_init_connection)
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def worker(pool: asyncpg.Pool, deadline: float) -> int:
+            done = 0
+            rng = random.Random()
+            while time.perf_counter() < deadline:
+                async with pool.acquire() as conn:
+                    await confirm_statements(conn, program, f"ceiling-{next(counter)}", rng.choice(cards),
+                                             lines, result)
+                done += 1
+            return done
+
+        done = sum(await asyncio.gather(*(worker(pool, deadline) for _ in range(concurrency))))
+        tps = done / (time.perf_counter() - started)
+        await pool.close()
+        if tps > best["tps"]:
+            best = {"tps": tps, "concurrency": concurrency}
+    return best
