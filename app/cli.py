@@ -81,9 +81,51 @@ def cmd_program(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_list(args: argparse.Namespace) -> int:
+    from app.keys.service import list_keys
+
+    keys = asyncio.run(_with_conn(list_keys))
+    if args.format == "json":
+        for key in keys:
+            print(json.dumps(key))
+        return 0
+    rows = [("id", "role", "store", "created_at", "revoked_at")]
+    rows += [(str(k["id"]), k["role"], k["store_id"] or "-", k["created_at"], k["revoked_at"] or "-") for k in keys]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _key_id(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"not a key id: {text!r}")
+    return int(text)
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from app.keys.service import revoke_key
+
+    found = asyncio.run(_with_conn(lambda conn: revoke_key(conn, args.id)))
+    if found is None:
+        print(f"no key with id {args.id}", file=sys.stderr)
+        return 1
+    key, was_revoked = found
+    if was_revoked:
+        print(f"key {key['id']} ({key['role']}) was already revoked at {key['revoked_at']}")
+    else:
+        print(f"key {key['id']} ({key['role']}) revoked at {key['revoked_at']}; running workers refuse it "
+              "within 5 s (they cache keys that long)")
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from app.keys.service import create_key
 
+    if args.action == "list":
+        return _keys_list(args)
+    if args.action == "revoke":
+        return _keys_revoke(args)
     if args.store and args.role != "pos":
         print("--store binds pos keys only", file=sys.stderr)
         return 2
@@ -91,10 +133,31 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_audit_metrics(path: str, problems: int) -> None:
+    """Prometheus text for node_exporter's textfile collector or a Pushgateway (deploy/prometheus/alerts.yml);
+    written to a temporary file and renamed, so a scrape never reads half a file."""
+    import time
+
+    text = (
+        "# HELP bonus_audit_problems disagreements found by the last bonus-engine audit\n"
+        "# TYPE bonus_audit_problems gauge\n"
+        f"bonus_audit_problems {problems}\n"
+        "# HELP bonus_audit_last_run_timestamp_seconds when the last bonus-engine audit finished\n"
+        "# TYPE bonus_audit_last_run_timestamp_seconds gauge\n"
+        f"bonus_audit_last_run_timestamp_seconds {time.time():.3f}\n"
+    )
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, target)
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from app.points.audit import audit
 
     problems = asyncio.run(_with_conn(audit))
+    if args.metrics_file:
+        _write_audit_metrics(args.metrics_file, len(problems))
     for problem in problems:
         print(json.dumps(problem, ensure_ascii=False))
     if problems:
@@ -180,9 +243,17 @@ def parser() -> argparse.ArgumentParser:
     create = keys_sub.add_parser("create", help="print a new key (only its hash is stored)")
     create.add_argument("--role", choices=("pos", "admin"), required=True)
     create.add_argument("--store", default=None, help="bind a pos key to one store")
+    listing = keys_sub.add_parser("list", help="every key: id, role, store, created_at, revoked_at (never the key)")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id; workers refuse it within 5 s")
+    revoke.add_argument("id", type=_key_id, help="the id that `keys list` shows")
     keys.set_defaults(func=cmd_keys)
 
-    sub.add_parser("audit", help="prove the ledger, lots and balances agree").set_defaults(func=cmd_audit)
+    audit = sub.add_parser("audit", help="prove the ledger, lots and balances agree")
+    audit.add_argument("--metrics-file", default=None, metavar="PATH",
+                       help="also write bonus_audit_problems and bonus_audit_last_run_timestamp_seconds "
+                            "to PATH in Prometheus text format (textfile collector, Pushgateway)")
+    audit.set_defaults(func=cmd_audit)
     sub.add_parser("expire", help="the expiry sweep").set_defaults(func=cmd_expire)
 
     simulate = sub.add_parser("simulate", help="what-if, no database: a draft program's cost on past receipts")

@@ -7,15 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from app import ops
 from app.accounts.endpoints import router as accounts_router
 from app.campaigns.endpoints import router as campaigns_router
 from app.certificates.endpoints import router as certificates_router
-from app.core import metrics, problems
+from app.core import auth, metrics, problems
 from app.core.auth import KeyRing
 from app.core.cache import Cache
 from app.core.context import AppContext
@@ -37,6 +38,25 @@ DESCRIPTION = """The loyalty processing service behind cash registers and online
 
 Money and points are integers in minor units. Errors are RFC 9457 problem+json with a machine-readable
 `code`: """ + ", ".join(f"`{code}`" for code in ERROR_CODES)
+
+
+ROUTERS: tuple[APIRouter, ...] = (receipts_router, accounts_router, program_router, campaigns_router,
+                                  coupons_router, certificates_router, ops.router)
+
+
+def route_roles() -> dict[tuple[str, str], str | None]:
+    """(METHOD, path) of every documented route → the role its key needs: `admin` for routes that depend on
+    `auth.admin`, `pos` (any key) for those that depend on `auth.pos`, None for the open ops routes."""
+    roles: dict[tuple[str, str], str | None] = {}
+    for router in ROUTERS:
+        for route in router.routes:
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            calls = {dependency.call for dependency in route.dependant.dependencies}
+            role = "admin" if auth.admin in calls else "pos" if auth.pos in calls else None
+            for method in route.methods or ():
+                roles[(method, route.path)] = role
+    return roles
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,8 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     problems.install(app)
     app.add_middleware(metrics.MetricsMiddleware)
-    for router in (receipts_router, accounts_router, program_router, campaigns_router, coupons_router,
-                   certificates_router, ops.router):
+    for router in ROUTERS:
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -102,8 +121,35 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 "path": {"type": "string"}, "message": {"type": "string"}}}},
         },
     }
+    _document_auth(schema)
+    _document_readiness(schema)
     app.openapi_schema = schema
     return schema
+
+
+def _document_auth(schema: dict[str, Any]) -> None:
+    """`Authorization: Bearer <key>` on every route that needs a key, with the role it needs (OpenAPI 3.1 lets a
+    non-OAuth requirement name roles; `x-role` says the same for tools that ignore them)."""
+    schema["components"]["securitySchemes"] = {"bearer": {
+        "type": "http", "scheme": "bearer",
+        "description": "an API key (`bonus-engine keys create`); role `pos` (registers) or `admin` (everything)",
+    }}
+    for (method, path), role in route_roles().items():
+        if role is not None:
+            operation = schema["paths"][path][method.lower()]
+            operation["security"] = [{"bearer": [role]}]
+            operation["x-role"] = role
+
+
+def _document_readiness(schema: dict[str, Any]) -> None:
+    readiness = {"type": "object", "required": ["status", "checks"], "properties": {
+        "status": {"type": "string", "enum": ["ready", "unready"]},
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+    }}
+    responses = schema["paths"]["/readyz"]["get"]["responses"]
+    responses["200"]["content"] = {"application/json": {"schema": readiness}}
+    responses["503"] = {"description": "not ready: PostgreSQL unreachable or migrations not at head",
+                        "content": {"application/json": {"schema": readiness}}}
 
 
 def app_from_env() -> FastAPI:

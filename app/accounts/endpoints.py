@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app.core import auth
 from app.core.auth import Principal
-from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, read_model, replayed
+from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, read_model, replay_response, replayed
 
 from . import service
 from .schemas import Account, AdjustmentRequest, AdjustmentResult, LedgerPage, RegisterRequest
@@ -19,7 +19,7 @@ CardPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
 
 @router.post("", status_code=201, response_model=Account, openapi_extra=body_schema(RegisterRequest),
-             summary="Register a card; registration bonuses fire here")
+             responses=replay_response(Account), summary="Register a card; registration bonuses fire here")
 async def register(request: Request, _: Principal = Depends(auth.pos)) -> Response:
     body = await read_model(request, RegisterRequest)
     view, created = await service.register(request.app.state.ctx, body)
@@ -43,7 +43,8 @@ async def ledger(
 
 
 @router.post("/{card}/adjustments", status_code=201, response_model=AdjustmentResult,
-             openapi_extra=body_schema(AdjustmentRequest), summary="Manual points with a reason (admin)")
+             openapi_extra=body_schema(AdjustmentRequest), responses=replay_response(AdjustmentResult),
+             summary="Manual points with a reason (admin)")
 async def adjust(card: CardPath, request: Request, principal: Principal = Depends(auth.admin)) -> Response:
     body = await read_model(request, AdjustmentRequest)
     result, was_replayed = await service.adjust(request.app.state.ctx, card, body, f"key:{principal.key_id}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -62,7 +62,8 @@ async def purchase_facts(conn: asyncpg.Connection, account_id: int, at: datetime
 
     Cancelled and fully refunded receipts do not count; partial refunds lower the purchases.
     """
-    since = at - timedelta(days=window_days) if window_days else datetime.min.replace(tzinfo=at.tzinfo)
+    # lifetime: from the first representable instant (datetime.min in a positive offset would be year 0 in UTC)
+    since = at - timedelta(days=window_days) if window_days else datetime.min.replace(tzinfo=UTC)
     return await conn.fetchrow(
         """
         SELECT coalesce(sum(purchase_amount - refunded_purchase) FILTER (WHERE issued_at >= $3), 0)::bigint

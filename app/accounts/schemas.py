@@ -21,7 +21,7 @@ class RegisterRequest(_Request):
 
     card: Card
     phone: Annotated[str, Field(pattern=r"^\+?[0-9]{5,20}$")] | None = None
-    birth_date: date | None = None
+    birth_date: Annotated[date, Field(strict=True)] | None = None  # "1990-05-17", not a timestamp
 
 
 class AdjustmentRequest(_Request):
@@ -29,7 +29,7 @@ class AdjustmentRequest(_Request):
         {"points": 5000, "reason": "complaint #123", "expire_days": 90, "adjustment_id": "c-123"}]})
 
     points: Annotated[int, Field(strict=True, ge=-(10**13), le=10**13)]
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]  # the audit trail: never blank
     expire_days: Annotated[int, Field(strict=True, ge=1, le=36_500)] | None = None
     adjustment_id: Identifier | None = None
 

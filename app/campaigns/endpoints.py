@@ -11,7 +11,8 @@ from fastapi.responses import Response
 
 from app.core import auth
 from app.core.auth import Principal
-from app.core.http import json_response, read_body
+from app.core.errors import AppError
+from app.core.http import json_response, nul_errors, read_body
 from app.program.endpoints import YAML_TYPES, format_of
 
 from . import service
@@ -60,6 +61,8 @@ async def put_campaign(campaign_id: CampaignIdPath, request: Request, _: Princip
     ctx = request.app.state.ctx
     text = await read_body(request, ctx.settings.max_body_bytes)
     body = service.read_campaign(text, format_of(request.headers.get("content-type", "")), campaign_id)
+    if errors := nul_errors(body):
+        raise AppError(422, "invalid_campaign", "the campaign is invalid; paths are relative to it", errors=errors)
     campaign, created, version = await service.put(ctx, body)
     if created:
         return json_response(campaign, 201, {**_version(version), "Location": f"/v1/campaigns/{campaign_id}"})

@@ -29,7 +29,9 @@ CAMPAIGN_PAGE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: _json("campaigns by priority (ties by id); `next_cursor` → ?cursor=", CAMPAIGN_PAGE_SCHEMA),
 }
 CAMPAIGN_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: _json("the campaign as in the program document (Accept: application/yaml for YAML)", CAMPAIGN_SCHEMA),
+    200: {**_json("the campaign as in the program document (Accept: application/yaml for YAML)", CAMPAIGN_SCHEMA),
+          "content": {"application/json": {"schema": CAMPAIGN_SCHEMA},
+                      "application/yaml": {"schema": {"type": "string"}}}},
 }
 PUT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: _json("replaced; header Program-Version is the new version", CAMPAIGN_SCHEMA),

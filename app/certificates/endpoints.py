@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from app.core import auth
 from app.core.auth import Principal
-from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, read_model
+from app.core.http import PROBLEM_RESPONSES, TOO_MANY_FAILED_LOOKUPS, body_schema, json_response, read_model
 
 from . import service
 from .schemas import Certificate, IssueRequest
@@ -24,10 +24,12 @@ async def issue(request: Request, _: Principal = Depends(auth.admin)) -> Respons
 
 async def _look_up(code: str, request: Request, principal: Principal) -> Response:
     ctx = request.app.state.ctx
+    code = "" if "\x00" in code else code  # a code with NUL is unknown: the same answer as a blank one
     return json_response(await ctx.lookups.guarded(principal, lambda: service.look_up(ctx, code)))
 
 
-@router.get("/{code}", response_model=Certificate, summary="Status, balance and expiry of a certificate")
+@router.get("/{code}", response_model=Certificate, responses=TOO_MANY_FAILED_LOOKUPS,
+            summary="Status, balance and expiry of a certificate")
 async def look_up(code: str, request: Request, principal: Principal = Depends(auth.pos)) -> Response:
     return await _look_up(code, request, principal)
 

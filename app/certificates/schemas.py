@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from rules._receipt import Rfc3339
 from rules._types import Money
 
 
@@ -16,7 +17,7 @@ class IssueRequest(BaseModel):
 
     count: Annotated[int, Field(strict=True, ge=1, le=10_000)]
     nominal: Annotated[Money, Field(gt=0)]
-    expires_at: AwareDatetime | None = None
+    expires_at: Rfc3339 | None = None  # RFC 3339 text with an offset, as issued_at; not a timestamp
     single_use: bool = Field(default=False, strict=True)
     active: bool = Field(default=False, strict=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +13,8 @@ import orjson
 
 from .errors import unavailable
 from .settings import Settings
+
+log = logging.getLogger("bonus_engine.db")
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -32,18 +36,35 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+# The link to PostgreSQL is gone or not answering: refused, reset, closed by a restart, or a statement
+# that got no answer within the command timeout (asyncio's TimeoutError is an OSError).
+_LINK_ERRORS = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
 def is_connection_error(error: BaseException) -> bool:
-    return isinstance(
-        error,
-        (
-            OSError,
-            asyncpg.exceptions.ConnectionDoesNotExistError,
-            asyncpg.exceptions.CannotConnectNowError,
-            asyncpg.exceptions.InterfaceError,
-            asyncpg.exceptions.AdminShutdownError,
-            asyncpg.exceptions.TooManyConnectionsError,
-        ),
-    )
+    """PostgreSQL is unreachable, restarting or too slow: the request may succeed if retried (503).
+
+    A statement cancelled by the server (its statement_timeout, or an operator's pg_cancel_backend)
+    counts too: it is the database being slow, not a bug, and its transaction has been rolled back."""
+    return isinstance(error, (*_LINK_ERRORS, asyncpg.exceptions.QueryCanceledError))
+
+
+def _unusable(error: BaseException) -> bool:
+    """The connection itself failed: nothing more may be sent over it (no ROLLBACK, no reset)."""
+    return isinstance(error, _LINK_ERRORS)
+
+
+def _detail(error: BaseException) -> str:
+    if isinstance(error, (TimeoutError, asyncpg.exceptions.QueryCanceledError)):
+        return "PostgreSQL did not answer in time"
+    return "the connection to PostgreSQL was lost"
 
 
 class Database:
@@ -59,6 +80,7 @@ class Database:
             max_size=s.db_pool_max,
             init=_init_connection,
             command_timeout=s.db_statement_timeout_ms / 1000,
+            statement_cache_size=s.db_statement_cache_size,
             server_settings={"statement_timeout": str(s.db_statement_timeout_ms), "application_name": "bonus-engine"},
         )
 
@@ -89,13 +111,38 @@ class Database:
             raise
         try:
             yield conn
+        except Exception as error:
+            if not is_connection_error(error):
+                raise
+            if _unusable(error):
+                # A broken or frozen link: close it at once instead of waiting (up to the command timeout
+                # again) for a ROLLBACK or reset over it; the server rolls back what it had, and the pool
+                # opens a fresh connection for the next request.
+                with contextlib.suppress(asyncpg.exceptions.InterfaceError):  # already closed and given back
+                    conn.terminate()
+            raise unavailable("database_unavailable", _detail(error)) from error
         finally:
-            await self.pool.release(conn)
+            try:
+                await self.pool.release(conn)
+            except Exception as error:
+                # The reset after use failed on a lost link: the pool has closed that connection already,
+                # and what the request did is done (committed or rolled back), so its answer stands.
+                if not is_connection_error(error):
+                    raise
+                log.warning("database connection lost on release: %s", error)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self.connection() as conn, conn.transaction():
-            yield conn
+        async with self.connection() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                yield conn
+            except BaseException as error:
+                if not _unusable(error):  # over a failed link, connection() closes it instead
+                    await transaction.rollback()
+                raise
+            await transaction.commit()
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         async with self.connection() as conn:

@@ -35,6 +35,21 @@ def validation_errors(error: ValidationError) -> list[dict[str, str]]:
     return [{"path": error_path(e["loc"]), "message": e["msg"]} for e in error.errors(include_url=False)]
 
 
+_NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+
+
+def nul_errors(data: Any, loc: tuple[int | str, ...] = ()) -> list[dict[str, str]]:
+    """Where a text holds U+0000: PostgreSQL can store it neither in text nor in jsonb, so it is refused
+    (422) at the door instead of failing in the database."""
+    if isinstance(data, str):
+        return [{"path": error_path(loc), "message": _NUL_MESSAGE}] if "\x00" in data else []
+    if isinstance(data, dict):
+        return [e for key, value in data.items() for e in nul_errors(key, loc) + nul_errors(value, (*loc, str(key)))]
+    if isinstance(data, list | tuple):
+        return [e for index, value in enumerate(data) for e in nul_errors(value, (*loc, index))]
+    return []
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -51,12 +66,16 @@ async def read_model(request: Request, model: type[M]) -> M:
     """Validate the JSON body against `model` straight from bytes (unknown fields are refused)."""
     body = await read_body(request, request.app.state.settings.max_body_bytes)
     try:
-        return model.model_validate_json(body)
+        parsed = model.model_validate_json(body)
     except ValidationError as error:
         errors = validation_errors(error)
         if any(e["message"].startswith("Invalid JSON") for e in errors):
             raise AppError(422, "invalid_json", errors[0]["message"]) from None
         raise AppError(422, "validation_error", "the request is invalid", errors=errors) from None
+    # JSON spells NUL only as this escape, so the common body costs one byte search.
+    if b"\\u0000" in body and (errors := nul_errors(orjson.loads(body))):
+        raise AppError(422, "validation_error", "the request is invalid", errors=errors)
+    return parsed
 
 
 # Models of bodies read with `read_model`; the OpenAPI builder adds them to the components.
@@ -78,6 +97,23 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description,
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
+
+def replay_response(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """Documents the 200 that a repeated write answers (the original result, `Idempotent-Replayed: true`)."""
+    return {200: {
+        "model": model,
+        "description": "a repeat of an earlier request: its original result",
+        "headers": {"Idempotent-Replayed": {"description": "`true` on a replay",
+                                            "schema": {"type": "string", "enum": ["true"]}}},
+    }}
+
+
+# A look-up of codes under the failed look-up limit (app.core.lookups).
+TOO_MANY_FAILED_LOOKUPS: dict[int | str, dict[str, Any]] = {
+    429: {**_problem("`too_many_failed_lookups`: too many unknown codes from this key this minute"),
+          "headers": {"Retry-After": {"description": "seconds until the limit resets",
+                                      "schema": {"type": "integer"}}}},
+}
 
 # Documented on every router: all errors are problem+json with a `code`.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
+from . import metrics
 from .errors import AppError
 from .http import PROBLEM_JSON, error_path
 
@@ -22,6 +23,7 @@ _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "me
 def problem(status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None,
             **extra: Any) -> Response:
     body = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail, "code": code, **extra}
+    metrics.ERRORS.labels(code).inc()
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     db_pool_max: int = 10
     db_acquire_timeout_ms: int = 2000
     db_statement_timeout_ms: int = 10_000
+    # asyncpg's per-connection prepared statement cache; 0 turns it off (PgBouncer in transaction mode)
+    db_statement_cache_size: int = 100
     program_poll_ms: int = 1000
     max_body_bytes: int = 1024 * 1024
     snapshot_max_ttl_s: int = 3600

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from app.core import auth
 from app.core.auth import Principal
-from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, read_model
+from app.core.http import PROBLEM_RESPONSES, TOO_MANY_FAILED_LOOKUPS, body_schema, json_response, read_model
 
 from . import service
 from .schemas import BatchRequest, Codes, CouponStatus
@@ -22,7 +22,9 @@ async def create_batch(request: Request, _: Principal = Depends(auth.admin)) -> 
     return json_response({"codes": await service.create_batch(request.app.state.ctx, body)}, 201)
 
 
-@router.get("/{code}", response_model=CouponStatus, summary="A coupon's status and uses")
+@router.get("/{code}", response_model=CouponStatus, responses=TOO_MANY_FAILED_LOOKUPS,
+            summary="A coupon's status and uses")
 async def look_up(code: str, request: Request, principal: Principal = Depends(auth.admin)) -> Response:
     ctx = request.app.state.ctx
+    code = "" if "\x00" in code else code  # a code with NUL is unknown: the same answer as a blank one
     return json_response(await ctx.lookups.guarded(principal, lambda: service.look_up(ctx, code)))

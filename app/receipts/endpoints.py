@@ -9,7 +9,15 @@ from fastapi.responses import Response
 
 from app.core import auth
 from app.core.auth import Principal
-from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, read_model, replayed
+from app.core.http import (
+    PROBLEM_RESPONSES,
+    TOO_MANY_FAILED_LOOKUPS,
+    body_schema,
+    json_response,
+    read_model,
+    replay_response,
+    replayed,
+)
 from rules import Receipt
 
 from . import refunds, service
@@ -20,6 +28,7 @@ ReceiptId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
 
 @router.post("/calculate", response_model=ReceiptResult, openapi_extra=body_schema(Receipt),
+             responses=TOO_MANY_FAILED_LOOKUPS,
              summary="Preview a receipt: discounts, points, coupon checks; changes nothing")
 async def calculate(request: Request, principal: Principal = Depends(auth.pos)) -> Response:
     receipt = await read_model(request, Receipt)
@@ -27,6 +36,7 @@ async def calculate(request: Request, principal: Principal = Depends(auth.pos)) 
 
 
 @router.post("", status_code=201, response_model=ReceiptResult, openapi_extra=body_schema(Receipt),
+             responses={**replay_response(ReceiptResult), **TOO_MANY_FAILED_LOOKUPS},
              summary="Confirm the fiscal receipt: apply everything, write the ledger (replay: 200)")
 async def confirm(request: Request, principal: Principal = Depends(auth.pos)) -> Response:
     receipt = await read_model(request, Receipt)
@@ -40,7 +50,7 @@ async def get(receipt_id: ReceiptId, request: Request, _: Principal = Depends(au
 
 
 @router.post("/{receipt_id}/refunds", status_code=201, response_model=ReceiptResult,
-             openapi_extra=body_schema(RefundRequest),
+             openapi_extra=body_schema(RefundRequest), responses=replay_response(ReceiptResult),
              summary="Return some or all lines (no `lines`: everything left); replay: 200")
 async def refund(receipt_id: ReceiptId, request: Request, principal: Principal = Depends(auth.pos)) -> Response:
     body = await read_model(request, RefundRequest)
