@@ -26,7 +26,7 @@ from app.points.book import Book
 from app.receipts import repository as receipts
 from rules import CompiledProgram
 
-STATEMENTS_PER_CONFIRM = 17  # BEGIN, 15 statements (see confirm_statements), COMMIT
+STATEMENTS_PER_CONFIRM = 15  # BEGIN, 13 statements (see confirm_statements), COMMIT
 
 
 async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram, receipt_id: str, card: str,
@@ -42,11 +42,11 @@ async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram,
         await accounts.purchase_facts(conn, account["id"], now, program.program.tiers.window_days)
         await book.spend("redemption", 100, receipt_id=receipt_id)
         await book.grant("accrual", 300, now + timedelta(days=14), now + timedelta(days=379), receipt_id=receipt_id)
-        await book.flush()
+        version = await book.flush()
         await receipts.complete(conn, receipt_id, account_id=account["id"], status="confirmed",
                                 program_version=program.version, purchase_amount=10_000, lines=lines, links={})
-        account = await accounts.lock_by_id(conn, account["id"])
-        await account_view(conn, account, program, now)
+        current = {**account, "debt": book.debt, "version": version}
+        await account_view(conn, current, program, now, book.live_lots())
         await receipts.store_result(conn, receipt_id, result)
 
 

@@ -57,6 +57,10 @@ class Book:
             )
         )
 
+    def live_lots(self) -> list[Lot]:
+        """Every lot of the account with points left (the book loaded them all under the lock)."""
+        return [lot for lot in self.lots if lot.remaining > 0]
+
     def settle(self) -> None:
         """Pay debt back from points that have become available (no ledger entry: the sum is unchanged)."""
         moves = settle_debt(self.lots, self.debt, self.now)

@@ -137,14 +137,15 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         wanted = _wanted(request or RefundRequest(refund_id="cancel"), lines)
         shares = _reverse_lines(lines, wanted)
         links = row["links"]
-        account = None
+        account = book = None
+        version = 0
         if row["account_id"] is not None:
             account = await accounts.lock_by_id(conn, row["account_id"])
             now = utcnow()  # after waiting for the account lock
             book = await Book.open(conn, account["id"], account["debt"], now)
             book.settle()
             await _reverse_points(conn, book, links, shares, receipt_id, refund_id)
-            await book.flush()
+            version = await book.flush()
         everything = all(Decimal(line["returned"]) == Decimal(line["quantity"]) for line in lines)
         status = "cancelled" if cancel else ("refunded" if everything else "partially_refunded")
         await instruments.reverse(conn, receipt_id, None if cancel else refund_id, shares, links, everything)
@@ -152,10 +153,10 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         await repository.update_after_refund(conn, receipt_id, status=status, refunded_purchase=refunded_purchase,
                                              lines=lines, links=links)
         result = dict(row["result"])
-        if account is not None:
-            account = await accounts.lock_by_id(conn, account["id"])
-            view, changes_at = await account_view(conn, account, program, now)
-            snapshot = (view, account["version"], changes_at)
+        if account is not None and book is not None:
+            current = {**account, "debt": book.debt, "version": version}  # as this transaction left it
+            view, changes_at = await account_view(conn, current, program, now, book.live_lots())
+            snapshot = (view, version, changes_at)
             result["account"] = account_summary(account["card"], view, result["account"]["tier_applied"])
         element = _element(refund_id, principal.store_id, shares, now.isoformat())
         returned = {line["line_id"]: line["returned"] for line in lines}

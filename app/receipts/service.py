@@ -128,11 +128,12 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
         outcome = evaluate(receipt, await _state(conn, account, receipt, program, book, now), program, now, facts)
         links = await instruments.apply(conn, receipt, outcome, account_id)
         summary = None
+        version = 0
         if account is not None and book is not None:
             links |= await _write_points(book, receipt, outcome)
-            await book.flush()
+            version = await book.flush()
         elif account is not None:
-            await accounts.touch(conn, account["id"])  # a blocked card's purchases still change its view
+            version = await accounts.touch(conn, account["id"])  # a blocked card's purchases change its view
         # confirmed before the account view is read, so the view's tier counts this receipt
         await repository.complete(
             conn, receipt.receipt_id, account_id=account["id"] if account else None, status="confirmed",
@@ -140,10 +141,11 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
             lines=stored_lines(receipt, outcome), links=links,
         )
         if account is not None:
-            account = await accounts.lock_by_id(conn, account["id"])
-            view, changes_at = await account_view(conn, account, program, now)
+            # the row as this transaction left it, without reading it again
+            current = {**account, "debt": book.debt if book else account["debt"], "version": version}
+            view, changes_at = await account_view(conn, current, program, now, book.live_lots() if book else None)
             summary = account_summary(account["card"], view, outcome.tier_applied)
-            snapshot = (view, account["version"], changes_at)
+            snapshot = (view, version, changes_at)
         result = build(receipt, outcome, "confirmed", program.version, summary)
         result["refunds"] = []
         await repository.store_result(conn, receipt.receipt_id, result)
