@@ -9,10 +9,13 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -64,7 +67,7 @@ class Service:
 
 
 def start_service(database_url: str, redis_url: str, redis_prefix: str, program_yaml: str,
-                  extra_env: dict[str, str], workers: int = 1) -> Service:
+                  extra_env: dict[str, str], workers: int = 1, stderr: IO[bytes] | None = None) -> Service:
     port = free_port()
     env = {
         **os.environ,
@@ -76,7 +79,8 @@ def start_service(database_url: str, redis_url: str, redis_prefix: str, program_
         **extra_env,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)], env=env
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)], env=env,
+        stderr=stderr,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -95,6 +99,35 @@ def start_service(database_url: str, redis_url: str, redis_prefix: str, program_
                                       headers={"Content-Type": "application/yaml"})
         assert answer.status_code == 200, answer.text
     return service
+
+
+Call = Callable[[httpx.Client], httpx.Response]
+
+
+def race(calls: list[tuple[Service, Call]], timeout_s: float = 60) -> list[httpx.Response]:
+    """Each call in its own thread on its own connection to its service, all released at once by a
+    barrier; answers in call order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: tuple[Service, Call]) -> httpx.Response:
+        service, request = call
+        with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                          timeout=timeout_s) as client:
+            client.get("/healthz")  # connect before the race
+            barrier.wait(timeout=timeout_s)
+            return request(client)
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def post(path: str, body: dict[str, Any] | None = None) -> Call:
+    """A call for `race`: POST `body` (or nothing) to `path`."""
+
+    def call(client: httpx.Client) -> httpx.Response:
+        return client.post(path, json=body) if body is not None else client.post(path)
+
+    return call
 
 
 _counter = iter(range(1, 10**9))

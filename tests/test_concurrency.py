@@ -6,17 +6,26 @@ together by a barrier, so that they really race in the server (two worker proces
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import EXAMPLE, Servers
-from tests.support import ADMIN_KEY, Service, assert_books, card, ledger, line, receipt, registered_card, start_service
+from tests.support import (
+    Call,
+    Service,
+    assert_books,
+    card,
+    ledger,
+    line,
+    post,
+    race,
+    receipt,
+    registered_card,
+    start_service,
+)
 
 WELCOME = 20000  # the example program's registration bonus
 
@@ -33,28 +42,9 @@ def racing(servers: Servers) -> Iterator[Service]:
         service.stop()
 
 
-def in_parallel(service: Service, calls: list[Callable[[httpx.Client], httpx.Response]]) -> list[httpx.Response]:
+def in_parallel(service: Service, calls: list[Call]) -> list[httpx.Response]:
     """Run each call in its own thread on its own connection, all released at once; answers in call order."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[httpx.Client], httpx.Response]) -> httpx.Response:
-        with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-                          timeout=30) as client:
-            client.get("/healthz")  # open the connection before the race starts
-            barrier.wait(timeout=30)
-            return call(client)
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
-
-
-def post(path: str, body: dict[str, Any] | None = None) -> Callable[[httpx.Client], httpx.Response]:
-    """A call for `in_parallel`: POST `body` (or nothing) to `path`."""
-
-    def call(client: httpx.Client) -> httpx.Response:
-        return client.post(path, json=body) if body is not None else client.post(path)
-
-    return call
+    return race([(service, call) for call in calls], timeout_s=30)
 
 
 def test_concurrent_redemptions_never_spend_more_than_the_balance(racing: Service) -> None:

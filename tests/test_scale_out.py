@@ -9,11 +9,8 @@ both instances show the same balances; and `bonus-engine audit` finds the books 
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -21,13 +18,14 @@ import pytest
 from tests.conftest import Servers
 from tests.programs import program
 from tests.support import (
-    ADMIN_KEY,
     Service,
     account,
     card,
     ledger,
     line,
     metric,
+    post,
+    race,
     receipt,
     registered_card,
     start_service,
@@ -96,29 +94,6 @@ def test_a_program_change_through_either_instance_is_live_on_the_other_within_2_
         assert calculated_points(writer) == points  # the instance that saved it uses it at once
         wait_for_version(reader, int(put.json()["version"]))
         assert calculated_points(reader) == points
-
-
-def race(calls: list[tuple[Service, Callable[[httpx.Client], httpx.Response]]]) -> list[httpx.Response]:
-    """Each call in its own thread on its own connection to its instance, all released at once."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: tuple[Service, Callable[[httpx.Client], httpx.Response]]) -> httpx.Response:
-        service, request = call
-        with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-                          timeout=60) as client:
-            client.get("/healthz")  # connect before the race
-            barrier.wait(timeout=60)
-            return request(client)
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
-
-
-def post(path: str, body: dict[str, Any] | None = None) -> Callable[[httpx.Client], httpx.Response]:
-    def call(client: httpx.Client) -> httpx.Response:
-        return client.post(path, json=body) if body is not None else client.post(path)
-
-    return call
 
 
 def confirmed_count(service: Service) -> float:

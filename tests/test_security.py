@@ -12,9 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +21,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi.routing import APIRoute
@@ -33,6 +30,7 @@ from app.core.auth import KeyRing
 from app.core.errors import AppError
 from app.core.logs import JsonFormatter, mask_cards
 from app.main import ROUTERS
+from tests.load import sql
 from tests.support import (
     ADMIN_KEY,
     Service,
@@ -42,6 +40,7 @@ from tests.support import (
     line,
     metric,
     receipt,
+    start_service,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
@@ -90,17 +89,6 @@ def svc(make_service: Callable[..., Service]) -> Service:
 @pytest.fixture(scope="module")
 def pos_keys(svc: Service) -> dict[str, str]:
     return {"pos": svc.key("pos"), "pos bound to s17": svc.key("pos", "s17")}
-
-
-def sql(database_url: str, query: str, *args: Any) -> list[dict[str, Any]]:
-    async def run() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            return [dict(row) for row in await conn.fetch(query, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 # --- who may call what ------------------------------------------------------------------------------
@@ -405,27 +393,10 @@ def logged_service(servers: Any) -> Iterator[tuple[Service, Path]]:
     """A service at DEBUG whose Redis is a closed port (so the cache fails and says so in the log), with its
     stderr in a file."""
     stderr_path = Path(tempfile.mkdtemp(prefix="bonus-engine-log-")) / "stderr.log"
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": servers.new_database(), "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-           "BONUS_ENGINE_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY, "BONUS_ENGINE_LOG_LEVEL": "DEBUG",
-           "BONUS_ENGINE_PROGRAM_POLL_MS": "200", "BONUS_ENGINE_REDIS_RETRY_AFTER_MS": "0"}
+    env = {"BONUS_ENGINE_LOG_LEVEL": "DEBUG", "BONUS_ENGINE_REDIS_RETRY_AFTER_MS": "0"}
     with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env,
-                                   stderr=stderr)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, stderr_path.read_text()
-        time.sleep(0.1)
-    service = Service(url, env["DATABASE_URL"], env, process)
-    answer = service.client().put("/v1/program", content=EXAMPLE.read_text(),
-                                  headers={"Content-Type": "application/yaml"})
-    assert answer.status_code == 200, answer.text
+        service = start_service(servers.new_database(), f"redis://127.0.0.1:{free_port()}/0", "",
+                                EXAMPLE.read_text(), env, stderr=stderr)
     yield service, stderr_path
     service.stop()
 
