@@ -8,7 +8,7 @@ from datetime import datetime
 from ._program import CampaignBase, Items, When
 from ._receipt import Line
 
-__all__ = ["Context", "applies", "category_prefixes", "in_scope", "not_active_reason", "when_holds"]
+__all__ = ["Context", "applies", "in_scope", "not_active_reason", "when_holds"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +58,6 @@ def when_holds(when: When | None, ctx: Context) -> bool:
 
 def applies(campaign: CampaignBase, ctx: Context) -> bool:
     return not_active_reason(campaign, ctx.at) is None and when_holds(campaign.when, ctx)
-
-
-def category_prefixes(category: str | None) -> list[str]:
-    """'shoes/winter/boots' → ['shoes', 'shoes/winter', 'shoes/winter/boots']."""
-    if not category:
-        return []
-    parts = category.split("/")
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def in_scope(items: Items | None, line: Line) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -146,7 +145,3 @@ class Receipt(_Strict):
         if set(sold) & set(codes):
             raise ValueError("a gift certificate cannot pay for its own sale")
         return self
-
-    @property
-    def issued(self) -> datetime:
-        return self.issued_at

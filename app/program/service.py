@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import asyncpg
 
@@ -49,26 +48,20 @@ class ProgramHolder:
     def loaded(self) -> CompiledProgram | None:
         return self._current
 
-    def _install(self, version: int, document: dict[str, Any]) -> CompiledProgram:
-        if self._current is None or version > self._current.version:
-            self._current = compile_program(parse_program(document), version)
-            metrics.PROGRAM_VERSION.set(version)
-            log.info("program version %s active", version)
-        return self._current
-
     async def refresh(self) -> None:
         async with self._db.connection() as conn:
             version = await repository.latest_version(conn)
             if version and (self._current is None or version > self._current.version):
                 row = await repository.by_version(conn, version)
                 if row is not None:
-                    self._install(row["version"], row["document"])
+                    self.installed(row["version"], parse_program(row["document"]))
 
     def installed(self, version: int, program: Program) -> None:
         """The worker that saved a version uses it at once; the others find it by polling."""
         if self._current is None or version > self._current.version:
             self._current = compile_program(program, version)
             metrics.PROGRAM_VERSION.set(version)
+            log.info("program version %s active", version)
 
     async def _poll(self) -> None:
         while True:
