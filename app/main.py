@@ -32,6 +32,8 @@ from app.points.expiry import sweep_forever
 from app.program.endpoints import router as program_router
 from app.program.service import ProgramHolder
 from app.receipts.endpoints import router as receipts_router
+from app.reports.endpoints import router as reports_router
+from app.reports.rollup import roll_up_forever
 from rules import Program
 
 DESCRIPTION = """The loyalty processing service behind cash registers and online checkouts.
@@ -41,7 +43,7 @@ Money and points are integers in minor units. Errors are RFC 9457 problem+json w
 
 
 ROUTERS: tuple[APIRouter, ...] = (receipts_router, accounts_router, program_router, campaigns_router,
-                                  coupons_router, certificates_router, ops.router)
+                                  coupons_router, certificates_router, reports_router, ops.router)
 
 
 def route_roles() -> dict[tuple[str, str], str | None]:
@@ -79,12 +81,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.migration_head = head()
         interval_s = settings.expire_interval_s
-        sweeper = asyncio.create_task(sweep_forever(db, interval_s)) if interval_s else None
+        background = [asyncio.create_task(sweep_forever(db, interval_s))] if interval_s else []
+        if settings.report_interval_s:
+            background.append(asyncio.create_task(
+                roll_up_forever(db, settings.report_time_zone, settings.report_interval_s)))
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
+            for task in background:
+                task.cancel()
             follower.cancel()
             await programs.stop()
             await cache.close()

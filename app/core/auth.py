@@ -11,6 +11,7 @@ from fastapi import Request
 from app.keys import repository
 from app.keys.service import hash_key
 
+from .db import Database
 from .errors import AppError
 
 _CACHE_TTL_S = 5.0  # a revoked key stops working within this many seconds
@@ -41,19 +42,23 @@ class KeyRing:
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise _unauthorized("send Authorization: Bearer <key>")
-        digest = hash_key(key.strip())
+        found = await self.find(request.app.state.db, key.strip())
+        if found is None:
+            raise _unauthorized("unknown or revoked key")
+        return found
+
+    async def find(self, db: Database, key: str) -> Principal | None:
+        """Whose key this is, however it was presented; None for an unknown or revoked key."""
+        digest = hash_key(key)
         if self._bootstrap is not None and hmac.compare_digest(digest, self._bootstrap):
             return Principal("bootstrap", "admin", None)
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > time.monotonic():
-            found = cached[1]
-        else:
-            async with request.app.state.db.connection() as conn:
-                row = await repository.find(conn, digest)
-            found = Principal(str(row["id"]), row["role"], row["store_id"]) if row else None
-            self._cache[digest] = (time.monotonic() + _CACHE_TTL_S, found)
-        if found is None:
-            raise _unauthorized("unknown or revoked key")
+            return cached[1]
+        async with db.connection() as conn:
+            row = await repository.find(conn, digest)
+        found = Principal(str(row["id"]), row["role"], row["store_id"]) if row else None
+        self._cache[digest] = (time.monotonic() + _CACHE_TTL_S, found)
         return found
 
 

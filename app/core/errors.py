@@ -76,6 +76,9 @@ ERROR_CODES: dict[str, str] = {
     "gift_certificate_not_sellable": "the certificate sold on a line is not in status issued",
     "gift_certificate_used": "the certificate sold on the refunded line has been spent",
     "campaign_not_coupon": "coupon batches need a coupon campaign without a shared code",
+    "invalid_period": "a report's from, to or store is not a valid date, period or store id",
+    "segment_not_found": "no such CVM segment: newcomer, loyal, pre_churn, churn or none",
+    "reports_rebuilding": "the report summaries are being built (first start, new time zone); retry later",
     "database_unavailable": "PostgreSQL is unreachable or the pool is exhausted; retry after Retry-After",
     "internal_error": "a bug: reported in the logs with the request id",
 }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +35,17 @@ class Settings(BaseSettings):
     failed_lookup_limit: int = 20  # per key and minute
     log_level: str = "WARNING"
     expire_interval_s: int = 300  # the expiry sweep in `serve`; 0 turns it off
+    report_time_zone: str = "UTC"  # the chain's calendar days in reports (an IANA zone)
+    report_interval_s: float = 10  # the report roll-up in `serve`; 0 turns it off
+
+    @field_validator("report_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Moscow") from None
+        return value
 
 
 @lru_cache

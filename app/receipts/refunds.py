@@ -166,7 +166,7 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         response = {**result, "refund": element}
         await repository.store_result(conn, receipt_id, result)
         await repository.insert_refund(conn, receipt_id, refund_id, print_, row["account_id"], principal.store_id,
-                                       response)
+                                       response, refunded_purchase)
     if snapshot is not None:
         await ctx.cache_account(*snapshot)
     metrics.RECEIPTS.labels("cancelled" if cancel else "refunded").inc()

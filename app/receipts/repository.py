@@ -58,11 +58,12 @@ async def find_refund(conn: asyncpg.Connection, receipt_id: str, refund_id: str)
 
 
 async def insert_refund(conn: asyncpg.Connection, receipt_id: str, refund_id: str, fingerprint: bytes,
-                        account_id: int | None, store_id: str | None, response: dict[str, Any]) -> None:
+                        account_id: int | None, store_id: str | None, response: dict[str, Any],
+                        purchase_refunded: int) -> None:
     await conn.execute(
-        "INSERT INTO refunds (receipt_id, refund_id, fingerprint, account_id, store_id, refund)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        receipt_id, refund_id, fingerprint, account_id, store_id, response,
+        "INSERT INTO refunds (receipt_id, refund_id, fingerprint, account_id, store_id, refund, purchase_refunded)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        receipt_id, refund_id, fingerprint, account_id, store_id, response, purchase_refunded,
     )
 
 

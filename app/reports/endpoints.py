@@ -1,0 +1,72 @@
+"""HTTP for reports (admin keys): JSON reports and the members of a segment as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from app.core import auth
+from app.core.auth import Principal
+from app.core.http import PROBLEM_RESPONSES, json_response
+
+from . import service
+from .schemas import CampaignsReport, ProgramReport, SegmentsReport
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
+
+From = Annotated[str | None, Query(alias="from", max_length=10, description="first day, YYYY-MM-DD (default: 29 "
+                                   "days before `to`)")]
+To = Annotated[str | None, Query(max_length=10, description="last day, included, YYYY-MM-DD (default: today)")]
+Store = Annotated[str | None, Query(max_length=64, description="one store's receipts only")]
+
+
+@router.get("/program", response_model=ProgramReport,
+            summary="Program KPIs: receipts, identified share, checks, members, points, liability")
+async def program(request: Request, from_: From = None, to: To = None, store: Store = None,
+                  _: Principal = Depends(auth.admin)) -> Response:
+    ctx = request.app.state.ctx
+    return json_response(await service.program_report(ctx, service.parse_period(ctx, from_, to, store)))
+
+
+@router.get("/campaigns", response_model=CampaignsReport,
+            summary="Per campaign: receipts touched, discount, points, coupon uses, touched vs untouched checks")
+async def campaigns(request: Request, from_: From = None, to: To = None, store: Store = None,
+                    _: Principal = Depends(auth.admin)) -> Response:
+    ctx = request.app.state.ctx
+    return json_response(await service.campaigns_report(ctx, service.parse_period(ctx, from_, to, store)))
+
+
+@router.get("/segments", response_model=SegmentsReport, summary="CVM segment sizes and the RFM grid, now")
+async def segments(request: Request, _: Principal = Depends(auth.admin)) -> Response:
+    return json_response(await service.segments_report(request.app.state.ctx))
+
+
+@router.get("/segments/{segment}/members", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}, "description": "one row per member, by card"}},
+            summary="The members of a CVM segment as CSV, for a mailing")
+async def segment_members(segment: Annotated[str, Path(max_length=16)], request: Request,
+                          _: Principal = Depends(auth.admin)) -> Response:
+    rows = service.segment_members(request.app.state.ctx, service.check_segment(segment))
+    header = await anext(rows)  # fold in the newest rows (and fail with a problem) before streaming starts
+    return StreamingResponse(_csv(header, rows), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{segment}.csv"'})
+
+
+async def _csv(header: list[object], rows: AsyncIterator[list[object]]) -> AsyncIterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    count = 0
+    async for row in rows:
+        writer.writerow(row)
+        count += 1
+        if count % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,148 @@
+"""SQL over the report summaries (migration 0003); every query reads summaries, never the history."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from rules._program import Segments
+
+
+def _days(store: str | None) -> str:
+    """The period filter; the store is a parameter, $3, only when one is asked for."""
+    return "day BETWEEN $1 AND $2" + (" AND store_id = $3" if store else "")
+
+
+def _args(start: date, end: date, store: str | None) -> tuple[Any, ...]:
+    return (start, end, store) if store else (start, end)
+
+
+async def state(conn: asyncpg.Connection) -> asyncpg.Record:
+    return await conn.fetchrow("SELECT time_zone, rolled_at FROM report_state WHERE id = 1")
+
+
+async def sales(conn: asyncpg.Connection, start: date, end: date, store: str | None) -> list[asyncpg.Record]:
+    """Per day: receipts, with a card, revenue, card revenue, lines."""
+    return await conn.fetch(
+        "SELECT day, sum(receipts)::bigint AS receipts, sum(with_card)::bigint AS with_card,"
+        " sum(revenue)::bigint AS revenue, sum(card_revenue)::bigint AS card_revenue, sum(lines)::bigint AS lines"
+        f" FROM report_sales WHERE {_days(store)} GROUP BY day ORDER BY day",
+        *_args(start, end, store),
+    )
+
+
+async def points(conn: asyncpg.Connection, start: date, end: date, store: str | None) -> list[asyncpg.Record]:
+    """Per day and ledger kind: the sum of points."""
+    return await conn.fetch(
+        f"SELECT day, kind, sum(points)::bigint AS points FROM report_points WHERE {_days(store)} GROUP BY day, kind",
+        *_args(start, end, store),
+    )
+
+
+async def active_members(conn: asyncpg.Connection, start: date, end: date, store: str | None) -> int:
+    return int(await conn.fetchval(
+        f"SELECT count(DISTINCT account_id) FROM report_members WHERE {_days(store)}", *_args(start, end, store)
+    ))
+
+
+async def members(conn: asyncpg.Connection, start_at: datetime, end_at: datetime) -> asyncpg.Record:
+    """Accounts opened before the end of the period, and those opened within it."""
+    return await conn.fetchrow(
+        "SELECT count(*) AS total, count(*) FILTER (WHERE created_at >= $1) AS new FROM accounts"
+        " WHERE created_at < $2",
+        start_at, end_at,
+    )
+
+
+async def liability(conn: asyncpg.Connection, today: date) -> asyncpg.Record:
+    """Outstanding points (the sum of the whole ledger), and those in lots expiring within 30 and 90 days
+    (lots already past their expiry but not yet swept count as expiring)."""
+    return await conn.fetchrow(
+        "SELECT (SELECT coalesce(sum(points), 0)::bigint FROM report_points) AS outstanding,"
+        " coalesce(sum(points) FILTER (WHERE day < $1::date + 30), 0)::bigint AS expiring_30_days,"
+        " coalesce(sum(points), 0)::bigint AS expiring_90_days"
+        " FROM report_expiry WHERE day < $1::date + 90",
+        today,
+    )
+
+
+async def campaigns(conn: asyncpg.Connection, start: date, end: date, store: str | None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT campaign_id, sum(receipts)::bigint AS receipts, sum(discount)::bigint AS discount,"
+        " sum(points)::bigint AS points, sum(coupon_uses)::bigint AS coupon_uses, sum(revenue)::bigint AS revenue"
+        f" FROM report_campaigns WHERE {_days(store)} GROUP BY campaign_id",
+        *_args(start, end, store),
+    )
+
+
+# The CVM segment of a member at $1, exactly as rules.segment_of decides it.
+_SEGMENT = """CASE WHEN last_purchase_at <= $1::timestamptz - make_interval(days => $4::int) THEN 'churn'
+                   WHEN last_purchase_at <= $1::timestamptz - make_interval(days => $3::int) THEN 'pre_churn'
+                   WHEN first_purchase_at > $1::timestamptz - make_interval(days => $2::int) THEN 'newcomer'
+                   ELSE 'loyal' END"""
+
+
+def _segment_args(now: datetime, settings: Segments) -> tuple[Any, ...]:
+    return now, settings.newcomer_days, settings.pre_churn_days, settings.churn_days
+
+
+async def segments(conn: asyncpg.Connection, now: datetime, settings: Segments) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {_SEGMENT} AS segment, count(*) AS members, sum(revenue)::bigint AS revenue FROM report_accounts"
+        " GROUP BY 1",
+        *_segment_args(now, settings),
+    )
+
+
+async def account_count(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM accounts"))
+
+
+# Scores 1 to 5: one plus the number of quintile boundaries below the value, so equal values share a
+# score (ntile would split ties at random). Recency scores the last purchase: later is better.
+_RFM = """
+WITH bounds AS (
+    SELECT percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY last_purchase_at) AS r,
+           percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY receipts) AS f,
+           percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY revenue) AS m
+    FROM report_accounts
+), scored AS (
+    SELECT 1 + (a.last_purchase_at > b.r[1])::int + (a.last_purchase_at > b.r[2])::int
+             + (a.last_purchase_at > b.r[3])::int + (a.last_purchase_at > b.r[4])::int AS r,
+           1 + (a.receipts > b.f[1])::int + (a.receipts > b.f[2])::int
+             + (a.receipts > b.f[3])::int + (a.receipts > b.f[4])::int AS f,
+           1 + (a.revenue > b.m[1])::int + (a.revenue > b.m[2])::int
+             + (a.revenue > b.m[3])::int + (a.revenue > b.m[4])::int AS m,
+           a.revenue
+    FROM report_accounts a CROSS JOIN bounds b
+)
+SELECT s.r, s.f, s.m, count(*) AS members, sum(s.revenue)::bigint AS revenue,
+       b.r AS recency_bounds, b.f AS frequency_bounds, b.m AS monetary_bounds
+FROM scored s CROSS JOIN bounds b
+GROUP BY s.r, s.f, s.m, b.r, b.f, b.m ORDER BY s.r DESC, s.f DESC, s.m DESC
+"""
+
+
+async def rfm(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The non-empty cells of the grid; every row also carries the quintile boundaries."""
+    return await conn.fetch(_RFM)
+
+
+async def segment_members(conn: asyncpg.Connection, segment: str, now: datetime,
+                          settings: Segments) -> AsyncIterator[asyncpg.Record]:
+    """The members of one CVM segment, by card; a cursor, so a segment of millions streams."""
+    if segment == "none":
+        query = ("SELECT c.card, c.phone, NULL::timestamptz AS first_purchase_at, NULL::timestamptz AS"
+                 " last_purchase_at, 0::bigint AS receipts, 0::bigint AS revenue FROM accounts c"
+                 " WHERE NOT EXISTS (SELECT FROM report_accounts a WHERE a.account_id = c.id) ORDER BY c.card")
+        args: tuple[Any, ...] = ()
+    else:
+        query = ("SELECT c.card, c.phone, a.first_purchase_at, a.last_purchase_at, a.receipts, a.revenue"
+                 f" FROM report_accounts a JOIN accounts c ON c.id = a.account_id WHERE {_SEGMENT} = $5"
+                 " ORDER BY c.card")
+        args = (*_segment_args(now, settings), segment)
+    async for row in conn.cursor(query, *args, prefetch=2000):
+        yield row

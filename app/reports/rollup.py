@@ -1,0 +1,209 @@
+"""The roll-up: folds what confirms, refunds, cancels and the ledger wrote into the report summaries.
+
+Rows carry `change_xid`, the transaction that wrote them. One roll-up runs in a REPEATABLE READ
+transaction and folds in the rows with `watermark <= change_xid < horizon`, where the horizon is its
+snapshot's xmin: every transaction below it has finished, so no row of that range can still appear,
+and the next roll-up starts exactly there. Summaries change by deltas (a confirm adds its receipt, a refund
+takes off what it returned, a refund that ends a receipt takes the whole receipt off), so the cost is
+that of the new rows, never of the history. The write path does not know this module exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import asyncpg
+
+from app.core import metrics
+from app.core.db import Database
+
+log = logging.getLogger("bonus_engine.reports")
+
+# a request folds in a window of at most this many transaction ids, or rebuilds a history of at most
+# this many receipts; anything bigger is left to the background roll-up
+REQUEST_SPAN_XIDS = 200_000
+REQUEST_REBUILD_RECEIPTS = 20_000
+
+SUMMARIES = ("report_sales", "report_members", "report_campaigns", "report_points", "report_expiry",
+             "report_accounts")
+
+# A refund ends its receipt when it leaves it refunded or cancelled: the receipt no longer stands.
+_EVENTS = """
+WITH fresh AS (
+    SELECT receipt_id, account_id, store_id, issued_at, (issued_at AT TIME ZONE $3::text)::date AS day,
+           jsonb_array_length(lines) AS lines, result, 1 AS receipts, purchase_amount AS revenue
+    FROM receipts
+    WHERE change_xid >= $1 AND change_xid < $2 AND status <> 'pending'
+), undone AS (
+    SELECT r.receipt_id, r.account_id, r.store_id, r.issued_at, (r.issued_at AT TIME ZONE $3::text)::date,
+           jsonb_array_length(r.lines), r.result,
+           -((f.refund ->> 'status') IN ('refunded', 'cancelled'))::int, -f.purchase_refunded
+    FROM refunds f JOIN receipts r USING (receipt_id)
+    WHERE f.change_xid >= $1 AND f.change_xid < $2
+), events AS (
+    SELECT * FROM fresh UNION ALL SELECT * FROM undone
+)
+"""
+
+_FOLD_RECEIPTS = _EVENTS + """
+, sales AS (
+    INSERT INTO report_sales AS s (day, store_id, receipts, with_card, revenue, card_revenue, lines)
+    SELECT day, store_id, sum(receipts), coalesce(sum(receipts) FILTER (WHERE account_id IS NOT NULL), 0),
+           sum(revenue), coalesce(sum(revenue) FILTER (WHERE account_id IS NOT NULL), 0), sum(receipts * lines)
+    FROM events GROUP BY day, store_id
+    ON CONFLICT (day, store_id) DO UPDATE SET
+        receipts = s.receipts + excluded.receipts, with_card = s.with_card + excluded.with_card,
+        revenue = s.revenue + excluded.revenue, card_revenue = s.card_revenue + excluded.card_revenue,
+        lines = s.lines + excluded.lines
+), members AS (
+    INSERT INTO report_members AS m (day, store_id, account_id, receipts)
+    SELECT day, store_id, account_id, sum(receipts) FROM events
+    WHERE account_id IS NOT NULL GROUP BY day, store_id, account_id HAVING sum(receipts) <> 0
+    ON CONFLICT (day, store_id, account_id) DO UPDATE SET receipts = m.receipts + excluded.receipts
+), buyers AS (
+    -- first and last purchase only move outward here; a receipt that stops standing is handled by _RESPAN
+    INSERT INTO report_accounts AS a (account_id, receipts, revenue, first_purchase_at, last_purchase_at)
+    SELECT account_id, sum(receipts), sum(revenue),
+           coalesce(min(issued_at) FILTER (WHERE receipts > 0), 'infinity'),
+           coalesce(max(issued_at) FILTER (WHERE receipts > 0), '-infinity')
+    FROM events WHERE account_id IS NOT NULL GROUP BY account_id
+    ON CONFLICT (account_id) DO UPDATE SET
+        receipts = a.receipts + excluded.receipts, revenue = a.revenue + excluded.revenue,
+        first_purchase_at = least(a.first_purchase_at, excluded.first_purchase_at),
+        last_purchase_at = greatest(a.last_purchase_at, excluded.last_purchase_at)
+), campaign_events AS (
+    SELECT e.day, e.store_id, c ->> 'id' AS campaign_id, e.receipts,
+           e.receipts * (c ->> 'discount')::bigint AS discount, e.receipts * (c ->> 'points')::bigint AS points,
+           0 AS coupon_uses, e.revenue
+    FROM events e CROSS JOIN json_array_elements(e.result -> 'campaigns') AS c
+    UNION ALL
+    SELECT e.day, e.store_id, u.campaign_id, 0, 0, 0, e.receipts, 0
+    FROM events e JOIN coupon_uses u ON u.receipt_id = e.receipt_id
+)
+INSERT INTO report_campaigns AS c (day, store_id, campaign_id, receipts, discount, points, coupon_uses, revenue)
+SELECT day, store_id, campaign_id, sum(receipts), sum(discount), sum(points), sum(coupon_uses), sum(revenue)
+FROM campaign_events GROUP BY day, store_id, campaign_id
+ON CONFLICT (day, store_id, campaign_id) DO UPDATE SET
+    receipts = c.receipts + excluded.receipts, discount = c.discount + excluded.discount,
+    points = c.points + excluded.points, coupon_uses = c.coupon_uses + excluded.coupon_uses,
+    revenue = c.revenue + excluded.revenue
+"""
+
+# When a member's receipt stops standing, their first or last purchase may move inward: read it again.
+_RESPAN = """
+WITH touched AS (
+    SELECT DISTINCT r.account_id FROM refunds f JOIN receipts r USING (receipt_id)
+    WHERE f.change_xid >= $1 AND f.change_xid < $2 AND r.account_id IS NOT NULL
+      AND (f.refund ->> 'status') IN ('refunded', 'cancelled')
+), span AS (
+    SELECT r.account_id, min(r.issued_at) AS first_at, max(r.issued_at) AS last_at
+    FROM receipts r JOIN touched USING (account_id)
+    WHERE r.status IN ('confirmed', 'partially_refunded')
+    GROUP BY r.account_id
+)
+UPDATE report_accounts a SET first_purchase_at = span.first_at, last_purchase_at = span.last_at
+FROM span WHERE a.account_id = span.account_id
+"""
+
+_FOLD_LEDGER = """
+INSERT INTO report_points AS p (day, store_id, kind, points, entries)
+SELECT (l.created_at AT TIME ZONE $3::text)::date, coalesce(r.store_id, ''), l.kind, sum(l.points), count(*)
+FROM ledger l LEFT JOIN receipts r ON r.receipt_id = l.receipt_id
+WHERE l.change_xid >= $1 AND l.change_xid < $2
+GROUP BY 1, 2, 3
+ON CONFLICT (day, store_id, kind) DO UPDATE SET points = p.points + excluded.points,
+                                                entries = p.entries + excluded.entries
+"""
+
+# a lot's remaining points are the sum of its moves (the audit proves it), so moves keep this exact
+_FOLD_EXPIRY = """
+INSERT INTO report_expiry AS x (day, points)
+SELECT coalesce((lots.expires_at AT TIME ZONE $3::text)::date, 'infinity'), sum(m.points)
+FROM lot_moves m JOIN lots ON lots.id = m.lot_id
+WHERE m.change_xid >= $1 AND m.change_xid < $2
+GROUP BY 1
+ON CONFLICT (day) DO UPDATE SET points = x.points + excluded.points
+"""
+
+# (name, statement, whether it takes the time zone as $3)
+_STEPS = (("receipts", _FOLD_RECEIPTS, True), ("spans", _RESPAN, False), ("ledger", _FOLD_LEDGER, True),
+          ("expiry", _FOLD_EXPIRY, True))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    watermark: int
+    horizon: int
+    time_zone: str
+    rebuilt: bool
+
+
+async def _open_window(conn: asyncpg.Connection, time_zone: str) -> Window:
+    """Lock the roll-up state (a concurrent roll-up that committed first makes this one fail to serialize,
+    and the caller lets it go); a new time zone means starting again from the beginning."""
+    state = await conn.fetchrow(
+        "SELECT watermark, time_zone, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon"
+        " FROM report_state WHERE id = 1 FOR UPDATE"
+    )
+    if state["time_zone"] == time_zone:
+        return Window(state["watermark"], state["horizon"], time_zone, False)
+    return Window(0, state["horizon"], time_zone, True)
+
+
+async def _small(conn: asyncpg.Connection, window: Window, max_span: int) -> bool:
+    if not window.rebuilt:
+        return window.horizon - window.watermark <= max_span
+    return bool(await conn.fetchval("SELECT count(*) < $1 FROM (SELECT FROM receipts LIMIT $1) AS r",
+                                    REQUEST_REBUILD_RECEIPTS))
+
+
+async def roll_up(db: Database, time_zone: str, *, max_span: int | None = None,
+                  progress: bool = False) -> Window | None:
+    """Fold in everything up to the current horizon. None when another roll-up won the state row, or the
+    window is wider than `max_span` transaction ids (a request leaves that to the background)."""
+    started = time.perf_counter()
+    try:
+        window = await _fold(db, time_zone, max_span, progress)
+    except asyncpg.SerializationError:
+        window = None
+    metrics.REPORT_ROLLUPS.labels("done" if window else "skipped").inc()
+    if window is not None:
+        metrics.REPORT_ROLLUP_SECONDS.observe(time.perf_counter() - started)
+        if window.rebuilt:
+            log.warning("report summaries rebuilt for time zone %s", time_zone)
+    return window
+
+
+async def _fold(db: Database, time_zone: str, max_span: int | None, progress: bool) -> Window | None:
+    async with db.connection() as conn, conn.transaction(isolation="repeatable_read"):
+        window = await _open_window(conn, time_zone)
+        if max_span is not None and not await _small(conn, window, max_span):
+            return None
+        if window.rebuilt:
+            await conn.execute(f"TRUNCATE {', '.join(SUMMARIES)}")
+        if max_span is None:
+            await conn.execute("SET LOCAL statement_timeout = 0")  # a rebuild reads the whole history
+        for name, statement, zoned in _STEPS:
+            step_started = time.perf_counter()
+            await conn.execute(statement, window.watermark, window.horizon, *([window.time_zone] if zoned else []))
+            if progress:
+                print(f"  {name}: {time.perf_counter() - step_started:.1f} s", flush=True)
+        await conn.execute("DELETE FROM report_members WHERE receipts = 0")
+        await conn.execute("DELETE FROM report_accounts WHERE receipts = 0")
+        await conn.execute("UPDATE report_state SET watermark = $1, time_zone = $2, rolled_at = now() WHERE id = 1",
+                           window.horizon, window.time_zone)
+    return window
+
+
+async def roll_up_forever(db: Database, time_zone: str, interval_s: float) -> None:
+    """The periodic roll-up inside `serve`, safe in every worker at once (one wins the state row)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await roll_up(db, time_zone)
+        except Exception as error:  # a database outage must not end the loop
+            metrics.REPORT_ROLLUPS.labels("failed").inc()
+            log.warning("report roll-up failed: %s", error)

@@ -1,0 +1,254 @@
+"""Reports for marketers and finance: the program's KPIs, campaign results, CVM segments and the RFM grid.
+
+Each report first folds the newest rows into the summaries (a small window; a wide one is left to the
+background roll-up and `as_of` tells how fresh the answer is), then reads only summaries: the cost does
+not grow with the history. Days are the chain's calendar days in BONUS_ENGINE_REPORT_TIME_ZONE.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from app.core.context import utcnow
+from app.core.db import Database
+from app.core.errors import AppError, unavailable, unprocessable
+from app.core.settings import Settings
+from app.program.service import ProgramHolder
+
+from . import repository
+from .rollup import REQUEST_SPAN_XIDS, roll_up
+
+MAX_PERIOD_DAYS = 3660
+DEFAULT_PERIOD_DAYS = 30
+SEGMENTS = ("newcomer", "loyal", "pre_churn", "churn", "none")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_STORE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class Sources(Protocol):
+    """What reports read: the service's AppContext, or the CLI's own."""
+
+    settings: Settings
+    db: Database
+    programs: ProgramHolder
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Calendar days [start, end], both included, in the report time zone; optionally one store."""
+
+    start: date
+    end: date
+    store: str | None
+    time_zone: str
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as instants: [start 00:00, the day after end 00:00) in the report time zone."""
+        zone = ZoneInfo(self.time_zone)
+        return (datetime.combine(self.start, time(), zone),
+                datetime.combine(self.end + timedelta(days=1), time(), zone))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "time_zone": self.time_zone,
+                "store": self.store}
+
+
+def today(ctx: Sources) -> date:
+    return utcnow().astimezone(ZoneInfo(ctx.settings.report_time_zone)).date()
+
+
+def _date(text: str, name: str) -> date:
+    try:
+        if not _DATE.match(text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise unprocessable("invalid_period", f"{name} must be a date, YYYY-MM-DD: {text!r}") from None
+
+
+def parse_period(ctx: Sources, from_: str | None = None, to: str | None = None,
+                 store: str | None = None) -> Period:
+    """`to` defaults to today, `from` to the 30 days that end on `to`."""
+    end = _date(to, "to") if to is not None else today(ctx)
+    start = _date(from_, "from") if from_ is not None else end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if start > end:
+        raise unprocessable("invalid_period", f"from ({start}) is after to ({end})")
+    if (end - start).days >= MAX_PERIOD_DAYS:
+        raise unprocessable("invalid_period", f"a period spans at most {MAX_PERIOD_DAYS} days")
+    if store is not None and not _STORE.match(store):
+        raise unprocessable("invalid_period", "store must be a store id: 1 to 64 of A-Z a-z 0-9 . _ : -")
+    return Period(start, end, store, ctx.settings.report_time_zone)
+
+
+async def _fresh(ctx: Sources) -> str:
+    """Fold in the newest rows; returns `as_of`, the time of the roll-up the answer stands on."""
+    await roll_up(ctx.db, ctx.settings.report_time_zone, max_span=REQUEST_SPAN_XIDS)
+    async with ctx.db.connection() as conn:
+        state = await repository.state(conn)
+    if state["time_zone"] != ctx.settings.report_time_zone or state["rolled_at"] is None:
+        raise unavailable("reports_rebuilding", "the report summaries are being built; retry after Retry-After",
+                          retry_after_s=10)
+    return str(state["rolled_at"].isoformat())
+
+
+def ratio(part: int, whole: int) -> float | None:
+    """A share for people to read (never money): 4 decimal places, None for 0 of 0."""
+    return round(part / whole, 4) if whole else None
+
+
+def average(total: int, count: int) -> int | None:
+    """Money per receipt in minor units, rounded half up in integers."""
+    return (2 * total + count) // (2 * count) if count else None
+
+
+# ledger kinds as the report names them; redemptions, reversals and expiries are shown as positive amounts
+POINT_KINDS = {"accrual": ("accrued", 1), "bonus": ("bonus", 1), "redemption": ("redeemed", -1),
+               "redemption_return": ("returned", 1), "accrual_reversal": ("reversed", -1),
+               "expiry": ("expired", -1), "adjustment": ("adjusted", 1)}
+
+
+async def program_report(ctx: Sources, period: Period) -> dict[str, Any]:
+    as_of = await _fresh(ctx)
+    start_at, end_at = period.bounds()
+    async with ctx.db.connection() as conn:
+        days = await repository.sales(conn, period.start, period.end, period.store)
+        points = await repository.points(conn, period.start, period.end, period.store)
+        active = await repository.active_members(conn, period.start, period.end, period.store)
+        members = await repository.members(conn, start_at, end_at)
+        liability = await repository.liability(conn, today(ctx))
+    total = {name: sum(int(day[name]) for day in days) for name in ("receipts", "with_card", "revenue",
+                                                                     "card_revenue", "lines")}
+    without_card = total["receipts"] - total["with_card"]
+    cardless_revenue = total["revenue"] - total["card_revenue"]
+    return {
+        "period": period.as_dict(),
+        "as_of": as_of,
+        "receipts": {"total": total["receipts"], "with_card": total["with_card"], "without_card": without_card,
+                     "identified_share": ratio(total["with_card"], total["receipts"]),
+                     "items_per_receipt": round(total["lines"] / total["receipts"], 2) if total["receipts"] else None},
+        "revenue": {"total": total["revenue"], "with_card": total["card_revenue"], "without_card": cardless_revenue},
+        "average_check": {"all": average(total["revenue"], total["receipts"]),
+                          "with_card": average(total["card_revenue"], total["with_card"]),
+                          "without_card": average(cardless_revenue, without_card)},
+        "members": {"total": members["total"], "active": active, "active_share": ratio(active, members["total"]),
+                    "new": members["new"]},
+        "points": _points_by_kind(points),
+        "liability": dict(liability),
+        "days": _series(period, days, points),
+    }
+
+
+def _points_by_kind(rows: list[asyncpg.Record]) -> dict[str, int]:
+    totals = dict.fromkeys((name for name, _ in POINT_KINDS.values()), 0)
+    for row in rows:
+        name, sign = POINT_KINDS[row["kind"]]
+        totals[name] += sign * int(row["points"])
+    return totals
+
+
+def _series(period: Period, days: list[asyncpg.Record], points: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    """Every day of the period, days without sales included, for charts."""
+    sales = {row["day"]: row for row in days}
+    accrued: dict[date, int] = {}
+    redeemed: dict[date, int] = {}
+    for row in points:
+        if row["kind"] in ("accrual", "bonus"):
+            accrued[row["day"]] = accrued.get(row["day"], 0) + int(row["points"])
+        elif row["kind"] == "redemption":
+            redeemed[row["day"]] = redeemed.get(row["day"], 0) - int(row["points"])
+    series = []
+    for offset in range((period.end - period.start).days + 1):
+        day = period.start + timedelta(days=offset)
+        sold = sales.get(day)
+        series.append({"day": day.isoformat(), "receipts": int(sold["receipts"]) if sold else 0,
+                       "revenue": int(sold["revenue"]) if sold else 0,
+                       "points_accrued": accrued.get(day, 0), "points_redeemed": redeemed.get(day, 0)})
+    return series
+
+
+async def campaigns_report(ctx: Sources, period: Period) -> dict[str, Any]:
+    """Per campaign, what it gave and what its receipts brought, against the receipts it did not touch."""
+    as_of = await _fresh(ctx)
+    async with ctx.db.connection() as conn:
+        days = await repository.sales(conn, period.start, period.end, period.store)
+        rows = {row["campaign_id"]: row for row in await repository.campaigns(conn, period.start, period.end,
+                                                                               period.store)}
+    receipts = sum(int(day["receipts"]) for day in days)
+    revenue = sum(int(day["revenue"]) for day in days)
+    known = {campaign.id: campaign for campaign in ctx.programs.current.program.campaigns}
+    campaigns = []
+    for campaign_id in [*known, *sorted(set(rows) - set(known))]:
+        row = rows.get(campaign_id)
+        figures = {name: int(row[name]) if row else 0
+                   for name in ("receipts", "discount", "points", "coupon_uses", "revenue")}
+        if campaign_id not in known and not any(figures.values()):
+            continue  # a removed campaign whose receipts were all refunded
+        campaign = known.get(campaign_id)
+        untouched = {"receipts": receipts - figures["receipts"], "revenue": revenue - figures["revenue"]}
+        campaigns.append({
+            "id": campaign_id, "name": campaign.name if campaign else campaign_id,
+            "type": campaign.type if campaign else None, **figures,
+            "average_check": average(figures["revenue"], figures["receipts"]),
+            "untouched": {**untouched, "average_check": average(untouched["revenue"], untouched["receipts"])},
+        })
+    campaigns.sort(key=lambda c: (-(c["discount"] + c["points"]), c["id"]))
+    return {"period": period.as_dict(), "as_of": as_of,
+            "receipts": {"total": receipts, "revenue": revenue, "average_check": average(revenue, receipts)},
+            "campaigns": campaigns}
+
+
+async def segments_report(ctx: Sources) -> dict[str, Any]:
+    """CVM segments as rules.segment_of decides them now, and the RFM grid of members with a purchase."""
+    as_of = await _fresh(ctx)
+    settings = ctx.programs.current.program.segments
+    async with ctx.db.connection() as conn:
+        segments = {row["segment"]: row for row in await repository.segments(conn, utcnow(), settings)}
+        accounts = await repository.account_count(conn)
+        cells = await repository.rfm(conn)
+    buyers = sum(int(row["members"]) for row in segments.values())
+    cvm = [{"segment": name, "members": int(segments[name]["members"]) if name in segments else 0,
+            "revenue": int(segments[name]["revenue"]) if name in segments else 0} for name in SEGMENTS[:-1]]
+    cvm.append({"segment": "none", "members": accounts - buyers, "revenue": 0})
+    first = cells[0] if cells else None
+    return {
+        "as_of": as_of,
+        "settings": settings.model_dump(),
+        "members": accounts,
+        "cvm": cvm,
+        "rfm": {
+            "boundaries": {
+                "recency": [moment.isoformat() for moment in first["recency_bounds"]] if first else None,
+                "frequency": list(first["frequency_bounds"]) if first else None,
+                "monetary": list(first["monetary_bounds"]) if first else None,
+            },
+            "cells": [{"r": c["r"], "f": c["f"], "m": c["m"], "members": c["members"], "revenue": int(c["revenue"])}
+                      for c in cells],
+        },
+    }
+
+
+def check_segment(segment: str) -> str:
+    if segment not in SEGMENTS:
+        raise AppError(404, "segment_not_found", f"no segment {segment!r}; segments are {', '.join(SEGMENTS)}")
+    return segment
+
+
+async def segment_members(ctx: Sources, segment: str) -> AsyncIterator[list[Any]]:
+    """The rows of the members CSV, header first."""
+    await _fresh(ctx)
+    settings = ctx.programs.current.program.segments
+    now = utcnow()
+    yield ["card", "phone", "segment", "first_purchase_at", "last_purchase_at", "receipts", "revenue"]
+    async with ctx.db.connection() as conn, conn.transaction():
+        async for row in repository.segment_members(conn, segment, now, settings):
+            yield [row["card"], row["phone"] or "", segment,
+                   row["first_purchase_at"].isoformat() if row["first_purchase_at"] else "",
+                   row["last_purchase_at"].isoformat() if row["last_purchase_at"] else "",
+                   row["receipts"], row["revenue"]]
