@@ -1,4 +1,4 @@
-"""`bonus-engine`: dev, serve, migrate, program, keys, audit, expire, simulate. Commands only translate."""
+"""`bonus-engine`: dev, serve, migrate, program, keys, audit, expire, simulate, report. Commands only translate."""
 
 from __future__ import annotations
 
@@ -195,6 +195,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                          progress=True if args.progress else None)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from app.reports import cli as reports_cli
+
+    return reports_cli.run(args, get_settings())
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -267,6 +273,20 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--progress", action="store_true",
                           help="progress on stderr even when it is not a terminal")
     simulate.set_defaults(func=cmd_simulate)
+
+    report = sub.add_parser("report", help="program KPIs, campaign results, segments; rebuild the summaries")
+    report_sub = report.add_subparsers(dest="report", required=True)
+    for name in ("program", "campaigns"):
+        one = report_sub.add_parser(name)
+        one.add_argument("--from", dest="from_", default=None, help="first day, YYYY-MM-DD (default: 29 days "
+                                                                     "before --to)")
+        one.add_argument("--to", default=None, help="last day, included (default: today)")
+        one.add_argument("--store", default=None)
+        one.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    report_sub.add_parser("segments").add_argument("--format", choices=("table", "json", "csv"), default="table")
+    report_sub.add_parser("members", help="a CVM segment's members as CSV").add_argument("segment")
+    report_sub.add_parser("rebuild", help="fold the whole history into the summaries again, with progress")
+    report.set_defaults(func=cmd_report)
     return root
 
 

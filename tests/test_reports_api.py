@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -214,3 +215,29 @@ def test_reports_need_an_admin_key_and_a_known_segment(shop: Service) -> None:
         assert_problem(shop.client(pos).get(f"/v1/reports/{path}"), 403, "forbidden")
         assert_problem(shop.client(None).get(f"/v1/reports/{path}"), 401, "unauthorized")
     assert_problem(shop.client().get("/v1/reports/segments/vip/members"), 404, "segment_not_found")
+
+
+def test_the_cli_prints_the_same_reports(shop: Service, week: dict[str, Any]) -> None:
+    client, a = week["client"], week["a"]
+    api = report(client, "program", **{"from": a.isoformat()})
+    printed = shop.cli("report", "program", "--from", a.isoformat(), "--format", "json", check=True)
+    assert {**json.loads(printed.stdout), "as_of": None} == {**api, "as_of": None}
+    table = shop.cli("report", "campaigns", "--from", a.isoformat(), check=True).stdout
+    assert "# campaigns" in table and "big-check" in table and "450000" in table
+    as_csv = shop.cli("report", "program", "--from", a.isoformat(), "--store", "s1", "--format", "csv",
+                      check=True).stdout
+    rows = list(csv.reader(io.StringIO(as_csv)))
+    assert ["program", "receipts.total", "3"] in rows and ["program", "revenue.total", "1440000"] in rows
+    segments = shop.cli("report", "segments", check=True).stdout
+    assert "# cvm" in segments and "newcomer" in segments
+    bad = shop.cli("report", "program", "--from", "2026-02-30")
+    assert bad.returncode == 1 and "from must be a date" in bad.stderr
+
+
+def test_rebuild_from_the_history_gives_the_same_numbers(shop: Service, week: dict[str, Any]) -> None:
+    client, a = week["client"], week["a"]
+    before = {path: report(client, path, **{"from": a.isoformat()}) for path in ("program", "campaigns")}
+    rebuilt = shop.cli("report", "rebuild", check=True).stdout
+    assert "receipts:" in rebuilt and "done in" in rebuilt
+    for path, earlier in before.items():
+        assert {**report(client, path, **{"from": a.isoformat()}), "as_of": None} == {**earlier, "as_of": None}

@@ -1,0 +1,90 @@
+"""`bonus-engine report ...`: the same reports as the API, printed as tables, JSON or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.db import Database
+from app.core.errors import AppError
+from app.core.settings import Settings
+from app.program.service import ProgramHolder
+
+from . import export, service
+from .rollup import roll_up
+
+
+@dataclass
+class CliSources:
+    settings: Settings
+    db: Database
+    programs: ProgramHolder
+
+
+TABLES: dict[str, Callable[[dict[str, Any]], list[export.Table]]] = {
+    "program": export.program_tables, "campaigns": export.campaigns_tables, "segments": export.segments_tables,
+}
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        return asyncio.run(_run(args, settings))
+    except AppError as error:
+        print(f"error: {error.detail} ({error.code})", file=sys.stderr)
+        return 1
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    db = Database(settings)
+    await db.connect()
+    try:
+        sources = CliSources(settings, db, ProgramHolder(db, settings.program_poll_ms))
+        await sources.programs.refresh()
+        if args.report == "rebuild":
+            return await _rebuild(sources)
+        if args.report == "members":
+            await _members(sources, service.check_segment(args.segment))
+            return 0
+        report = await _report(sources, args)
+        if args.format == "json":
+            print(json.dumps(report, ensure_ascii=False, indent=2))
+        else:
+            tables = TABLES[args.report](report)
+            print(export.as_csv(tables) if args.format == "csv" else export.as_text(tables), end="")
+        return 0
+    finally:
+        await db.close()
+
+
+async def _report(sources: CliSources, args: argparse.Namespace) -> dict[str, Any]:
+    if args.report == "segments":
+        return await service.segments_report(sources)
+    period = service.parse_period(sources, args.from_, args.to, args.store)
+    if args.report == "program":
+        return await service.program_report(sources, period)
+    return await service.campaigns_report(sources, period)
+
+
+async def _rebuild(sources: CliSources) -> int:
+    started = time.perf_counter()
+    print(f"rebuilding the report summaries in {sources.settings.report_time_zone}", flush=True)
+    await sources.db.fetchval("UPDATE report_state SET time_zone = '' WHERE id = 1")  # forces a full fold
+    window = await roll_up(sources.db, sources.settings.report_time_zone, progress=True)
+    if window is None:
+        print("another roll-up was running; run again", file=sys.stderr)
+        return 1
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+async def _members(sources: CliSources, segment: str) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    async for row in service.segment_members(sources, segment):
+        writer.writerow(row)
