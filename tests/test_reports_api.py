@@ -196,17 +196,17 @@ def test_segments_follow_first_and_last_standing_purchase(make_service: Callable
     assert sorted(row["card"] for row in nobody) == sorted([cards["none"], cards["undone"]])
 
 
-@pytest.mark.parametrize(("params", "detail"), [
-    ({"from": "2026-13-01"}, "from must be a date"),
-    ({"to": "yesterday"}, "to must be a date"),
-    ({"from": "2026-11-02", "to": "2026-11-01"}, "is after to"),
-    ({"from": "2000-01-01", "to": "2026-11-01"}, "at most 3660 days"),
-    ({"store": "s 1"}, "store must be a store id"),
+@pytest.mark.parametrize(("params", "code", "detail"), [
+    ({"from": "2026-13-01"}, "validation_error", "query.from"),
+    ({"to": "yesterday"}, "validation_error", "query.to"),
+    ({"store": "s 1"}, "validation_error", "query.store"),
+    ({"from": "2026-11-02", "to": "2026-11-01"}, "invalid_period", "is after to"),
+    ({"from": "2000-01-01", "to": "2026-11-01"}, "invalid_period", "at most 3660 days"),
 ])
-def test_bad_periods_are_422_with_the_reason(shop: Service, params: dict[str, str], detail: str) -> None:
+def test_bad_periods_are_422_with_the_reason(shop: Service, params: dict[str, str], code: str, detail: str) -> None:
     for path in ("program", "campaigns"):
-        problem = assert_problem(shop.client().get(f"/v1/reports/{path}", params=params), 422, "invalid_period")
-        assert detail in problem["detail"]
+        problem = assert_problem(shop.client().get(f"/v1/reports/{path}", params=params), 422, code)
+        assert detail in str(problem), problem
 
 
 def test_reports_need_an_admin_key_and_a_known_segment(shop: Service) -> None:

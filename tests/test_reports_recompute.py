@@ -101,7 +101,8 @@ def load(services: tuple[Service, Service], rng: random.Random) -> None:
             if i % 3 == 0:
                 undo.append((f"/v1/receipts/{done['receipt_id']}/cancel", None))
             else:
-                back = [{"line_id": x["line_id"], "quantity": "1"} for x in rng.sample(lines, rng.randint(1, len(lines)))]
+                chosen = rng.sample(lines, rng.randint(1, len(lines)))
+                back = [{"line_id": x["line_id"], "quantity": "1"} for x in chosen]
                 undo.append((f"/v1/receipts/{done['receipt_id']}/refunds", {"refund_id": f"rf{i}", "lines": back}))
         more = [("/v1/receipts", body(rng, cards, now)) for _ in range(120)]
         mixed = undo + more
@@ -130,10 +131,11 @@ def expected_program(db: str, start: date, end: date, store: str | None, today: 
         db, "SELECT l.kind, sum(l.points) AS points FROM ledger l LEFT JOIN receipts r ON r.receipt_id = l.receipt_id"
             f" WHERE (l.created_at AT TIME ZONE '{ZONE}')::date BETWEEN $1 AND $2"
             + (" AND r.store_id = $3" if store else "") + " GROUP BY l.kind", *args)}
+    expires = f"(expires_at AT TIME ZONE '{ZONE}')::date"
     [money] = sql(db, "SELECT (SELECT sum(points) FROM ledger) AS outstanding,"
-                      f" coalesce(sum(remaining) FILTER (WHERE (expires_at AT TIME ZONE '{ZONE}')::date < $1::date + 30),"
-                      " 0) AS e30, coalesce(sum(remaining), 0) AS e90 FROM lots"
-                      f" WHERE remaining > 0 AND (expires_at AT TIME ZONE '{ZONE}')::date < $1::date + 90", today)
+                      f" coalesce(sum(remaining) FILTER (WHERE {expires} < $1::date + 30), 0) AS e30,"
+                      " coalesce(sum(remaining), 0) AS e90 FROM lots"
+                      f" WHERE remaining > 0 AND {expires} < $1::date + 90", today)
     return {"sales": sales, "points": points, "money": money}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -19,10 +20,9 @@ from .schemas import CampaignsReport, ProgramReport, SegmentsReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 
-From = Annotated[str | None, Query(alias="from", max_length=10, description="first day, YYYY-MM-DD (default: 29 "
-                                   "days before `to`)")]
-To = Annotated[str | None, Query(max_length=10, description="last day, included, YYYY-MM-DD (default: today)")]
-Store = Annotated[str | None, Query(max_length=64, description="one store's receipts only")]
+From = Annotated[date | None, Query(alias="from", description="first day, YYYY-MM-DD (default: 29 days before `to`)")]
+To = Annotated[date | None, Query(description="last day, included, YYYY-MM-DD (default: today)")]
+Store = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="one store's receipts only")]
 
 
 @router.get("/program", response_model=ProgramReport,

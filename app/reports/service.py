@@ -64,7 +64,9 @@ def today(ctx: Sources) -> date:
     return utcnow().astimezone(ZoneInfo(ctx.settings.report_time_zone)).date()
 
 
-def _date(text: str, name: str) -> date:
+def _date(text: str | date, name: str) -> date:
+    if isinstance(text, date):
+        return text
     try:
         if not _DATE.match(text):
             raise ValueError
@@ -73,7 +75,7 @@ def _date(text: str, name: str) -> date:
         raise unprocessable("invalid_period", f"{name} must be a date, YYYY-MM-DD: {text!r}") from None
 
 
-def parse_period(ctx: Sources, from_: str | None = None, to: str | None = None,
+def parse_period(ctx: Sources, from_: str | date | None = None, to: str | date | None = None,
                  store: str | None = None) -> Period:
     """`to` defaults to today, `from` to the 30 days that end on `to`."""
     end = _date(to, "to") if to is not None else today(ctx)
