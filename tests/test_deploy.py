@@ -395,7 +395,7 @@ def exported(text: str) -> dict[str, dict[str, set[str]]]:
 
 def exercise(service: Service) -> None:
     """Requests that make every labelled series exist: a confirm with a coupon, its replay, a refund and its
-    replay, account reads (cache misses and hits), a problem answer, readiness."""
+    replay, account reads (cache misses and hits), a problem answer, a report, readiness."""
     client = service.client()
     number = card()
     body = receipt([line("1", 600000, "2", sku="BOOT-123", category="shoes/winter"), line("2", 50000, category="care")],
@@ -408,6 +408,7 @@ def exercise(service: Service) -> None:
     for _ in range(2):
         assert client.get(f"/v1/accounts/{number}").status_code == 200
     assert client.get(f"/v1/accounts/{card()}").status_code == 404
+    assert client.get("/v1/reports/program").status_code == 200  # a report rolls up the newest rows first
     assert httpx.get(f"{service.url}/readyz").status_code == 200
 
 
