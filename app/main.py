@@ -34,6 +34,7 @@ from app.program.service import ProgramHolder
 from app.receipts.endpoints import router as receipts_router
 from app.reports.endpoints import router as reports_router
 from app.reports.rollup import roll_up_forever
+from app.reports.web import router as reports_page_router
 from rules import Program
 
 DESCRIPTION = """The loyalty processing service behind cash registers and online checkouts.
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(metrics.MetricsMiddleware)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(reports_page_router)  # GET /reports: HTML for browsers (Basic auth), not in the schema
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -1,0 +1,70 @@
+"""`GET /reports`: the report page for people, in a browser.
+
+A browser cannot send `Authorization: Bearer`, so the page also takes the admin key as the password of
+HTTP Basic auth (any user name): without a valid key the answer is 401 with a Basic challenge, and the
+browser asks for it. Bearer keys work as on the JSON API, for scripts and tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from app.core.errors import AppError
+
+from . import page, service
+from .endpoints import From, Store, To  # the JSON API's query parameters: same names, same checks
+
+router = APIRouter()
+
+REALM = "bonus-engine reports"
+# The page loads nothing and runs nothing: a policy that forbids both makes any escaping slip harmless.
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def presented_key(authorization: str) -> str | None:
+    """The key in `Authorization: Bearer <key>` or in the password of `Authorization: Basic`."""
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return value or None
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _user, colon, password = decoded.partition(":")
+    return password if colon and password else None
+
+
+async def admin(request: Request) -> None:
+    """An admin key, as a Bearer token or as the Basic password; a dependency, so that without one the
+    answer is the challenge whatever the query says."""
+    key = presented_key(request.headers.get("authorization", ""))
+    principal = await request.app.state.keys.find(request.app.state.db, key) if key else None
+    if principal is None:
+        raise AppError(401, "unauthorized", "sign in with an admin key as the password (any user name)",
+                       headers={"WWW-Authenticate": f'Basic realm="{REALM}"'})
+    if not principal.is_admin:
+        raise AppError(403, "forbidden", "the reports page needs an admin key")
+
+
+@router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
+async def reports_page(request: Request, from_: From = None, to: To = None, store: Store = None,
+                       _: None = Depends(admin)) -> HTMLResponse:
+    ctx = request.app.state.ctx
+    period = service.parse_period(ctx, from_, to, store)
+    program = await service.program_report(ctx, period)
+    campaigns = await service.campaigns_report(ctx, period)
+    segments = await service.segments_report(ctx)
+    return HTMLResponse(page.render(program, campaigns, segments), headers=_HEADERS)

@@ -1,0 +1,189 @@
+"""`GET /reports` in a real browser: Debian's Chromium, headless, against the service over real HTTP.
+
+Chromium sends the admin key as HTTP Basic credentials from the URL (after the page's 401 challenge), takes
+a screenshot and dumps the DOM; the DOM must hold the figures the JSON API gives for the same period, and
+the screenshot must be a real, non-blank picture of the page. Chromium missing is a failure, not a skip:
+CI installs it (.ci/run).
+
+BONUS_REPORTS_SCREENSHOT=docs/reports.png also confirms a month of synthetic receipts (loadtests.make_receipts)
+and saves the screenshot there, for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import subprocess
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from app.reports import page
+from loadtests.make_receipts import MSK
+from loadtests.make_receipts import receipts as synthetic_receipts
+from tests.support import ADMIN_KEY, Service, card, confirm, line, receipt
+
+CHROMIUM = "/usr/bin/chromium"
+WIDTH, HEIGHT = 1280, 2400
+README_HEIGHT = 2850
+SCREENSHOT = os.environ.get("BONUS_REPORTS_SCREENSHOT")
+CHALLENGE = 'Basic realm="bonus-engine reports"'
+
+
+@pytest.fixture(scope="module")
+def svc(make_service: Callable[..., Service]) -> Service:
+    """Its own service, so the report counts only this module's receipts."""
+    service = make_service()
+    client = service.client()
+    cards = [card() for _ in range(3)]
+    for index, amount in enumerate((1_299_000, 649_000, 250_000, 89_000, 1_000_000)):
+        lines = [line("1", amount, sku="BOOT-123", category="shoes/winter"),
+                 line("2", 29_000, "1", sku="SOCKS-1", category="socks")]
+        confirm(client, receipt(lines, cards[index % 3] if index < 4 else None, store_id="s1"))
+    if SCREENSHOT:
+        _confirm_a_month(client)
+    return service
+
+
+def _confirm_a_month(client: httpx.Client) -> None:
+    """~200 receipts of a shoe chain over the 29 days before today (the program takes 30 days back)."""
+    today = datetime.now(UTC).astimezone(MSK).replace(hour=0, minute=0, second=0, microsecond=0)
+    for body in synthetic_receipts(200, seed=7, cards=60, start=today - timedelta(days=29), days=29):
+        confirm(client, body)
+
+
+def browser(*args: str, height: int = HEIGHT, timeout_s: float = 45) -> subprocess.CompletedProcess[str]:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               "--no-first-run", "--disable-extensions", f"--window-size={WIDTH},{height}", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def page_url(svc: Service, key: str, query: str = "") -> str:
+    return svc.url.replace("http://", f"http://reports:{quote(key, safe='')}@") + "/reports" + query
+
+
+# --- the page in Chromium ---------------------------------------------------------------------------
+
+
+def test_chromium_shows_the_figures_of_the_json_api(svc: Service, tmp_path: Path) -> None:
+    dom = browser(f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page_url(svc, ADMIN_KEY)).stdout
+    report = svc.client().get("/v1/reports/program")
+    assert report.status_code == 200, report.text
+    figures = report.json()
+    shown = dict(re.findall(r'data-kpi="([a-z0-9_]+)">([^<]*)<', dom))
+    assert shown["receipts"] == page.count(figures["receipts"]["total"])
+    assert figures["receipts"]["total"] >= 5
+    assert shown["revenue"] == page.amount(figures["revenue"]["total"])
+    assert shown["average_check"] == page.amount(figures["average_check"]["all"])
+    assert shown["average_check_with_card"] == page.amount(figures["average_check"]["with_card"])
+    assert shown["average_check_without_card"] == page.amount(figures["average_check"]["without_card"])
+    assert shown["identified_share"] == page.share(figures["receipts"]["identified_share"])
+    assert shown["points_accrued"] == page.amount(figures["points"]["accrued"])
+    assert shown["liability"] == page.amount(figures["liability"]["outstanding"])
+    assert shown["active_members"] == page.count(figures["members"]["active"])
+    assert len(re.findall(r'<rect class="bar"', dom.split("<title>Receipts per day</title>", 1)[1]
+                          .split("</svg>", 1)[0])) == len(figures["days"])
+    assert "Winter: 5% from 5,000, 10% from 10,000" in dom  # the example program's campaign, by name
+
+
+def test_chromium_takes_a_screenshot_of_the_page(svc: Service, tmp_path: Path) -> None:
+    shot, blank = tmp_path / "reports.png", tmp_path / "blank.png"
+    browser(f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", page_url(svc, ADMIN_KEY))
+    browser(f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={blank}", "about:blank")
+    assert png_size(shot) == (WIDTH, HEIGHT)
+    # a blank page compresses to almost nothing; the report's text, cards and charts do not
+    assert shot.stat().st_size > 5 * blank.stat().st_size, (shot.stat().st_size, blank.stat().st_size)
+    if SCREENSHOT:  # the whole page, as a month of receipts fills it (Chromium cannot shoot past the window)
+        browser(f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={SCREENSHOT}", page_url(svc, ADMIN_KEY),
+                height=README_HEIGHT)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, after checking the signature, and that the image data
+    inflates to exactly the size those promise (8-bit RGB or RGBA rows, each with its filter byte)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    width, height, depth, color = struct.unpack(">IIBB", data[16:26])
+    assert depth == 8 and color in (2, 6), (depth, color)
+    idat, offset = b"", 8
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        if kind == b"IDAT":
+            idat += data[offset + 8:offset + 8 + length]
+        offset += 12 + length
+    assert len(zlib.decompress(idat)) == height * (1 + width * (3 if color == 2 else 4))
+    return width, height
+
+
+# --- who may see it ---------------------------------------------------------------------------------
+
+
+def test_chromium_without_the_key_sees_nothing(svc: Service, tmp_path: Path) -> None:
+    profile = f"--user-data-dir={tmp_path / 'profile'}"
+    for url in (f"{svc.url}/reports", page_url(svc, ADMIN_KEY + "x")):
+        dom = browser(profile, "--dump-dom", url).stdout
+        assert "data-kpi" not in dom and "Winter" not in dom, dom[:500]
+
+
+def test_a_browser_is_asked_for_the_key(svc: Service) -> None:
+    for headers in ({}, {"Authorization": f"Basic {_basic('x', ADMIN_KEY + 'x')}"},
+                    {"Authorization": f"Basic {_basic(ADMIN_KEY, '')}"}, {"Authorization": "Basic !!!"},
+                    {"Authorization": f"Bearer {ADMIN_KEY}x"}, {"Authorization": ADMIN_KEY}):
+        answer = httpx.get(f"{svc.url}/reports", headers=headers, params={"from": "not-a-date"})
+        assert answer.status_code == 401, (headers, answer.text)
+        assert answer.headers["www-authenticate"] == CHALLENGE
+        assert "Winter" not in answer.text
+
+
+def test_an_admin_key_by_basic_auth_or_bearer_opens_it(svc: Service) -> None:
+    for headers in ({"Authorization": f"Basic {_basic('anyone', ADMIN_KEY)}"},
+                    {"Authorization": f"Bearer {ADMIN_KEY}"}):
+        answer = httpx.get(f"{svc.url}/reports", headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "text/html; charset=utf-8"
+        assert answer.text.startswith("<!DOCTYPE html>")
+        assert "default-src 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["cache-control"] == "no-store"
+    admin = svc.key("admin")
+    assert httpx.get(f"{svc.url}/reports", auth=("marketing", admin)).status_code == 200
+
+
+def test_a_pos_key_is_refused(svc: Service) -> None:
+    for key in (svc.key("pos"), svc.key("pos", "s1")):
+        for headers in ({"Authorization": f"Basic {_basic('x', key)}"}, {"Authorization": f"Bearer {key}"}):
+            answer = httpx.get(f"{svc.url}/reports", headers=headers)
+            assert answer.status_code == 403, answer.text
+            assert answer.json()["code"] == "forbidden"
+
+
+def test_the_period_and_store_are_those_of_the_json_api(svc: Service) -> None:
+    client = svc.client()
+    today = datetime.now(UTC).date()
+    query = {"from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat(), "store": "s1"}
+    answer = client.get("/reports", params=query)
+    assert answer.status_code == 200, answer.text
+    figures = client.get("/v1/reports/program", params=query).json()
+    assert answer.text.count('<rect class="bar"') >= len(figures["days"]) == 7
+    assert f'data-kpi="receipts">{page.count(figures["receipts"]["total"])}<' in answer.text
+    assert "s1" in answer.text.split("</header>", 1)[0]
+    for bad in ({"from": "yesterday"}, {"from": "2026-11-10", "to": "2026-11-01"}, {"store": "no spaces"}):
+        refused, api = client.get("/reports", params=bad), client.get("/v1/reports/program", params=bad)
+        assert refused.status_code == api.status_code == 422, refused.text
+        assert refused.json()["code"] == api.json()["code"], (refused.text, api.text)
+
+
+def _basic(user: str, password: str) -> str:
+    import base64
+
+    return base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -1,0 +1,345 @@
+"""The report page rendered from fixed report dicts: exact figures, one bar per day, escaping, nothing
+loaded from elsewhere, well-formed SVG, and the empty, one-day and long periods."""
+
+from __future__ import annotations
+
+import copy
+import re
+import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from app.reports import charts, page
+
+PERIOD = {"from": "2026-11-01", "to": "2026-11-30", "time_zone": "Europe/Moscow", "store": None}
+AS_OF = "2026-11-27T07:30:00+00:00"
+
+
+def days(count: int, start: str = "2026-11-01") -> list[dict[str, Any]]:
+    first = date.fromisoformat(start)
+    return [{"day": (first + timedelta(days=i)).isoformat(), "receipts": 10 + i % 7, "revenue": 1_000_000 + i,
+             "points_accrued": 1200 + 10 * i, "points_redeemed": 300 * (i % 3)} for i in range(count)]
+
+
+def program(day_rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "period": PERIOD, "as_of": AS_OF,
+        "receipts": {"total": 1200, "with_card": 800, "without_card": 400, "identified_share": 0.6667,
+                     "items_per_receipt": 3.25},
+        "revenue": {"total": 123456789, "with_card": 90000000, "without_card": 33456789},
+        "average_check": {"all": 102881, "with_card": 112500, "without_card": 83642},
+        "members": {"total": 5000, "active": 700, "active_share": 0.14, "new": 120},
+        "points": {"accrued": 100000, "bonus": 5000, "redeemed": 30000, "returned": 100, "reversed": 2000,
+                   "expired": 4000, "adjusted": -50},
+        "liability": {"outstanding": 1234567, "expiring_30_days": 10000, "expiring_90_days": 50000},
+        "days": days(30) if day_rows is None else day_rows,
+    }
+
+
+def campaign(campaign_id: str, name: str, discount: int, points: int) -> dict[str, Any]:
+    return {"id": campaign_id, "name": name, "type": "receipt_discount", "receipts": 120, "discount": discount,
+            "points": points, "coupon_uses": 3, "revenue": 15000000, "average_check": 125000,
+            "untouched": {"receipts": 1080, "revenue": 108456789, "average_check": 100000}}
+
+
+def campaigns(rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"period": PERIOD, "as_of": AS_OF,
+            "receipts": {"total": 1200, "revenue": 123456789, "average_check": 102881},
+            "campaigns": [campaign("winter-check", "Winter: 5% from 5,000", 50000, 0),
+                          campaign("care-double", "Double points on care", 0, 32000)] if rows is None else rows}
+
+
+def segments() -> dict[str, Any]:
+    cells = [{"r": 5, "f": 5, "m": m, "members": 10 * m, "revenue": 100000} for m in (1, 2, 5)]
+    cells.append({"r": 1, "f": 2, "m": 3, "members": 7, "revenue": 5000})
+    return {
+        "as_of": AS_OF, "settings": {"newcomer_days": 30, "pre_churn_days": 60, "churn_days": 120}, "members": 5000,
+        "cvm": [{"segment": "newcomer", "members": 100, "revenue": 1000000},
+                {"segment": "loyal", "members": 1200, "revenue": 9000000},
+                {"segment": "pre_churn", "members": 400, "revenue": 2000000},
+                {"segment": "churn", "members": 300, "revenue": 500000},
+                {"segment": "none", "members": 3000, "revenue": 0}],
+        "rfm": {"boundaries": {"recency": ["2026-08-01", "2026-09-01", "2026-10-01", "2026-11-01"],
+                               "frequency": [1, 1, 2, 4], "monetary": [5000, 12000, 30000, 80000]},
+                "cells": cells},
+    }
+
+
+def empty_period() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """No receipts at all: zero counts, null averages and shares, zero days, no campaign, no buyer."""
+    report = program([{**row, "receipts": 0, "revenue": 0, "points_accrued": 0, "points_redeemed": 0}
+                      for row in days(30)])
+    report["receipts"] = {"total": 0, "with_card": 0, "without_card": 0, "identified_share": None,
+                          "items_per_receipt": None}
+    report["revenue"] = {"total": 0, "with_card": 0, "without_card": 0}
+    report["average_check"] = {"all": None, "with_card": None, "without_card": None}
+    report["members"] = {"total": 0, "active": 0, "active_share": None, "new": 0}
+    report["points"] = dict.fromkeys(report["points"], 0)
+    report["liability"] = dict.fromkeys(report["liability"], 0)
+    groups = segments()
+    groups["members"] = 0
+    groups["cvm"] = [{**row, "members": 0, "revenue": 0} for row in groups["cvm"]]
+    groups["rfm"] = {"boundaries": {"recency": None, "frequency": None, "monetary": None}, "cells": []}
+    return report, campaigns([]), groups
+
+
+# --- reading the page -------------------------------------------------------------------------------
+
+
+def kpis(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-kpi="([a-z0-9_]+)">([^<]*)<', html))
+
+
+def svgs(html: str) -> dict[str, ET.Element]:
+    """Every inline chart parsed as XML (fails if one is not well-formed), by its title."""
+    found = {}
+    for markup in re.findall(r"<svg\b.*?</svg>", html, flags=re.DOTALL):
+        root = ET.fromstring(markup)
+        title = root.find("title")
+        assert title is not None and title.text, markup[:200]
+        assert root.get("aria-label") == title.text and root.get("role") == "img"
+        found[title.text] = root
+    return found
+
+
+def day_labels(svg: ET.Element) -> list[str]:
+    """The x axis labels (the y axis ticks are right-aligned)."""
+    return [t.text or "" for t in svg.iter("text") if t.get("text-anchor") == "middle"]
+
+
+def bars(svg: ET.Element) -> list[ET.Element]:
+    return [rect for rect in svg.iter("rect") if rect.get("class") == "bar"]
+
+
+class _Balance(HTMLParser):
+    """Checks that every element is closed, in order (void elements excepted)."""
+
+    VOID = {"meta", "br", "hr", "img", "input", "link", "rect", "line", "path", "circle"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID:
+            return
+        assert self.open and self.open[-1] == tag, (tag, self.open[-5:])
+        self.open.pop()
+
+
+def assert_well_formed(html: str) -> None:
+    assert html.startswith("<!DOCTYPE html>\n<html lang=\"en\">")
+    checker = _Balance()
+    checker.feed(html)
+    checker.close()
+    assert checker.open == []
+    svgs(html)
+
+
+def assert_self_contained(html: str) -> None:
+    lowered = html.lower()
+    for needle in ("http://", "https://", "<script", "src=", "href=", "url(", "@import", "<link", "<iframe"):
+        assert needle not in lowered, needle
+
+
+# --- formatting -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("minor", "text"), [
+    (0, "0.00"), (5, "0.05"), (100, "1.00"), (123456789, "1,234,567.89"), (-5, "-0.05"), (-100, "-1.00"),
+    (-123456789, "-1,234,567.89"), (10**20 + 1, "1,000,000,000,000,000,000.01"), (None, "—"),
+])
+def test_amounts_are_major_units_with_two_decimals_in_integer_arithmetic(minor: int | None, text: str) -> None:
+    assert page.amount(minor) == text
+
+
+def test_money_that_is_not_an_integer_is_refused_not_rounded() -> None:
+    with pytest.raises(ValueError):
+        page.amount(1234.5)  # type: ignore[arg-type]
+
+
+def test_axis_ticks_are_round_and_cover_the_highest_value() -> None:
+    assert charts.axis_ticks(0) == [0, 1]
+    assert charts.axis_ticks(1) == [0, 1]
+    assert charts.axis_ticks(7) == [0, 2, 4, 6, 8]
+    assert charts.axis_ticks(60) == [0, 20, 40, 60]
+    assert charts.axis_ticks(123456) == [0, 50000, 100000, 150000]
+    assert page.whole_amount(4_000_099) == "40,000" and page.whole_amount(-99) == "0"
+
+
+def test_missing_days_are_filled_with_zeros() -> None:
+    rows = page.dense_days([{"day": "2026-11-03", "receipts": 2, "revenue": 1, "points_accrued": 0,
+                             "points_redeemed": 0},
+                            {"day": "2026-11-01", "receipts": 1, "revenue": 1, "points_accrued": 0,
+                             "points_redeemed": 0}])
+    assert [(row["day"], row["receipts"]) for row in rows] == [("2026-11-01", 1), ("2026-11-02", 0),
+                                                               ("2026-11-03", 2)]
+
+
+# --- the full page ----------------------------------------------------------------------------------
+
+
+def test_the_kpis_are_formatted_exactly() -> None:
+    html = page.render(program(), campaigns(), segments())
+    assert kpis(html) == {
+        "receipts": "1,200", "revenue": "1,234,567.89", "identified_share": "66.7%", "items_per_receipt": "3.25",
+        "average_check": "1,028.81", "average_check_with_card": "1,125.00", "average_check_without_card": "836.42",
+        "card_lift": "+34.5%", "members": "5,000", "active_members": "700", "active_share": "14.0%",
+        "new_members": "120", "points_accrued": "1,000.00", "points_redeemed": "300.00", "points_expired": "40.00",
+        "points_reversed": "20.00", "liability": "12,345.67", "expiring_30_days": "100.00",
+        "expiring_90_days": "500.00",
+    }
+    assert "1 Nov 2026 – 30 Nov 2026" in html and "Europe/Moscow" in html and "all stores" in html
+    assert "27 Nov 2026, 07:30 (+00:00)" in html
+
+
+def test_the_page_is_well_formed_and_loads_nothing() -> None:
+    html = page.render(program(), campaigns(), segments())
+    assert_well_formed(html)
+    assert_self_contained(html)
+    assert set(svgs(html)) == {"Receipts per day", "Points accrued and redeemed per day",
+                               "Members per customer segment", "Campaign cost: discount and points per campaign"}
+
+
+def test_one_bar_per_day_and_two_per_day_for_points() -> None:
+    charts_by_title = svgs(page.render(program(days(30)), campaigns(), segments()))
+    receipts = bars(charts_by_title["Receipts per day"])
+    assert len(receipts) == 30
+    # the tallest bar is the busiest day, and it reaches the top of the axis it sets
+    heights = [float(rect.get("height", "0")) for rect in receipts]
+    assert heights.index(max(heights)) == [row["receipts"] for row in days(30)].index(16)
+    assert len(bars(charts_by_title["Points accrued and redeemed per day"])) == 60
+    first = receipts[0].find("title")
+    assert first is not None and first.text == "1 Nov: 10 receipts"
+
+
+def test_segment_and_campaign_bars() -> None:
+    charts_by_title = svgs(page.render(program(), campaigns(), segments()))
+    segment_bars = bars(charts_by_title["Members per customer segment"])
+    assert len(segment_bars) == 5
+    widths = [float(rect.get("width", "0")) for rect in segment_bars]
+    assert widths.index(max(widths)) == 4  # "none", 3,000 members, spans the plot
+    cost = charts_by_title["Campaign cost: discount and points per campaign"]
+    assert len(bars(cost)) == 4  # discount and points for each campaign
+    assert [t.text for t in cost.iter("text") if t.text and t.text[0].isdigit()] == ["500.00", "320.00"]
+
+
+def test_campaigns_without_cost_are_in_the_table_only() -> None:
+    rows = campaigns()["campaigns"] + [campaign("no-points-on-sale", "No points on clearance", 0, 0)]
+    html = page.render(program(), campaigns(rows), segments())
+    assert len(bars(svgs(html)["Campaign cost: discount and points per campaign"])) == 4
+    assert html.count("No points on clearance") == 1 and "no-points-on-sale · receipt discount" in html
+
+
+def test_campaign_table_has_every_figure_and_totals() -> None:
+    html = page.render(program(), campaigns(), segments())
+    table = html.split('<table class="campaigns">', 1)[1].split("</table>", 1)[0]
+    row = table.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    assert re.findall(r"<td>([^<]*)</td>", row) == ["120", "150,000.00", "1,250.00", "1,000.00", "+25.0%",
+                                                    "500.00", "0.00", "3", "500.00"]
+    assert "winter-check · receipt discount" in row
+    assert re.findall(r"<td>([^<]*)</td>", table.split("<tfoot>", 1)[1]) == ["500.00", "320.00", "", "820.00"]
+
+
+def test_rfm_grid_sums_the_monetary_scores() -> None:
+    html = page.render(program(), campaigns(), segments())
+    grid = html.split('<table class="rfm">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr><th scope="row">R(\d)</th>(.*?)</tr>', grid)
+    assert [r for r, _ in rows] == ["5", "4", "3", "2", "1"]
+    counts = {r: re.findall(r">([\d,]+)</td>", cells) for r, cells in rows}
+    assert counts["5"] == ["0", "0", "0", "0", "80"]  # 10 + 20 + 50 over m = 1, 2, 5
+    assert counts["1"] == ["0", "7", "0", "0", "0"]
+    assert "rgba(37,99,235,0.90)" in grid  # the largest cell is the darkest
+
+
+def test_data_from_the_program_is_escaped() -> None:
+    hostile = '<script>alert("x")</script> & <a href="https://evil.example">Co</a>'
+    report = program()
+    report["period"] = {**PERIOD, "store": "<b>s1</b>"}
+    html = page.render(report, campaigns([campaign("evil", hostile, 100, 100)]), segments())
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;a href=&quot;https://evil.example" in html
+    assert "&lt;b&gt;s1&lt;/b&gt;" in html
+    assert "<b>" not in html
+    assert_well_formed(html)
+    # the link is there only as escaped text (whole, or cut short in a chart label)
+    assert_self_contained(re.sub(r"&lt;a href=&quot;[^&<…]*", "", html))
+
+
+def test_inputs_are_not_changed() -> None:
+    reports = (program(), campaigns(), segments())
+    before = copy.deepcopy(reports)
+    page.render(*reports)
+    assert reports == before
+
+
+# --- empty, one day, long periods -------------------------------------------------------------------
+
+
+def test_a_period_without_receipts_says_so() -> None:
+    html = page.render(*empty_period())
+    assert_well_formed(html)
+    assert_self_contained(html)
+    assert html.count("No data for this period.") == 3  # receipts, points, RFM grid
+    assert "No campaign gave a discount or points in this period." in html
+    assert set(svgs(html)) == {"Members per customer segment"}
+    values = kpis(html)
+    assert values["receipts"] == "0" and values["revenue"] == "0.00"
+    assert values["average_check"] == values["average_check_with_card"] == values["card_lift"] == "—"
+    assert values["identified_share"] == values["items_per_receipt"] == values["active_share"] == "—"
+    for junk in ("None", "nan", "inf"):
+        assert junk not in re.sub(r"<[^>]+>", " ", html).split(), junk
+
+
+def test_no_days_at_all() -> None:
+    report, campaign_report, groups = empty_period()
+    report["days"] = []
+    html = page.render(report, campaign_report, groups)
+    assert html.count("No data for this period.") == 3
+
+
+def test_a_single_day() -> None:
+    charts_by_title = svgs(page.render(program(days(1)), campaigns(), segments()))
+    receipts = charts_by_title["Receipts per day"]
+    assert len(bars(receipts)) == 1
+    assert day_labels(receipts) == ["1 Nov"]
+
+
+def test_a_long_period_thins_its_labels() -> None:
+    charts_by_title = svgs(page.render(program(days(120, "2026-08-01")), campaigns(), segments()))
+    receipts = charts_by_title["Receipts per day"]
+    assert len(bars(receipts)) == 120
+    labels = day_labels(receipts)
+    assert 8 <= len(labels) <= 12 and labels[:2] == ["1 Aug", "11 Aug"]
+    assert len(bars(charts_by_title["Points accrued and redeemed per day"])) == 240
+
+
+def test_a_campaign_no_longer_in_the_program_is_named_by_its_id() -> None:
+    gone = {**campaign("autumn", "autumn", 700, 0), "type": None}
+    html = page.render(program(), campaigns([gone]), segments())
+    assert "autumn · no longer in the program" in html and "None" not in html
+
+
+# --- the key a browser sends ------------------------------------------------------------------------
+
+
+def test_the_key_is_a_bearer_token_or_the_basic_password() -> None:
+    import base64
+
+    from app.reports.web import presented_key
+
+    def basic(credentials: bytes) -> str:
+        return "Basic " + base64.b64encode(credentials).decode()
+
+    assert presented_key("Bearer  be_admin_x ") == "be_admin_x"
+    assert presented_key(basic(b"anyone:be_admin_x:y")) == "be_admin_x:y"  # a password may hold colons
+    assert presented_key(basic(b":be_admin_x")) == "be_admin_x"
+    for refused in ("", "Bearer", "Bearer  ", "be_admin_x", "Digest x", basic(b"be_admin_x"), basic(b"user:"),
+                    "Basic !!!", basic(b"\xff:\xfe")):
+        assert presented_key(refused) is None, refused
