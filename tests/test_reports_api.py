@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -10,9 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import pytest
 
+from tests.conftest import Servers
 from tests.programs import program
 from tests.support import Service, assert_problem, card, confirm, line, receipt
 
@@ -241,3 +244,36 @@ def test_rebuild_from_the_history_gives_the_same_numbers(shop: Service, week: di
     assert "receipts:" in rebuilt and "done in" in rebuilt
     for path, earlier in before.items():
         assert {**report(client, path, **{"from": a.isoformat()}), "as_of": None} == {**earlier, "as_of": None}
+
+
+def test_a_long_transaction_holds_reports_back_only_in_this_database(shop: Service, servers: Servers) -> None:
+    """Transaction ids are shared by every database of the server: a long one elsewhere must not hold this
+    database's reports back, while an open one here must (its rows could still commit below newer ones)."""
+    client = shop.client()
+    today = datetime.now(MOSCOW).date().isoformat()
+    other_database = servers.new_database()
+
+    def s9_receipts() -> int:
+        return int(report(client, "program", **{"from": today, "store": "s9"})["receipts"]["total"])
+
+    async def open_transaction(url: str) -> asyncpg.Connection:
+        conn = await asyncpg.connect(url)
+        await conn.execute("BEGIN")
+        await conn.fetchval("SELECT pg_current_xact_id()")  # takes a transaction id, as a write would
+        return conn
+
+    async def scenario() -> list[int]:
+        seen = []
+        elsewhere = await open_transaction(other_database)
+        confirm(client, receipt([line("1", 100000)], card(), store_id="s9"))
+        seen.append(s9_receipts())
+        here = await open_transaction(shop.database_url)
+        confirm(client, receipt([line("1", 100000)], card(), store_id="s9"))
+        seen.append(s9_receipts())
+        await here.execute("COMMIT")
+        seen.append(s9_receipts())
+        await elsewhere.execute("ROLLBACK")
+        await asyncio.gather(here.close(), elsewhere.close())
+        return seen
+
+    assert asyncio.run(scenario()) == [1, 1, 2]

@@ -1,9 +1,10 @@
 """The roll-up: folds what confirms, refunds, cancels and the ledger wrote into the report summaries.
 
 Rows carry `change_xid`, the transaction that wrote them. One roll-up runs in a REPEATABLE READ
-transaction and folds in the rows with `watermark <= change_xid < horizon`, where the horizon is its
-snapshot's xmin: every transaction below it has finished, so no row of that range can still appear,
-and the next roll-up starts exactly there. Summaries change by deltas (a confirm adds its receipt, a refund
+transaction and folds in the rows with `watermark <= change_xid < horizon`, where the horizon is the
+oldest transaction of this database still running at its snapshot (`_STATE`): every transaction of this
+database below it has finished, so no row of that range can still appear, and the next roll-up starts
+exactly there. Summaries change by deltas (a confirm adds its receipt, a refund
 takes off what it returned, a refund that ends a receipt takes the whole receipt off), so the cost is
 that of the new rows, never of the history. The write path does not know this module exists.
 """
@@ -133,6 +134,22 @@ _STEPS = (("receipts", _FOLD_RECEIPTS, True), ("spans", _RESPAN, False), ("ledge
           ("expiry", _FOLD_EXPIRY, True))
 
 
+# The horizon: the oldest transaction of this database still running when the snapshot was taken, or the
+# snapshot's xmax when none is. Transaction ids are shared by the whole cluster, so a long transaction in
+# another database (a bulk load, a migration) would otherwise hold every report back; one that is shown in
+# pg_stat_activity as another database's is skipped. Any other (finished since, or hidden from this role,
+# or prepared) counts as ours: waiting is safe, skipping one of ours would lose its rows.
+_STATE = """
+SELECT watermark, time_zone, coalesce(
+    (SELECT min(running::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+     WHERE NOT EXISTS (SELECT FROM pg_stat_activity AS other
+                       WHERE other.datname <> current_database()
+                         AND other.backend_xid::text::bigint = running::text::bigint % 4294967296)),
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint) AS horizon
+FROM report_state WHERE id = 1 FOR UPDATE
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     watermark: int
@@ -144,10 +161,7 @@ class Window:
 async def _open_window(conn: asyncpg.Connection, time_zone: str) -> Window:
     """Lock the roll-up state (a concurrent roll-up that committed first makes this one fail to serialize,
     and the caller lets it go); a new time zone means starting again from the beginning."""
-    state = await conn.fetchrow(
-        "SELECT watermark, time_zone, pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon"
-        " FROM report_state WHERE id = 1 FOR UPDATE"
-    )
+    state = await conn.fetchrow(_STATE)
     if state["time_zone"] == time_zone:
         return Window(state["watermark"], state["horizon"], time_zone, False)
     return Window(0, state["horizon"], time_zone, True)
