@@ -123,7 +123,7 @@ ON CONFLICT (day, store_id, kind) DO UPDATE SET points = p.points + excluded.poi
 _FOLD_EXPIRY = """
 INSERT INTO report_expiry AS x (day, points)
 SELECT coalesce((lots.expires_at AT TIME ZONE $3::text)::date, 'infinity'), sum(m.points)
-FROM lot_moves m JOIN lots ON lots.id = m.lot_id
+FROM lot_moves m JOIN lots ON lots.account_id = m.account_id AND lots.id = m.lot_id
 WHERE m.change_xid >= $1 AND m.change_xid < $2
 GROUP BY 1
 ON CONFLICT (day) DO UPDATE SET points = x.points + excluded.points
