@@ -12,6 +12,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -83,22 +84,37 @@ def servers() -> Iterator[Servers]:
     found.close()
 
 
-@pytest.fixture(scope="session")
-def make_service(servers: Servers) -> Iterator[Callable[..., Service]]:
-    """Start `bonus-engine serve` on a fresh database with a program (YAML text); stopped at the end."""
+@contextmanager
+def _services(servers: Servers, tag: str) -> Iterator[Callable[..., Service]]:
+    """Start `bonus-engine serve` on a fresh database with a program (YAML text); all stopped on exit."""
     started: list[Service] = []
 
     def make(program_yaml: str | None = None, **env: str) -> Service:
         service = start_service(
-            servers.new_database(), servers.redis_url, f"t{servers.run_id}s{len(started)}:",
+            servers.new_database(), servers.redis_url, f"t{servers.run_id}{tag}{len(started)}:",
             program_yaml if program_yaml is not None else EXAMPLE.read_text(), env,
         )
         started.append(service)
         return service
 
-    yield make
-    for service in started:
-        service.stop()
+    try:
+        yield make
+    finally:
+        for service in started:
+            service.stop()
+
+
+@pytest.fixture(scope="session")
+def make_service(servers: Servers) -> Iterator[Callable[..., Service]]:
+    with _services(servers, "s") as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def make_module_service(servers: Servers, request: pytest.FixtureRequest) -> Iterator[Callable[..., Service]]:
+    """Services stopped when the module ends, so a long suite does not hold PostgreSQL connections open."""
+    with _services(servers, f"m{abs(hash(request.module.__name__)) % 10**6}x") as make:
+        yield make
 
 
 @pytest.fixture(scope="session")

@@ -61,8 +61,8 @@ def every_page(client: httpx.Client, limit: int) -> list[list[str]]:
         params = {"limit": limit, "cursor": body["next_cursor"]}
 
 
-def test_list_pages_in_priority_order_ties_by_id(make_service: Callable[..., Service]) -> None:
-    svc = make_service(program(campaigns=[accrual("b", 20), accrual("z", 10), accrual("a", 10),
+def test_list_pages_in_priority_order_ties_by_id(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service(program(campaigns=[accrual("b", 20), accrual("z", 10), accrual("a", 10),
                                           accrual("m", -5), accrual("c", 30)]))
     client = svc.client()
     assert every_page(client, 2) == [["m", "a"], ["z", "b"], ["c"]]
@@ -81,8 +81,8 @@ def test_list_pages_in_priority_order_ties_by_id(make_service: Callable[..., Ser
     assert_problem(client.get("/v1/campaigns", params={"limit": 501}), 422, "validation_error")
 
 
-def test_get_one_campaign_as_in_the_program_document(make_service: Callable[..., Service]) -> None:
-    svc = make_service()
+def test_get_one_campaign_as_in_the_program_document(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service()
     client = svc.client()
     version, program_document = document(client)
     winter = next(c for c in program_document["campaigns"] if c["id"] == "winter-check")
@@ -98,8 +98,8 @@ def test_get_one_campaign_as_in_the_program_document(make_service: Callable[...,
     assert_problem(client.get("/v1/campaigns/Not_An_Id"), 422, "validation_error")
 
 
-def test_create_replace_delete_each_make_a_new_version(make_service: Callable[..., Service]) -> None:
-    svc = make_service()
+def test_create_replace_delete_each_make_a_new_version(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service()
     client = svc.client()
     version, before = document(client)
 
@@ -141,9 +141,9 @@ def test_create_replace_delete_each_make_a_new_version(make_service: Callable[..
 
 
 def test_invalid_campaign_is_refused_with_its_own_paths_and_changes_nothing(
-    make_service: Callable[..., Service],
+    make_module_service: Callable[..., Service],
 ) -> None:
-    svc = make_service()
+    svc = make_module_service()
     client = svc.client()
     before = document(client)
 
@@ -177,8 +177,8 @@ def test_invalid_campaign_is_refused_with_its_own_paths_and_changes_nothing(
     assert document(client) == before  # no new version, the same document
 
 
-def test_body_id_must_equal_the_path_id(make_service: Callable[..., Service]) -> None:
-    svc = make_service()
+def test_body_id_must_equal_the_path_id(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service()
     client = svc.client()
     before = document(client)
     problem = assert_problem(client.put("/v1/campaigns/a", json=accrual("b", 1)), 422, "campaign_id_mismatch")
@@ -189,8 +189,8 @@ def test_body_id_must_equal_the_path_id(make_service: Callable[..., Service]) ->
     assert client.put("/v1/campaigns/a", json=accrual("a", 1)).status_code == 201  # the same id is fine
 
 
-def test_pos_keys_are_forbidden(make_service: Callable[..., Service]) -> None:
-    svc = make_service()
+def test_pos_keys_are_forbidden(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service()
     pos = svc.client(svc.key("pos"))
     nobody = svc.client(None)
     before = document(svc.client())
@@ -240,8 +240,8 @@ def test_concurrent_puts_of_different_campaigns_are_all_kept(servers: Servers) -
         svc.stop()
 
 
-def test_a_created_accrual_campaign_changes_the_points(make_service: Callable[..., Service]) -> None:
-    svc = make_service()
+def test_a_created_accrual_campaign_changes_the_points(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service()
     client = svc.client()
     number = card()  # not registered: auto_enroll shows the points a confirm would accrue
 

@@ -29,8 +29,8 @@ COUPONS = [
 
 
 @pytest.fixture(scope="module")
-def svc(make_service: Callable[..., Service]) -> Service:
-    return make_service(program(pending_days=0, campaigns=COUPONS), BONUS_ENGINE_FAILED_LOOKUP_LIMIT="1000")
+def svc(make_module_service: Callable[..., Service]) -> Service:
+    return make_module_service(program(pending_days=0, campaigns=COUPONS), BONUS_ENGINE_FAILED_LOOKUP_LIMIT="1000")
 
 
 def verdict(result: dict[str, Any], code: str) -> dict[str, Any]:
@@ -221,8 +221,8 @@ def test_racing_for_the_last_balance(svc: Service) -> None:
     assert_audit(svc)
 
 
-def test_failed_look_ups_are_limited_per_key(make_service: Callable[..., Service]) -> None:
-    svc = make_service(program(), BONUS_ENGINE_FAILED_LOOKUP_LIMIT="3")
+def test_failed_look_ups_are_limited_per_key(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service(program(), BONUS_ENGINE_FAILED_LOOKUP_LIMIT="3")
     (known,) = issue(svc.client(), active=True)
     key = svc.key("pos")
     pos = httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {key}"})

@@ -542,9 +542,9 @@ BAD_PROGRAMS: list[tuple[str, str]] = [
 
 
 @pytest.fixture(scope="module")
-def program_service(make_service: Callable[..., Service]) -> Service:
+def program_service(make_module_service: Callable[..., Service]) -> Service:
     """Its own service: a PUT that wrongly succeeded must not change the program other tests use."""
-    return make_service()
+    return make_module_service()
 
 
 @pytest.mark.parametrize(("document", "path"), BAD_PROGRAMS)

@@ -252,7 +252,7 @@ def test_a_frozen_database_is_bounded_by_the_statement_timeout(servers: Servers)
               f"{len(answers)} requests, {len(failed)} answered 503, slowest {slowest * 1000:.0f} ms; audit clean")
 
 
-def test_a_statement_cancelled_by_the_server_is_a_503_not_a_500(make_service: Callable[..., Service]) -> None:
+def test_a_statement_cancelled_by_the_server_is_a_503_not_a_500(make_module_service: Callable[..., Service]) -> None:
     """A confirm stuck behind a lock that another transaction holds on its account: an operator's
     pg_cancel_backend, or the statement timeout, ends it with 503 database_unavailable and Retry-After
     (the server rolled the transaction back); once the lock is gone the same receipt goes through."""
@@ -260,7 +260,7 @@ def test_a_statement_cancelled_by_the_server_is_a_503_not_a_500(make_service: Ca
 
     import asyncpg
 
-    service = make_service(PROGRAM, BONUS_ENGINE_DB_STATEMENT_TIMEOUT_MS="1000")
+    service = make_module_service(PROGRAM, BONUS_ENGINE_DB_STATEMENT_TIMEOUT_MS="1000")
     number = open_cards(service, 1)[0]
     database = urlsplit(service.database_url).path.lstrip("/")
     bodies = [receipt([line("1", 30000)], number) for _ in range(2)]
@@ -299,7 +299,7 @@ def test_a_statement_cancelled_by_the_server_is_a_503_not_a_500(make_service: Ca
     assert_audit_clean(service)
 
 
-def test_redis_paused_and_stopped_mid_load_fails_no_receipt(make_service: Callable[..., Service]) -> None:
+def test_redis_paused_and_stopped_mid_load_fails_no_receipt(make_module_service: Callable[..., Service]) -> None:
     """Redis frozen (SIGSTOP) for 2 s, then stopped for 2 s and started again, under load: no request
     fails, none waits on Redis beyond its 50 ms timeout (so the slowest stays well under a second), reads
     come from PostgreSQL meanwhile, the cache serves again afterwards, and no stale balance is shown."""
@@ -311,7 +311,7 @@ def test_redis_paused_and_stopped_mid_load_fails_no_receipt(make_service: Callab
     valkey.start()
     port, paused = valkey.port, False
     try:
-        service = make_service(PROGRAM, REDIS_URL=f"redis://127.0.0.1:{port}/0")
+        service = make_module_service(PROGRAM, REDIS_URL=f"redis://127.0.0.1:{port}/0")
         cards = open_cards(service, 20)
         client = service.client()
         before = cache_counts(client)

@@ -14,8 +14,8 @@ from tests.programs import program
 from tests.support import Service, card, line, receipt, start_service
 
 
-def test_put_and_get_in_yaml_and_json(make_service: Callable[..., Service]) -> None:
-    svc = make_service()
+def test_put_and_get_in_yaml_and_json(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service()
     client = svc.client()
     first = client.get("/v1/program")
     assert first.status_code == 200
@@ -35,8 +35,8 @@ def test_put_and_get_in_yaml_and_json(make_service: Callable[..., Service]) -> N
         **document, "points": {**document["points"], "max_redeem_percent": "7.5"}}
 
 
-def test_invalid_program_is_refused_whole(make_service: Callable[..., Service]) -> None:
-    svc = make_service()
+def test_invalid_program_is_refused_whole(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service()
     client = svc.client()
     version = client.get("/v1/program").headers["Program-Version"]
     bad = program(campaigns=[{"id": "x", "name": "x", "type": "receipt_discount", "priority": 1,
@@ -52,8 +52,8 @@ def test_invalid_program_is_refused_whole(make_service: Callable[..., Service]) 
     assert client.get("/v1/program").headers["Program-Version"] == version
 
 
-def test_cli_check_load_export(make_service: Callable[..., Service], tmp_path: Path) -> None:
-    svc = make_service()
+def test_cli_check_load_export(make_module_service: Callable[..., Service], tmp_path: Path) -> None:
+    svc = make_module_service()
     assert svc.cli("program", "check", str(EXAMPLE)).returncode == 0
     bad = tmp_path / "bad.yaml"
     bad.write_text(program().replace("accrual_percent: 3", "accrual_percent: 3.333"))
@@ -68,9 +68,9 @@ def test_cli_check_load_export(make_service: Callable[..., Service], tmp_path: P
 
 
 def test_a_program_change_is_live_on_another_instance_within_2_s(
-    servers: Servers, make_service: Callable[..., Service]
+    servers: Servers, make_module_service: Callable[..., Service]
 ) -> None:
-    first = make_service(program(pending_days=0))
+    first = make_module_service(program(pending_days=0))
     second = start_service(first.database_url, servers.redis_url, "pickup:", "", {})
     try:
         number = card()

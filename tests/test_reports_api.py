@@ -47,8 +47,8 @@ def report(client: httpx.Client, path: str, **params: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def shop(make_service: Callable[..., Service]) -> Service:
-    return make_service(program(levels=BASE_ONLY, campaigns=[BIG_CHECK]),
+def shop(make_module_service: Callable[..., Service]) -> Service:
+    return make_module_service(program(levels=BASE_ONLY, campaigns=[BIG_CHECK]),
                         BONUS_ENGINE_REPORT_TIME_ZONE="Europe/Moscow", BONUS_ENGINE_REPORT_INTERVAL_S="0")
 
 
@@ -150,8 +150,8 @@ def test_a_program_without_receipts_in_the_period_still_lists_its_campaigns(week
 SEGMENTED = {"newcomer_days": 5, "pre_churn_days": 10, "churn_days": 20}
 
 
-def test_segments_follow_first_and_last_standing_purchase(make_service: Callable[..., Service]) -> None:
-    service = make_service(program(levels=BASE_ONLY, max_receipt_age_days=60).replace(
+def test_segments_follow_first_and_last_standing_purchase(make_module_service: Callable[..., Service]) -> None:
+    service = make_module_service(program(levels=BASE_ONLY, max_receipt_age_days=60).replace(
         "campaigns: []", "campaigns: []\nsegments: {newcomer_days: 5, pre_churn_days: 10, churn_days: 20}"),
         BONUS_ENGINE_REPORT_INTERVAL_S="0")
     client = service.client()

@@ -37,9 +37,9 @@ CHALLENGE = 'Basic realm="bonus-engine reports"'
 
 
 @pytest.fixture(scope="module")
-def svc(make_service: Callable[..., Service]) -> Service:
+def svc(make_module_service: Callable[..., Service]) -> Service:
     """Its own service, so the report counts only this module's receipts."""
-    service = make_service()
+    service = make_module_service()
     client = service.client()
     cards = [card() for _ in range(3)]
     for index, amount in enumerate((1_299_000, 649_000, 250_000, 89_000, 1_000_000)):

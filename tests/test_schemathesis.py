@@ -79,8 +79,8 @@ def test_the_routes_are_those_the_service_documents(st_service: Service) -> None
 
 
 @pytest.fixture(scope="module")
-def st_service(make_service: Callable[..., Service]) -> Service:
-    return make_service(BONUS_ENGINE_FAILED_LOOKUP_LIMIT="1000000")
+def st_service(make_module_service: Callable[..., Service]) -> Service:
+    return make_module_service(BONUS_ENGINE_FAILED_LOOKUP_LIMIT="1000000")
 
 
 @pytest.fixture(scope="module")

@@ -81,9 +81,9 @@ def concrete(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def svc(make_service: Callable[..., Service]) -> Service:
+def svc(make_module_service: Callable[..., Service]) -> Service:
     """Its own service: these tests try every admin route and count failed look-ups per key."""
-    return make_service(BONUS_ENGINE_FAILED_LOOKUP_LIMIT="5")
+    return make_module_service(BONUS_ENGINE_FAILED_LOOKUP_LIMIT="5")
 
 
 @pytest.fixture(scope="module")
