@@ -1,7 +1,8 @@
 """Refunds and cancels: reverse the stored numbers of a confirmed receipt, never re-evaluate.
 
-The receipt row is locked first, then the account row, the same order as confirm, so the two never
-deadlock; concurrent refunds of one receipt queue on the receipt row.
+The receipt row is locked first (found through its claim), then the account row. A confirm holds no row a
+refund waits on before the account (its claim and receipt rows are new ones), so the two never deadlock;
+concurrent refunds of one receipt queue on the receipt row.
 """
 
 from __future__ import annotations
