@@ -5,15 +5,16 @@ with the check that guards the link, and the audit is clean again once it is und
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import asyncpg
 import pytest
 
+from tests.conftest import Servers
 from tests.load import sql
 from tests.programs import program
-from tests.support import Service, card, confirm, line, receipt, register
+from tests.support import Service, card, confirm, line, receipt, register, start_service
 
 WINTER10 = {"id": "winter10", "name": "WINTER10", "type": "coupon", "priority": 20, "code": "WINTER10",
             "percent": 10, "min_amount": 50000}
@@ -35,8 +36,17 @@ class Books:
 
 
 @pytest.fixture(scope="module")
-def books(make_service: Callable[..., Service]) -> Books:
-    service = make_service(program(campaigns=[WINTER10]))
+def books(servers: Servers) -> Iterator[Books]:
+    """A service of its own, stopped after this module (its pool's connections with it)."""
+    service = start_service(servers.new_database(), servers.redis_url, f"t{servers.run_id}links:",
+                            program(campaigns=[WINTER10]), {})
+    try:
+        yield made(service)
+    finally:
+        service.stop()
+
+
+def made(service: Service) -> Books:
     client = service.client()
     number = card()
     register(client, number)
