@@ -163,7 +163,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if problems:
         print(f"audit FAILED: {len({p['card'] for p in problems})} accounts disagree", file=sys.stderr)
         return 1
-    print("audit clean: ledger, lot moves, lots and debt agree for every account")
+    print("audit clean: ledger, lot moves, lots and debt agree for every account, and every link checks out")
     return 0
 
 

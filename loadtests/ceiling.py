@@ -20,21 +20,22 @@ from typing import Any
 import asyncpg
 
 from app.accounts import repository as accounts
-from app.accounts.view import account_view
+from app.accounts.view import Purchase, account_view
 from app.core.db import _init_connection, asyncpg_dsn
 from app.points.book import Book
 from app.receipts import repository as receipts
 from rules import CompiledProgram
 
-STATEMENTS_PER_CONFIRM = 15  # BEGIN, 13 statements (see confirm_statements), COMMIT
+STATEMENTS_PER_CONFIRM = 14  # BEGIN, 12 statements (see confirm_statements), COMMIT
 
 
 async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram, receipt_id: str, card: str,
                              lines: list[dict[str, Any]], result: dict[str, Any]) -> None:
     """What app.receipts.service.confirm sends to PostgreSQL for a card that redeems and accrues."""
     now = datetime.now(UTC)
+    print_ = hashlib.sha256(receipt_id.encode()).digest()
     async with conn.transaction():
-        await receipts.claim(conn, receipt_id, hashlib.sha256(receipt_id.encode()).digest(), "s1", now)
+        await receipts.claim(conn, receipt_id, print_, now)
         account = await accounts.lock(conn, card)
         assert account is not None
         book = await Book.open(conn, account["id"], account["debt"], now)
@@ -42,12 +43,13 @@ async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram,
         await accounts.purchase_facts(conn, account["id"], now, program.program.tiers.window_days)
         await book.spend("redemption", 100, receipt_id=receipt_id)
         await book.grant("accrual", 300, now + timedelta(days=14), now + timedelta(days=379), receipt_id=receipt_id)
-        version = await book.flush()
-        await receipts.complete(conn, receipt_id, account_id=account["id"], status="confirmed",
-                                program_version=program.version, purchase_amount=10_000, lines=lines, links={})
+        version = await book.flush()  # 3 statements: the moves (one executemany), the lots, the account
         current = {**account, "debt": book.debt, "version": version}
-        await account_view(conn, current, program, now, book.live_lots())
-        await receipts.store_result(conn, receipt_id, result)
+        await account_view(conn, current, program, now, book.live_lots(), Purchase(now, 10_000))
+        await receipts.insert_confirmed(conn, receipt_id, owner_id=account["id"], account_id=account["id"],
+                                        fingerprint=print_, store_id="s1", issued_at=now,
+                                        program_version=program.version, purchase_amount=10_000, lines=lines,
+                                        links={}, result=result)
 
 
 async def sql_ceiling(database_url: str, program: CompiledProgram, cards: list[str], seconds: float,

@@ -21,6 +21,10 @@ async def seed(conn: asyncpg.Connection, accounts: int, ledger_rows: int = 0) ->
         accounts,
     )
     await conn.execute(
+        "INSERT INTO cards (card, account_id) SELECT '29' || lpad(i::text, 11, '0'), i FROM generate_series(1, $1) i",
+        accounts,
+    )
+    await conn.execute(
         "INSERT INTO lots (id, account_id, amount, remaining, available_at, expires_at)"
         " SELECT i, i, $2, $2, now() - interval '1 day', now() + interval '300 days' FROM generate_series(1, $1) i",
         accounts, SEED_POINTS,

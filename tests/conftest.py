@@ -68,6 +68,11 @@ class Servers:
         name = self._create(f"bonus_test_{self.run_id}_{len(self.databases)}", template=self.template)
         return _with_database(self.admin_url, name)
 
+    def empty_database(self) -> str:
+        """A fresh database URL without migrations, for tests that migrate it themselves."""
+        name = self._create(f"bonus_test_{self.run_id}_{len(self.databases)}", template=None)
+        return _with_database(self.admin_url, name)
+
     def close(self) -> None:
         for name in reversed(self.databases):
             asyncio.run(embedded.drop_database(self.admin_url, name))

@@ -10,12 +10,18 @@ import asyncpg
 _COLUMNS = "id, card, status, phone, birth_date, registration_fingerprint, debt, version, created_at"
 
 
+# `cards` holds the uniqueness of a card and its account, so a look-up by card goes through it, in the same
+# statement. A scalar subquery rather than a join: on Citus (accounts by id, cards by card) it is read
+# first on the card's shard and the rest routes to the account's shard, where FOR UPDATE is allowed.
+_BY_CARD = f"SELECT {_COLUMNS} FROM accounts WHERE id = (SELECT account_id FROM cards WHERE card = $1)"
+
+
 async def get(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE card = $1", card)
+    return await conn.fetchrow(_BY_CARD, card)
 
 
 async def lock(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE card = $1 FOR UPDATE", card)
+    return await conn.fetchrow(_BY_CARD + " FOR UPDATE", card)
 
 
 async def lock_by_id(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record:
@@ -26,10 +32,17 @@ async def lock_by_id(conn: asyncpg.Connection, account_id: int) -> asyncpg.Recor
 
 async def insert(conn: asyncpg.Connection, card: str, phone: str | None, birth_date: date | None,
                  fingerprint: bytes | None) -> bool:
-    """True when this call created the account (a concurrent creator makes it False)."""
+    """True when this call created the account (a concurrent creator makes it False: this one waits on the
+    card's row until that one commits). The card row claims the card and names the account's new id."""
     created = await conn.fetchval(
-        "INSERT INTO accounts (card, phone, birth_date, registration_fingerprint) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (card) DO NOTHING RETURNING true",
+        """
+        WITH claimed AS (
+            INSERT INTO cards (card, account_id) VALUES ($1, nextval('accounts_id_seq'))
+            ON CONFLICT (card) DO NOTHING RETURNING account_id
+        )
+        INSERT INTO accounts (id, card, phone, birth_date, registration_fingerprint)
+        SELECT account_id, $1, $2, $3, $4 FROM claimed RETURNING true
+        """,
         card, phone, birth_date, fingerprint,
     )
     return bool(created)
@@ -62,8 +75,7 @@ async def purchase_facts(conn: asyncpg.Connection, account_id: int, at: datetime
 
     Cancelled and fully refunded receipts do not count; partial refunds lower the purchases.
     """
-    # lifetime: from the first representable instant (datetime.min in a positive offset would be year 0 in UTC)
-    since = at - timedelta(days=window_days) if window_days else datetime.min.replace(tzinfo=UTC)
+    # owner_id routes to the account's shard; account_id = $1 picks the same rows and matches the index
     return await conn.fetchrow(
         """
         SELECT coalesce(sum(purchase_amount - refunded_purchase) FILTER (WHERE issued_at >= $3), 0)::bigint
@@ -72,10 +84,16 @@ async def purchase_facts(conn: asyncpg.Connection, account_id: int, at: datetime
                min(issued_at) AS first_purchase,
                max(issued_at) AS last_purchase
         FROM receipts
-        WHERE account_id = $1 AND status IN ('confirmed', 'partially_refunded') AND issued_at <= $2
+        WHERE owner_id = $1 AND account_id = $1 AND status IN ('confirmed', 'partially_refunded') AND issued_at <= $2
         """,
-        account_id, at, since,
+        account_id, at, window_start(at, window_days),
     )
+
+
+def window_start(at: datetime, window_days: int) -> datetime:
+    """Where the tier window ending at `at` starts; a window of 0 days is the whole lifetime (from the first
+    representable instant: datetime.min in a positive offset would be year 0 in UTC)."""
+    return at - timedelta(days=window_days) if window_days else datetime.min.replace(tzinfo=UTC)
 
 
 async def live_lots(conn: asyncpg.Connection, account_id: int) -> list[asyncpg.Record]:
@@ -97,11 +115,11 @@ async def ledger_page(conn: asyncpg.Connection, account_id: int, before_id: int 
     )
 
 
-async def entry(conn: asyncpg.Connection, entry_id: int) -> asyncpg.Record:
+async def entry(conn: asyncpg.Connection, account_id: int, entry_id: int) -> asyncpg.Record:
     row = await conn.fetchrow(
         "SELECT id, kind, points, receipt_id, refund_id, reason, author, created_at, available_at, expires_at"
-        " FROM ledger WHERE id = $1",
-        entry_id,
+        " FROM ledger WHERE account_id = $1 AND id = $2",
+        account_id, entry_id,
     )
     assert row is not None
     return row

@@ -159,7 +159,7 @@ async def adjust(ctx: AppContext, card: str, request: AdjustmentRequest, author:
         account = await repository.lock(conn, card)
         assert account is not None
         view, changes_at = await account_view(conn, account, program, now)
-        result = {"entry": entry_json(await repository.entry(conn, entry_id)), "account": view}
+        result = {"entry": entry_json(await repository.entry(conn, account["id"], entry_id)), "account": view}
         if request.adjustment_id is not None:
             await repository.save_adjustment(conn, account["id"], request.adjustment_id, print_, result)
     metrics.POINTS.labels("adjustment").inc(abs(request.points))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -29,7 +30,8 @@ def expiring(lots: Sequence[Lot], now: datetime) -> list[dict[str, Any]]:
     return [{"amount": amount, "at": iso(moment)} for moment, amount in sorted(by_moment.items())]
 
 
-def next_change(lots: Sequence[Lot], facts: asyncpg.Record, program: CompiledProgram, now: datetime) -> datetime | None:
+def next_change(lots: Sequence[Lot], facts: Mapping[str, Any], program: CompiledProgram,
+                now: datetime) -> datetime | None:
     """The next moment the view changes without a write: a lot ripens, nears expiry or expires, a purchase
     leaves the tier window, or the segment moves on. Cached snapshots live until then."""
     settings = program.program
@@ -48,19 +50,50 @@ def next_change(lots: Sequence[Lot], facts: asyncpg.Record, program: CompiledPro
     return min(future) if future else None
 
 
+@dataclass(frozen=True)
+class Purchase:
+    """A confirmed receipt of the account that its transaction writes only after the view is read."""
+
+    issued_at: datetime
+    amount: int
+
+
+def with_purchase(facts: Mapping[str, Any], purchase: Purchase, at: datetime, window_days: int) -> dict[str, Any]:
+    """The purchase facts as `repository.purchase_facts` reads them once `purchase` is written: the same
+    filters (up to `at`; the window for the tier purchases), for a confirmed receipt nothing refunded."""
+    counted = dict(facts)
+    issued_at = purchase.issued_at.astimezone(UTC)  # as PostgreSQL returns it
+    if issued_at > at:
+        return counted
+    counted["first_purchase"] = _earliest(counted["first_purchase"], issued_at)
+    counted["last_purchase"] = issued_at if counted["last_purchase"] is None else max(counted["last_purchase"],
+                                                                                       issued_at)
+    if issued_at >= repository.window_start(at, window_days):
+        counted["purchases"] = counted["purchases"] + purchase.amount
+        counted["oldest_in_window"] = _earliest(counted["oldest_in_window"], issued_at)
+    return counted
+
+
+def _earliest(known: datetime | None, moment: datetime) -> datetime:
+    return moment if known is None else min(known, moment)
+
+
 async def account_view(
     conn: asyncpg.Connection, account: Mapping[str, Any], program: CompiledProgram, now: datetime,
-    lots: Sequence[Lot] | None = None,
+    lots: Sequence[Lot] | None = None, purchase: Purchase | None = None,
 ) -> tuple[dict[str, Any], datetime | None]:
     """(the account as GET /v1/accounts/{card} answers it, when it next changes by itself).
 
     A writer passes the lots its ledger book holds, saving a round trip: under the account's lock the
-    book has every lot with points left."""
+    book has every lot with points left. Confirm passes the receipt it is about to write as `purchase`,
+    so the tier counts it although its row is written after the view (with the view in its result)."""
     settings = program.program
     if lots is None:
         rows = await repository.live_lots(conn, account["id"])
         lots = [Lot(r["id"], r["remaining"], r["available_at"], r["expires_at"]) for r in rows]
-    facts = await repository.purchase_facts(conn, account["id"], now, settings.tiers.window_days)
+    facts: Mapping[str, Any] = await repository.purchase_facts(conn, account["id"], now, settings.tiers.window_days)
+    if purchase is not None:
+        facts = with_purchase(facts, purchase, now, settings.tiers.window_days)
     available, pending = balances(lots, account["debt"], now)
     purchases = int(facts["purchases"])
     tier = tier_for(settings.tiers, purchases)

@@ -1,4 +1,5 @@
-"""Alembic from code: upgrade to head, and the head revision that readiness compares with."""
+"""Alembic from code: upgrade (to head, or to a revision), downgrade, and the head revision that readiness
+compares with."""
 
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ def config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str) -> None:
-    command.upgrade(config(database_url), "head")
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(config(database_url), revision)
 
 
 def head() -> str:

@@ -64,7 +64,11 @@ async def record_use(conn: asyncpg.Connection, code: str, campaign_id: str, acco
     )
 
 
-async def release_uses(conn: asyncpg.Connection, receipt_id: str) -> None:
-    await conn.execute(
-        "UPDATE coupon_uses SET released_at = now() WHERE receipt_id = $1 AND released_at IS NULL", receipt_id
-    )
+async def release_uses(conn: asyncpg.Connection, receipt_id: str, codes: list[str]) -> None:
+    """Release a receipt's uses of `codes` (its links name them: coupon_uses is keyed by code)."""
+    if codes:
+        await conn.execute(
+            "UPDATE coupon_uses SET released_at = now()"
+            " WHERE code = ANY($2::text[]) AND receipt_id = $1 AND released_at IS NULL",
+            receipt_id, codes,
+        )

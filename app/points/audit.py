@@ -7,7 +7,12 @@
    (available + pending, plus expired lots the sweep has not reached yet);
 5. every confirmed receipt's accrued and redeemed points are in the ledger, minus what refunds reversed;
 6. every gift certificate's balance equals the sum of its moves, and no refunded or cancelled receipt
-   still holds a coupon use.
+   still holds a coupon use;
+7. the links that migration 0004 took from foreign keys, because on Citus they join tables distributed by
+   different keys (deploy/SCALING.md section 4): every account and its `cards` row name each other; every
+   receipt is stored under the owner its claim names, which is its account (a negative number when it has
+   none), and that account exists; every coupon use's receipt exists, has the use's account and names the
+   code in its links (a full refund releases the uses by those codes).
 """
 
 from __future__ import annotations
@@ -17,13 +22,13 @@ import asyncpg
 CHECKS: dict[str, str] = {
     "entry points differ from its lot moves": """
         SELECT l.account_id, 'entry ' || l.id || ': ' || l.points || ' vs moves ' || coalesce(sum(m.points), 0)
-        FROM ledger l LEFT JOIN lot_moves m ON m.entry_id = l.id
-        GROUP BY l.id HAVING l.points <> coalesce(sum(m.points), 0)""",
+        FROM ledger l LEFT JOIN lot_moves m ON m.account_id = l.account_id AND m.entry_id = l.id
+        GROUP BY l.account_id, l.id HAVING l.points <> coalesce(sum(m.points), 0)""",
     "lot remaining differs from its moves": """
         SELECT lo.account_id,
                'lot ' || lo.id || ': remaining ' || lo.remaining || ' vs moves ' || coalesce(sum(m.points), 0)
-        FROM lots lo LEFT JOIN lot_moves m ON m.lot_id = lo.id
-        GROUP BY lo.id HAVING lo.remaining <> coalesce(sum(m.points), 0)""",
+        FROM lots lo LEFT JOIN lot_moves m ON m.account_id = lo.account_id AND m.lot_id = lo.id
+        GROUP BY lo.account_id, lo.id HAVING lo.remaining <> coalesce(sum(m.points), 0)""",
     "debt differs from its moves": """
         SELECT a.id, 'debt ' || a.debt || ' vs moves ' || coalesce(-sum(m.points), 0)
         FROM accounts a LEFT JOIN lot_moves m ON m.account_id = a.id AND m.lot_id IS NULL
@@ -61,6 +66,42 @@ CHECKS: dict[str, str] = {
         SELECT u.account_id, 'coupon ' || u.code || ' still used by ' || r.status || ' receipt ' || r.receipt_id
         FROM coupon_uses u JOIN receipts r ON r.receipt_id = u.receipt_id
         WHERE u.released_at IS NULL AND r.status IN ('refunded', 'cancelled')""",
+    "account and its card row disagree": """
+        SELECT a.id, 'account ' || a.id || ' has card ' || a.card || ', whose row names '
+               || coalesce('account ' || c.account_id, 'no account')
+        FROM accounts a LEFT JOIN cards c ON c.card = a.card
+        WHERE c.account_id IS DISTINCT FROM a.id""",
+    "card row names a missing account": """
+        SELECT c.account_id, 'card ' || c.card || ' names account ' || c.account_id || ', which '
+               || CASE WHEN a.id IS NULL THEN 'does not exist' ELSE 'has card ' || a.card END
+        FROM cards c LEFT JOIN accounts a ON a.id = c.account_id
+        WHERE a.id IS NULL OR a.card <> c.card""",
+    "receipt and its claim disagree": """
+        SELECT r.account_id, 'receipt ' || coalesce(r.receipt_id, c.receipt_id) || ': '
+               || CASE WHEN r.receipt_id IS NULL
+                       THEN 'claimed for owner ' || coalesce(c.owner_id::text, 'none') || ', not stored there'
+                       WHEN c.receipt_id IS NULL THEN 'stored under owner ' || r.owner_id || ' without a claim for it'
+                       ELSE 'fingerprint or issued_at differ from the claim' END
+        FROM receipt_claims c FULL JOIN receipts r ON r.receipt_id = c.receipt_id AND r.owner_id = c.owner_id
+        WHERE r.receipt_id IS NULL OR c.receipt_id IS NULL
+           OR r.fingerprint <> c.fingerprint OR r.issued_at <> c.issued_at""",
+    "receipt and its account disagree": """
+        SELECT r.account_id, 'receipt ' || r.receipt_id || ' of account ' || coalesce(r.account_id::text, 'none')
+               || CASE WHEN r.account_id IS NOT NULL AND a.id IS NULL THEN ', which does not exist'
+                       ELSE ' is stored under owner ' || r.owner_id END
+        FROM receipts r LEFT JOIN accounts a ON a.id = r.account_id
+        WHERE (r.account_id IS NOT NULL AND (a.id IS NULL OR r.owner_id <> r.account_id))
+           OR (r.account_id IS NULL AND r.owner_id >= 0)""",
+    "coupon use and its receipt disagree": """
+        SELECT u.account_id, 'coupon ' || u.code || ' used by receipt ' || u.receipt_id || ': '
+               || CASE WHEN r.receipt_id IS NULL THEN 'no such receipt'
+                       WHEN u.account_id IS DISTINCT FROM r.account_id
+                       THEN 'the use names account ' || coalesce(u.account_id::text, 'none') || ', the receipt '
+                            || coalesce(r.account_id::text, 'none')
+                       ELSE 'the receipt''s links do not name the code' END
+        FROM coupon_uses u LEFT JOIN receipts r ON r.receipt_id = u.receipt_id
+        WHERE r.receipt_id IS NULL OR u.account_id IS DISTINCT FROM r.account_id
+           OR NOT coalesce(r.links -> 'coupons' ? u.code, false)""",
 }
 
 

@@ -114,7 +114,9 @@ class Book:
         missing = sorted(set(lot_ids) - {lot.id for lot in self.lots})
         if missing:
             rows = await self.conn.fetch(
-                "SELECT id, remaining, available_at, expires_at FROM lots WHERE id = ANY($1::bigint[])", missing
+                "SELECT id, remaining, available_at, expires_at FROM lots"
+                " WHERE account_id = $1 AND id = ANY($2::bigint[])",
+                self.account_id, missing,
             )
             self.lots += [Lot(r["id"], r["remaining"], r["available_at"], r["expires_at"]) for r in rows]
 
@@ -136,9 +138,9 @@ class Book:
         rows = [(lot.id, lot.remaining) for lot in self.lots if lot.id in changed]
         if rows:
             await self.conn.execute(
-                "UPDATE lots SET remaining = v.remaining FROM unnest($1::bigint[], $2::bigint[]) AS v(id, remaining)"
-                " WHERE lots.id = v.id",
-                [r[0] for r in rows], [r[1] for r in rows],
+                "UPDATE lots SET remaining = v.remaining FROM unnest($2::bigint[], $3::bigint[]) AS v(id, remaining)"
+                " WHERE lots.account_id = $1 AND lots.id = v.id",
+                self.account_id, [r[0] for r in rows], [r[1] for r in rows],
             )
         self._moves.clear()
         return int(

@@ -52,10 +52,16 @@ async def gather(conn: asyncpg.Connection, receipt: Receipt, program: CompiledPr
 
 async def apply(conn: asyncpg.Connection, receipt: Receipt, outcome: Outcome, account_id: int | None
                 ) -> dict[str, Any]:
-    """Record coupon uses, charge and burn certificates, activate sold ones; returns links for refunds."""
+    """Record coupon uses, charge and burn certificates, activate sold ones; returns links for refunds
+    (the codes used, so that a full refund finds the uses by code)."""
+    links: dict[str, Any] = {}
+    used = []
     for verdict in outcome.coupons:
         if verdict.status == "applied" and verdict.campaign_id is not None:
             await coupons.record_use(conn, verdict.code, verdict.campaign_id, account_id, receipt.receipt_id)
+            used.append(verdict.code)
+    if used:
+        links["coupons"] = sorted(used)
     burned: dict[str, int] = {}
     for charge in outcome.certificates:
         if charge.status != "applied":
@@ -69,7 +75,9 @@ async def apply(conn: asyncpg.Connection, receipt: Receipt, outcome: Outcome, ac
         if line.gift_certificate:
             await certificates.move(conn, line.gift_certificate, "sale", line.amount, status="active",
                                     receipt_id=receipt.receipt_id, sold_receipt_id=receipt.receipt_id)
-    return {"burned": burned} if burned else {}
+    if burned:
+        links["burned"] = burned
+    return links
 
 
 def unknown_codes(outcome: Outcome) -> int:
@@ -93,6 +101,6 @@ async def reverse(conn: asyncpg.Connection, receipt_id: str, refund_id: str | No
             await certificates.move(conn, sold, "void", -row["balance"], status="void", receipt_id=receipt_id,
                                     refund_id=refund_id)
     if everything:
-        await coupons.release_uses(conn, receipt_id)
+        await coupons.release_uses(conn, receipt_id, links.get("coupons", []))
         for code, amount in links.get("burned", {}).items():
             await certificates.move(conn, code, "restore", amount, receipt_id=receipt_id, refund_id=refund_id)

@@ -1,7 +1,8 @@
 """Refunds and cancels: reverse the stored numbers of a confirmed receipt, never re-evaluate.
 
-The receipt row is locked first, then the account row, the same order as confirm, so the two never
-deadlock; concurrent refunds of one receipt queue on the receipt row.
+The receipt row is locked first (found through its claim), then the account row. A confirm holds no row a
+refund waits on before the account (its claim and receipt rows are new ones), so the two never deadlock;
+concurrent refunds of one receipt queue on the receipt row.
 """
 
 from __future__ import annotations
@@ -103,8 +104,8 @@ async def _reverse_points(conn: asyncpg.Connection, book: Book, links: dict[str,
         metrics.POINTS.labels("accrual_reversal").inc(reversed_points)
     returned = sum(s["points_redeemed"] for s in shares)
     if returned:
-        taken = await repository.entry_moves(conn, [links["redemption_entry"]])
-        given_back = await repository.entry_moves(conn, links.get("return_entries", []))
+        taken = await repository.entry_moves(conn, book.account_id, [links["redemption_entry"]])
+        given_back = await repository.entry_moves(conn, book.account_id, links.get("return_entries", []))
         entry_id = await book.give_back(returned, taken, given_back, **fields)
         links.setdefault("return_entries", []).append(entry_id)
         metrics.POINTS.labels("redemption_return").inc(returned)
@@ -125,7 +126,8 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
             raise not_found("receipt_not_found", "no confirmed receipt with this id")
         if cancel and not principal.is_admin and principal.store_id not in (None, row["store_id"]):
             raise AppError(403, "forbidden", "only the receipt's own store or an admin key may cancel it")
-        done = await repository.find_refund(conn, receipt_id, refund_id)
+        owner_id = row["owner_id"]
+        done = await repository.find_refund(conn, owner_id, receipt_id, refund_id)
         if done is not None:
             if done["fingerprint"] != print_:
                 raise conflict("idempotency_conflict", "this refund_id was used with another body")
@@ -150,8 +152,8 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         status = "cancelled" if cancel else ("refunded" if everything else "partially_refunded")
         await instruments.reverse(conn, receipt_id, None if cancel else refund_id, shares, links, everything)
         refunded_purchase = sum(s["amount"] - s["discount"] for s in shares if not s["line"]["sells_certificate"])
-        await repository.update_after_refund(conn, receipt_id, status=status, refunded_purchase=refunded_purchase,
-                                             lines=lines, links=links)
+        await repository.update_after_refund(conn, owner_id, receipt_id, status=status,
+                                             refunded_purchase=refunded_purchase, lines=lines, links=links)
         result = dict(row["result"])
         if account is not None and book is not None:
             current = {**account, "debt": book.debt, "version": version}  # as this transaction left it
@@ -164,9 +166,9 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         result["lines"] = [{**line, "refunded_quantity": returned[line["line_id"]]} for line in result["lines"]]
         result["refunds"] = [*result.get("refunds", []), element]
         response = {**result, "refund": element}
-        await repository.store_result(conn, receipt_id, result)
-        await repository.insert_refund(conn, receipt_id, refund_id, print_, row["account_id"], principal.store_id,
-                                       response, refunded_purchase)
+        await repository.store_result(conn, owner_id, receipt_id, result)
+        await repository.insert_refund(conn, owner_id, receipt_id, refund_id, print_, row["account_id"],
+                                       principal.store_id, response, refunded_purchase)
     if snapshot is not None:
         await ctx.cache_account(*snapshot)
     metrics.RECEIPTS.labels("cancelled" if cancel else "refunded").inc()

@@ -1,75 +1,106 @@
-"""SQL for receipts and refunds. The receipt row's primary key is the idempotency guard."""
+"""SQL for receipts and refunds.
+
+A receipt id is claimed in `receipt_claims` (keyed by receipt_id: the service-wide idempotency guard). The
+receipt itself is stored under its owner, `owner_id`: the account, so that an account's receipts live with
+it (deploy/SCALING.md section 4), or for a receipt without an account a negative number from its id. The
+claim names the owner, so every read by receipt_id goes claim → owner → receipt, in one statement.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+_OWNER_BITS = 0x7FFF_FFFF_FFFF_FFFF
 
-async def claim(conn: asyncpg.Connection, receipt_id: str, fingerprint: bytes, store_id: str,
-                issued_at: datetime) -> bool:
-    """Insert the receipt as pending. False if it exists; a concurrent duplicate waits here for the
-    first one's commit (or rollback) before it gets its answer."""
+# one statement: the claim's owner (a scalar subquery, read first), then the receipt on that owner's shard
+_BY_ID = "owner_id = (SELECT owner_id FROM receipt_claims WHERE receipt_id = $1) AND receipt_id = $1"
+
+
+def cardless_owner(receipt_id: str) -> int:
+    """The owner of a receipt without an account: negative, so it never meets an account id, and spread by
+    a hash of the receipt id. Migration 0004 computes the same number in SQL for the receipts it keyed."""
+    digest = hashlib.sha256(receipt_id.encode()).digest()
+    return -1 - (int.from_bytes(digest[:8], "big") & _OWNER_BITS)
+
+
+async def claim(conn: asyncpg.Connection, receipt_id: str, fingerprint: bytes, issued_at: datetime) -> bool:
+    """Claim the receipt id. False if it is claimed; a concurrent duplicate waits here for the first one's
+    commit (or rollback) before it gets its answer. The owner is filled in by `insert_confirmed`."""
     claimed = await conn.fetchval(
-        "INSERT INTO receipts (receipt_id, fingerprint, store_id, issued_at, status)"
-        " VALUES ($1, $2, $3, $4, 'pending') ON CONFLICT (receipt_id) DO NOTHING RETURNING true",
-        receipt_id, fingerprint, store_id, issued_at,
+        "INSERT INTO receipt_claims (receipt_id, fingerprint, issued_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (receipt_id) DO NOTHING RETURNING true",
+        receipt_id, fingerprint, issued_at,
     )
     return bool(claimed)
 
 
 async def get(conn: asyncpg.Connection, receipt_id: str, *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT receipt_id, fingerprint, account_id, store_id, issued_at, status, program_version, lines, links,"
-        " result FROM receipts WHERE receipt_id = $1" + (" FOR UPDATE" if lock else ""),
+        "SELECT receipt_id, owner_id, fingerprint, account_id, store_id, issued_at, status, program_version, lines,"
+        f" links, result FROM receipts WHERE {_BY_ID}" + (" FOR UPDATE" if lock else ""),
         receipt_id,
     )
 
 
-async def complete(conn: asyncpg.Connection, receipt_id: str, *, account_id: int | None, status: str,
-                   program_version: int, purchase_amount: int, lines: list[dict[str, Any]],
-                   links: dict[str, Any]) -> None:
+async def insert_confirmed(conn: asyncpg.Connection, receipt_id: str, *, owner_id: int, account_id: int | None,
+                           fingerprint: bytes, store_id: str, issued_at: datetime, program_version: int,
+                           purchase_amount: int, lines: list[dict[str, Any]], links: dict[str, Any],
+                           result: dict[str, Any]) -> None:
+    """Write the confirmed receipt under its owner and name the owner in the claim, in one statement: a
+    distributed table cannot move a row to another owner later, so the row is written once, complete."""
     await conn.execute(
-        "UPDATE receipts SET account_id = $2, status = $3, program_version = $4, purchase_amount = $5,"
-        " lines = $6, links = $7 WHERE receipt_id = $1",
-        receipt_id, account_id, status, program_version, purchase_amount, lines, links,
+        """
+        WITH owned AS (UPDATE receipt_claims SET owner_id = $2 WHERE receipt_id = $1)
+        INSERT INTO receipts (receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, status,
+                              program_version, purchase_amount, lines, links, result)
+        VALUES ($1, $2, $3, $4, $5, $6, 'confirmed', $7, $8, $9, $10, $11)
+        """,
+        receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, program_version, purchase_amount, lines,
+        links, result,
     )
 
 
-async def store_result(conn: asyncpg.Connection, receipt_id: str, result: dict[str, Any]) -> None:
-    await conn.execute("UPDATE receipts SET result = $2 WHERE receipt_id = $1", receipt_id, result)
-
-
-async def update_after_refund(conn: asyncpg.Connection, receipt_id: str, *, status: str, refunded_purchase: int,
-                              lines: list[dict[str, Any]], links: dict[str, Any]) -> None:
+async def store_result(conn: asyncpg.Connection, owner_id: int, receipt_id: str, result: dict[str, Any]) -> None:
     await conn.execute(
-        "UPDATE receipts SET status = $2, refunded_purchase = refunded_purchase + $3, lines = $4, links = $5"
-        " WHERE receipt_id = $1",
-        receipt_id, status, refunded_purchase, lines, links,
+        "UPDATE receipts SET result = $3 WHERE owner_id = $1 AND receipt_id = $2", owner_id, receipt_id, result
     )
 
 
-async def find_refund(conn: asyncpg.Connection, receipt_id: str, refund_id: str) -> asyncpg.Record | None:
+async def update_after_refund(conn: asyncpg.Connection, owner_id: int, receipt_id: str, *, status: str,
+                              refunded_purchase: int, lines: list[dict[str, Any]], links: dict[str, Any]) -> None:
+    await conn.execute(
+        "UPDATE receipts SET status = $3, refunded_purchase = refunded_purchase + $4, lines = $5, links = $6"
+        " WHERE owner_id = $1 AND receipt_id = $2",
+        owner_id, receipt_id, status, refunded_purchase, lines, links,
+    )
+
+
+async def find_refund(conn: asyncpg.Connection, owner_id: int, receipt_id: str,
+                      refund_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT fingerprint, refund FROM refunds WHERE receipt_id = $1 AND refund_id = $2", receipt_id, refund_id
+        "SELECT fingerprint, refund FROM refunds WHERE owner_id = $1 AND receipt_id = $2 AND refund_id = $3",
+        owner_id, receipt_id, refund_id,
     )
 
 
-async def insert_refund(conn: asyncpg.Connection, receipt_id: str, refund_id: str, fingerprint: bytes,
-                        account_id: int | None, store_id: str | None, response: dict[str, Any],
-                        purchase_refunded: int) -> None:
+async def insert_refund(conn: asyncpg.Connection, owner_id: int, receipt_id: str, refund_id: str,
+                        fingerprint: bytes, account_id: int | None, store_id: str | None,
+                        response: dict[str, Any], purchase_refunded: int) -> None:
     await conn.execute(
-        "INSERT INTO refunds (receipt_id, refund_id, fingerprint, account_id, store_id, refund, purchase_refunded)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        receipt_id, refund_id, fingerprint, account_id, store_id, response, purchase_refunded,
+        "INSERT INTO refunds (owner_id, receipt_id, refund_id, fingerprint, account_id, store_id, refund,"
+        " purchase_refunded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        owner_id, receipt_id, refund_id, fingerprint, account_id, store_id, response, purchase_refunded,
     )
 
 
-async def entry_moves(conn: asyncpg.Connection, entry_ids: list[int]) -> list[tuple[int | None, int]]:
-    """The lot moves of ledger entries, in the order they were made."""
+async def entry_moves(conn: asyncpg.Connection, account_id: int, entry_ids: list[int]) -> list[tuple[int | None, int]]:
+    """The lot moves of an account's ledger entries, in the order they were made."""
     rows = await conn.fetch(
-        "SELECT lot_id, points FROM lot_moves WHERE entry_id = ANY($1::bigint[]) ORDER BY id", entry_ids
+        "SELECT lot_id, points FROM lot_moves WHERE account_id = $1 AND entry_id = ANY($2::bigint[]) ORDER BY id",
+        account_id, entry_ids,
     )
     return [(row["lot_id"], row["points"]) for row in rows]

@@ -1,7 +1,8 @@
 """Receipt use cases: calculate, confirm, get. One confirm is one transaction:
 
 claim the receipt id (the idempotency guard) → lock the account → evaluate with fresh state →
-write ledger, lots and moves → store the result → commit → refresh the cached account snapshot.
+write ledger, lots and moves → write the receipt with its result under its owner → commit → refresh the
+cached account snapshot.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncpg
 
 from app.accounts import repository as accounts
 from app.accounts.service import create as create_account
-from app.accounts.view import account_view
+from app.accounts.view import Purchase, account_view
 from app.core import metrics
 from app.core.auth import Principal
 from app.core.context import AppContext, utcnow
@@ -107,13 +108,8 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
     print_ = fingerprint(receipt)
     snapshot = None
     async with ctx.db.transaction() as conn:
-        if not await repository.claim(conn, receipt.receipt_id, print_, receipt.store_id, receipt.issued_at):
-            row = await repository.get(conn, receipt.receipt_id)
-            assert row is not None
-            if row["fingerprint"] != print_:
-                raise conflict("idempotency_conflict", "this receipt_id was confirmed with another body")
-            metrics.REPLAYS.labels("confirm").inc()
-            return dict(row["result"]), True
+        if not await repository.claim(conn, receipt.receipt_id, print_, receipt.issued_at):
+            return await _replay(conn, receipt.receipt_id, print_), True
         account = await accounts.lock(conn, receipt.card) if receipt.card else None
         if receipt.card and account is None and program.program.points.auto_enroll:
             account = await create_account(conn, program, receipt.card, now, None)
@@ -134,21 +130,22 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
             version = await book.flush()
         elif account is not None:
             version = await accounts.touch(conn, account["id"])  # a blocked card's purchases change its view
-        # confirmed before the account view is read, so the view's tier counts this receipt
-        await repository.complete(
-            conn, receipt.receipt_id, account_id=account["id"] if account else None, status="confirmed",
-            program_version=program.version, purchase_amount=outcome.purchase_amount,
-            lines=stored_lines(receipt, outcome), links=links,
-        )
         if account is not None:
-            # the row as this transaction left it, without reading it again
+            # the row as this transaction left it, without reading it again; the receipt is written after
+            # the view (it carries the view in its result), so the view counts it for the tier in memory
             current = {**account, "debt": book.debt if book else account["debt"], "version": version}
-            view, changes_at = await account_view(conn, current, program, now, book.live_lots() if book else None)
+            view, changes_at = await account_view(conn, current, program, now, book.live_lots() if book else None,
+                                                  Purchase(receipt.issued_at, outcome.purchase_amount))
             summary = account_summary(account["card"], view, outcome.tier_applied)
             snapshot = (view, version, changes_at)
         result = build(receipt, outcome, "confirmed", program.version, summary)
         result["refunds"] = []
-        await repository.store_result(conn, receipt.receipt_id, result)
+        await repository.insert_confirmed(
+            conn, receipt.receipt_id, owner_id=_owner(receipt.receipt_id, account_id),
+            account_id=account_id, fingerprint=print_, store_id=receipt.store_id, issued_at=receipt.issued_at,
+            program_version=program.version, purchase_amount=outcome.purchase_amount,
+            lines=stored_lines(receipt, outcome), links=links, result=result,
+        )
     if snapshot is not None:
         await ctx.cache_account(*snapshot)
     await ctx.lookups.failed(principal, instruments.unknown_codes(outcome))
@@ -158,6 +155,21 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
     for verdict in outcome.coupons:
         metrics.COUPONS.labels(verdict.status, verdict.reason or "").inc()
     return result, False
+
+
+def _owner(receipt_id: str, account_id: int | None) -> int:
+    """The account a receipt is stored with; a receipt without one is spread by its id."""
+    return account_id if account_id is not None else repository.cardless_owner(receipt_id)
+
+
+async def _replay(conn: asyncpg.Connection, receipt_id: str, print_: bytes) -> dict[str, Any]:
+    """The stored result of a receipt id claimed before: the same body again, or 409 for another body."""
+    row = await repository.get(conn, receipt_id)
+    assert row is not None  # a committed claim always has its receipt
+    if row["fingerprint"] != print_:
+        raise conflict("idempotency_conflict", "this receipt_id was confirmed with another body")
+    metrics.REPLAYS.labels("confirm").inc()
+    return dict(row["result"])
 
 
 async def get(ctx: AppContext, receipt_id: str) -> dict[str, Any]:

@@ -42,7 +42,7 @@ WITH fresh AS (
     SELECT r.receipt_id, r.account_id, r.store_id, r.issued_at, (r.issued_at AT TIME ZONE $3::text)::date,
            jsonb_array_length(r.lines), r.result,
            -((f.refund ->> 'status') IN ('refunded', 'cancelled'))::int, -f.purchase_refunded
-    FROM refunds f JOIN receipts r USING (receipt_id)
+    FROM refunds f JOIN receipts r ON r.owner_id = f.owner_id AND r.receipt_id = f.receipt_id
     WHERE f.change_xid >= $1 AND f.change_xid < $2
 ), events AS (
     SELECT * FROM fresh UNION ALL SELECT * FROM undone
@@ -96,12 +96,13 @@ ON CONFLICT (day, store_id, campaign_id) DO UPDATE SET
 # When a member's receipt stops standing, their first or last purchase may move inward: read it again.
 _RESPAN = """
 WITH touched AS (
-    SELECT DISTINCT r.account_id FROM refunds f JOIN receipts r USING (receipt_id)
+    SELECT DISTINCT r.account_id FROM refunds f
+    JOIN receipts r ON r.owner_id = f.owner_id AND r.receipt_id = f.receipt_id
     WHERE f.change_xid >= $1 AND f.change_xid < $2 AND r.account_id IS NOT NULL
       AND (f.refund ->> 'status') IN ('refunded', 'cancelled')
 ), span AS (
     SELECT r.account_id, min(r.issued_at) AS first_at, max(r.issued_at) AS last_at
-    FROM receipts r JOIN touched USING (account_id)
+    FROM receipts r JOIN touched ON r.owner_id = touched.account_id AND r.account_id IS NOT NULL
     WHERE r.status IN ('confirmed', 'partially_refunded')
     GROUP BY r.account_id
 )
@@ -112,7 +113,7 @@ FROM span WHERE a.account_id = span.account_id
 _FOLD_LEDGER = """
 INSERT INTO report_points AS p (day, store_id, kind, points, entries)
 SELECT (l.created_at AT TIME ZONE $3::text)::date, coalesce(r.store_id, ''), l.kind, sum(l.points), count(*)
-FROM ledger l LEFT JOIN receipts r ON r.receipt_id = l.receipt_id
+FROM ledger l LEFT JOIN receipts r ON r.owner_id = l.account_id AND r.receipt_id = l.receipt_id
 WHERE l.change_xid >= $1 AND l.change_xid < $2
 GROUP BY 1, 2, 3
 ON CONFLICT (day, store_id, kind) DO UPDATE SET points = p.points + excluded.points,

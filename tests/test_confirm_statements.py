@@ -1,0 +1,177 @@
+"""What a confirm sends to PostgreSQL, watched with asyncpg's query logger on real servers:
+
+- the SQL ceiling of the benchmark (loadtests/ceiling.py) sends the very statements of a real confirm of a
+  card that redeems and accrues, and STATEMENTS_PER_CONFIRM counts them;
+- the receipt row is written after the account view is read, so the view counts the receipt in memory:
+  that must agree with what PostgreSQL reads once the row is there, at every edge of the filters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import asyncpg
+import pytest
+
+from app.accounts import repository as accounts
+from app.accounts.view import Purchase, account_view
+from app.core.auth import Principal
+from app.core.cache import Cache
+from app.core.context import AppContext
+from app.core.db import Database, _init_connection
+from app.core.lookups import FailedLookups
+from app.core.settings import Settings
+from app.program.service import ProgramHolder
+from app.receipts import repository as receipts
+from app.receipts import service
+from loadtests.ceiling import STATEMENTS_PER_CONFIRM, confirm_statements
+from loadtests.seed import card_of, seed
+from rules import CompiledProgram, Receipt, compile_program, load_program
+from tests.conftest import Servers
+from tests.programs import program
+from tests.support import line, receipt
+
+PROGRAM = compile_program(load_program(program(pending_days=0), "yaml"), 1)
+ADMIN = Principal("test", "admin", None)
+
+
+SENT: list[str] = []  # every statement of the context's pool, whitespace folded
+
+
+async def _init_watched(conn: asyncpg.Connection) -> None:
+    await _init_connection(conn)
+    conn.add_query_logger(lambda query: SENT.append(" ".join(query.query.split())))
+
+
+@asynccontextmanager
+async def context(database_url: str, redis_url: str, prefix: str) -> AsyncIterator[AppContext]:
+    """The service's own context, as `serve` builds it, with PROGRAM active and every statement in SENT."""
+    settings = Settings(DATABASE_URL=database_url, REDIS_URL=redis_url, BONUS_ENGINE_REDIS_PREFIX=prefix,
+                        BONUS_ENGINE_DB_POOL_MIN="1", BONUS_ENGINE_DB_POOL_MAX="1")
+    db = Database(settings)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("app.core.db._init_connection", _init_watched)
+        await db.connect()
+    cache = Cache(settings)
+    programs = ProgramHolder(db, settings.program_poll_ms)
+    programs.installed(PROGRAM.version, PROGRAM.program)
+    try:
+        yield AppContext(settings, db, cache, programs, FailedLookups(cache, settings.failed_lookup_limit))
+    finally:
+        await cache.close()
+        await db.close()
+
+
+async def transaction_of(work: Callable[[], Awaitable[Any]]) -> list[str]:
+    """The statements of the one transaction `work` runs, BEGIN to COMMIT."""
+    await asyncio.sleep(0.05)  # the logger is called soon after each statement, not during it
+    SENT.clear()
+    await work()
+    await asyncio.sleep(0.05)
+    return SENT[SENT.index("BEGIN;"):SENT.index("COMMIT;") + 1]
+
+
+def redeeming_receipt(number: str) -> Receipt:
+    return Receipt.model_validate(receipt([line("1", 10000), line("2", 5000)], number, redeem_points=1000))
+
+
+def test_the_sql_ceiling_sends_what_a_confirm_sends(servers: Servers) -> None:
+    database_url = servers.new_database()
+
+    async def run() -> tuple[list[str], list[str]]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await seed(conn, accounts=2)
+        finally:
+            await conn.close()
+        async with context(database_url, servers.redis_url, f"t{servers.run_id}stmt:") as ctx:
+            for _ in range(2):  # the first run of each also introspects types; the second is counted
+                confirmed = await transaction_of(
+                    lambda: service.confirm(ctx, redeeming_receipt(card_of(1)), ADMIN))
+                async with ctx.db.connection() as conn:
+                    ceiling = await transaction_of(lambda: confirm_statements(
+                        conn, PROGRAM, f"ceiling-{datetime.now(UTC).timestamp()}", card_of(2), [], {}))
+        return confirmed, ceiling
+
+    confirmed, ceiling = asyncio.run(run())
+    assert confirmed[0] == "BEGIN;" and confirmed[-1] == "COMMIT;", confirmed
+    assert any(q.startswith("INSERT INTO ledger") for q in confirmed)  # it did redeem and accrue
+    assert ceiling == confirmed
+    assert len(confirmed) == STATEMENTS_PER_CONFIRM
+
+
+# --- the account view of a confirm: the receipt counted in memory ---------------------------------
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+WINDOW = timedelta(days=PROGRAM.program.tiers.window_days)
+
+CASES = {  # (issued_at, purchase amount): silver needs 1,000.00 in the window
+    "an ordinary purchase": (NOW - timedelta(minutes=1), 30000),
+    "the purchase that reaches silver": (NOW - timedelta(minutes=1), 80000),
+    "nothing that counts for tiers": (NOW - timedelta(minutes=1), 0),
+    "issued in the next minutes (not counted before then)": (NOW + timedelta(minutes=3), 30000),
+    "exactly now": (NOW, 30000),
+    "at the start of the window": (NOW - WINDOW, 30000),
+    "before the window": (NOW - WINDOW - timedelta(seconds=1), 30000),
+    "before any other purchase": (NOW - timedelta(days=900), 30000),
+    "in another time zone": (NOW.astimezone(timezone(timedelta(hours=5))) - timedelta(hours=1), 30000),
+}
+HISTORIES = {  # the account's earlier purchases: (days ago, amount)
+    "first purchase": [],
+    "earlier purchases": [(400, 50000), (200, 20000), (2, 10000)],
+}
+
+
+async def write_receipt(conn: asyncpg.Connection, account_id: int, issued_at: datetime, amount: int) -> None:
+    receipt_id = f"view-{issued_at.timestamp()}-{amount}-{account_id}"
+    await receipts.claim(conn, receipt_id, hashlib.sha256(receipt_id.encode()).digest(), issued_at)
+    await receipts.insert_confirmed(conn, receipt_id, owner_id=account_id, account_id=account_id, fingerprint=b"",
+                                    store_id="s1", issued_at=issued_at, program_version=1, purchase_amount=amount,
+                                    lines=[], links={}, result={})
+
+
+async def views(conn: asyncpg.Connection, program_: CompiledProgram, history: list[tuple[int, int]],
+                issued_at: datetime, amount: int) -> tuple[Any, Any]:
+    """(the view with the receipt counted in memory, the view read after writing it), in a transaction
+    rolled back after."""
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        assert await accounts.insert(conn, f"view{issued_at.timestamp()}{amount}", None, None, None)
+        account = await accounts.lock(conn, f"view{issued_at.timestamp()}{amount}")
+        assert account is not None
+        for days, earlier in history:
+            await write_receipt(conn, account["id"], NOW - timedelta(days=days), earlier)
+        in_memory = await account_view(conn, account, program_, NOW, [], Purchase(issued_at, amount))
+        await write_receipt(conn, account["id"], issued_at, amount)
+        read = await account_view(conn, account, program_, NOW, [])
+        return in_memory, read
+    finally:
+        await transaction.rollback()
+
+
+@pytest.fixture(scope="module")
+def database_url(servers: Servers) -> str:
+    return servers.new_database()
+
+
+@pytest.mark.parametrize("history", list(HISTORIES))
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_view_counts_the_receipt_confirm_writes_after_it(database_url: str, history: str, case: str) -> None:
+    issued_at, amount = CASES[case]
+
+    async def run() -> tuple[Any, Any]:
+        conn = await asyncpg.connect(database_url)
+        await _init_connection(conn)
+        try:
+            return await views(conn, PROGRAM, HISTORIES[history], issued_at, amount)
+        finally:
+            await conn.close()
+
+    in_memory, read = asyncio.run(run())
+    assert in_memory == read
