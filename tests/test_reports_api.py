@@ -200,7 +200,8 @@ def test_segments_follow_first_and_last_standing_purchase(make_module_service: C
 
 
 @pytest.mark.parametrize(("params", "code", "detail"), [
-    ({"from": "2026-13-01"}, "validation_error", "query.from"),
+    ({"from": "2026-13-01"}, "invalid_period", "from must be a date"),
+    ({"from": "0.0"}, "validation_error", "query.from"),
     ({"to": "yesterday"}, "validation_error", "query.to"),
     ({"store": "s 1"}, "validation_error", "query.store"),
     ({"from": "2026-11-02", "to": "2026-11-01"}, "invalid_period", "is after to"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -20,8 +19,10 @@ from .schemas import CampaignsReport, ProgramReport, SegmentsReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 
-From = Annotated[date | None, Query(alias="from", description="first day, YYYY-MM-DD (default: 29 days before `to`)")]
-To = Annotated[date | None, Query(description="last day, included, YYYY-MM-DD (default: today)")]
+DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+From = Annotated[str | None, Query(alias="from", pattern=DAY, description="first day, YYYY-MM-DD (default: 29 days "
+                                   "before `to`)")]
+To = Annotated[str | None, Query(pattern=DAY, description="last day, included, YYYY-MM-DD (default: today)")]
 Store = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="one store's receipts only")]
 
 
