@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from app import ops
 from app.accounts.endpoints import router as accounts_router
+from app.accounts.fast import FastRead
 from app.campaigns.endpoints import router as campaigns_router
 from app.certificates.endpoints import router as certificates_router
 from app.core import auth, metrics, problems
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Bonus engine", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     problems.install(app)
+    app.add_middleware(FastRead)  # inside the metrics middleware: added before it
     app.add_middleware(metrics.MetricsMiddleware)
     for router in ROUTERS:
         app.include_router(router)

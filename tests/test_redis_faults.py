@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import httpx
 
+from tests.load import sql
 from tests.support import Service, line, metric, receipt, registered_card
 
 WELCOME = 20000  # the example program's registration bonus
@@ -172,3 +173,23 @@ def test_a_read_right_after_a_write_shows_it(service: Service) -> None:
     assert client.get(f"/v1/accounts/{number}").json()["status"] == "blocked"
     assert client.post(f"/v1/accounts/{number}/unblock").status_code == 200
     assert client.get(f"/v1/accounts/{number}").json()["status"] == "active"
+
+
+def test_reads_that_redis_cannot_store_leave_the_cache_generation_alone(
+        make_module_service: Callable[..., Service]) -> None:
+    """A read-through replaces no snapshot, so failing to store it must not empty every worker's cache; a
+    write that Redis misses still moves the generation (its old snapshot is stale)."""
+    service = make_module_service(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    client = service.client()
+    number = registered_card(client)  # a write: the generation moves once for this outage
+
+    def generation() -> int:
+        return int(sql(service.database_url, "SELECT generation FROM cache_state")[0]["generation"])
+
+    after_write = generation()
+    assert after_write >= 1
+    for _ in range(5):
+        assert timed_read(client, number)["available"] == WELCOME
+    assert generation() == after_write
+    assert client.post(f"/v1/accounts/{number}/adjustments", json={"points": 100, "reason": "t"}).status_code == 201
+    assert generation() == after_write + 1

@@ -98,7 +98,7 @@ async def look_up(ctx: AppContext, card: str) -> dict[str, Any]:
         if account is None:
             raise not_found("account_not_found", "no account with this card")
         view, changes_at = await account_view(conn, account, program, now)
-    await ctx.cache_account(view, account["version"], changes_at)
+    await ctx.cache_account(view, account["version"], changes_at, after_write=False)
     return view
 
 

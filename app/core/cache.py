@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -17,6 +18,9 @@ from . import metrics
 from .settings import Settings
 
 log = logging.getLogger("bonus_engine.cache")
+
+# The key that get_snapshot_bytes found no snapshot for, in this request's context (each request is a task)
+_found_nothing: ContextVar[str | None] = ContextVar("snapshot_found_nothing", default=None)
 
 # Set the snapshot only if it is newer than the cached one: concurrent writers and readers
 # may finish out of order, and an older account version must never overwrite a newer one.
@@ -56,6 +60,21 @@ class Cache:
         log.warning("redis unavailable, serving from postgres: %s", error)
 
     async def get_snapshot(self, key: str) -> Any | None:
+        if _found_nothing.get() == key:  # the fast read path looked (and counted) for this request
+            return None
+        raw = await self._snapshot(key)
+        return orjson.loads(raw) if raw is not None else None
+
+    async def get_snapshot_bytes(self, key: str) -> bytes | None:
+        """The snapshot as stored (orjson bytes), for the fast read path (app/accounts/fast.py). When it finds
+        none, the get_snapshot of the same key in the same request (task) answers None at once: the request
+        that it hands on to the endpoint is looked up, and counted, once."""
+        raw = await self._snapshot(key)
+        if raw is None:
+            _found_nothing.set(key)
+        return raw
+
+    async def _snapshot(self, key: str) -> bytes | None:
         if not self._available():
             metrics.CACHE.labels("skipped").inc()
             return None
@@ -66,14 +85,15 @@ class Cache:
             self._failed(error)
             return None
         metrics.CACHE.labels("hit" if raw is not None else "miss").inc()
-        return orjson.loads(raw) if raw is not None else None
+        return raw  # type: ignore[return-value]  # bytes: the client does not decode responses
 
-    async def put_snapshot(self, key: str, version: int, value: Any, ttl_ms: int) -> bool:
-        """Store a snapshot after a write; False when Redis could not take it (the old one may remain)."""
+    async def put_snapshot(self, key: str, version: int, value: Any, ttl_ms: int, *, after_write: bool = True) -> bool:
+        """Store a snapshot; False when Redis could not take it (the old one may remain). Only a snapshot
+        after a write can leave a stale one behind: a read-through found none to replace."""
         if self._client is None:
             return True
         if not self._available():
-            self.lost_writes = True
+            self.lost_writes = self.lost_writes or after_write
             return False
         try:
             if ttl_ms <= 0:  # it changes by itself right now: let the next read compute it
@@ -83,7 +103,7 @@ class Cache:
             return True
         except Exception as error:
             self._failed(error)
-            self.lost_writes = True
+            self.lost_writes = self.lost_writes or after_write
             return False
 
     async def count(self, key: str, add: int, ttl_s: int) -> int | None:

@@ -35,17 +35,21 @@ class AppContext:
     def snapshot_key(self, card: str) -> str:
         return f"{self.cache.account_key(card)}:p{self.programs.current.version}"
 
-    async def cache_account(self, view: dict[str, Any], version: int, changes_at: datetime | None) -> None:
+    async def cache_account(self, view: dict[str, Any], version: int, changes_at: datetime | None, *,
+                            after_write: bool = True) -> None:
         """Store an account snapshot until it next changes by itself (capped), if newer than the cached one.
 
-        When Redis cannot take it, the snapshot it holds is stale: move every worker to a new cache
-        generation (once per outage), so that no snapshot written before is read again.
+        When Redis cannot take one made after a write, the snapshot it holds is stale: move every worker to
+        a new cache generation (once per outage), so that no snapshot written before is read again. A
+        read-through (`after_write=False`) replaces nothing, so its failure moves nothing: a Redis pause under
+        a read load must not empty the whole cache.
         """
         ttl_ms = self.settings.snapshot_max_ttl_s * 1000
         if changes_at is not None:
             ttl_ms = min(ttl_ms, int((changes_at - utcnow()).total_seconds() * 1000))
-        stored = await self.cache.put_snapshot(self.snapshot_key(view["card"]), version, view, ttl_ms)
-        if not stored:
+        stored = await self.cache.put_snapshot(self.snapshot_key(view["card"]), version, view, ttl_ms,
+                                               after_write=after_write)
+        if not stored and after_write:
             await self.next_cache_generation()
 
     async def next_cache_generation(self) -> None:
