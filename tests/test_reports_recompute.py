@@ -167,15 +167,15 @@ def expected_campaigns(db: str, start: date, end: date) -> dict[str, dict[str, i
                         "revenue": int(row["revenue"]), "coupon_uses": uses.get(row["id"], 0)} for row in rows}
 
 
-def expected_segments(db: str, now: datetime) -> tuple[dict[str, int], list[tuple[int, int, int, int, int]]]:
-    members = sql(db, "SELECT a.id, min(r.issued_at) AS first, max(r.issued_at) AS last, count(r.*) AS n,"
+def expected_segments(db: str, now: datetime) -> tuple[dict[str, set[str]], list[tuple[int, int, int, int, int]]]:
+    members = sql(db, "SELECT a.id, a.card, min(r.issued_at) AS first, max(r.issued_at) AS last, count(r.*) AS n,"
                       " coalesce(sum(r.purchase_amount - r.refunded_purchase), 0) AS revenue"
-                      f" FROM accounts a LEFT JOIN receipts r ON r.account_id = a.id AND r.{STANDING} GROUP BY a.id")
+                      f" FROM accounts a LEFT JOIN receipts r ON r.account_id = a.id AND r.{STANDING}"
+                      " GROUP BY a.id, a.card")
     settings = Segments(**SEGMENTS)
-    sizes: dict[str, int] = {}
+    cards: dict[str, set[str]] = {}
     for m in members:
-        name = segment_of(m["first"], m["last"], now, settings)
-        sizes[name] = sizes.get(name, 0) + 1
+        cards.setdefault(segment_of(m["first"], m["last"], now, settings), set()).add(m["card"])
     buyers = [m for m in members if m["n"]]
 
     def bounds(values: list[Any]) -> list[Any]:  # percentile_disc: the first value at or past each fraction
@@ -189,7 +189,7 @@ def expected_segments(db: str, now: datetime) -> tuple[dict[str, int], list[tupl
         cell = cells.setdefault(key, [0, 0])  # type: ignore[arg-type]
         cell[0] += 1
         cell[1] += int(b["revenue"])
-    return sizes, sorted((*key, n, revenue) for key, (n, revenue) in cells.items())
+    return cards, sorted((*key, n, revenue) for key, (n, revenue) in cells.items())
 
 
 def test_reports_equal_a_sql_recomputation_after_concurrent_load(pair: tuple[Service, Service]) -> None:
@@ -214,7 +214,11 @@ def test_reports_equal_a_sql_recomputation_after_concurrent_load(pair: tuple[Ser
     assert want and {c["id"]: {k: c[k] for k in ("receipts", "discount", "points", "revenue", "coupon_uses")}
                      for c in campaigns["campaigns"] if c["receipts"] or c["coupon_uses"]} == want
     segments = client.get("/v1/reports/segments").json()
-    sizes, cells = expected_segments(db, datetime.now(UTC))
+    cards, cells = expected_segments(db, datetime.now(UTC))
+    sizes = {name: len(members) for name, members in cards.items()}
     assert {s["segment"]: s["members"] for s in segments["cvm"] if s["members"]} == sizes
+    for name in ("newcomer", "loyal", "pre_churn", "churn", "none"):
+        exported = client.get(f"/v1/reports/segments/{name}/members").text.splitlines()[1:]
+        assert {row.split(",")[0] for row in exported} == cards.get(name, set()), name
     assert sorted((c["r"], c["f"], c["m"], c["members"], c["revenue"]) for c in segments["rfm"]["cells"]) == cells
     assert pair[0].audit().returncode == 0

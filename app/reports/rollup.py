@@ -27,6 +27,8 @@ log = logging.getLogger("bonus_engine.reports")
 # this many receipts; anything bigger is left to the background roll-up
 REQUEST_SPAN_XIDS = 200_000
 REQUEST_REBUILD_RECEIPTS = 20_000
+# a fold outside a request may read the whole history (about 200 s for 10 M receipts on 2 cores)
+BACKGROUND_TIMEOUT_S = 6 * 3600
 
 SUMMARIES = ("report_sales", "report_members", "report_campaigns", "report_points", "report_expiry",
              "report_accounts")
@@ -199,11 +201,15 @@ async def _fold(db: Database, time_zone: str, max_span: int | None, progress: bo
             return None
         if window.rebuilt:
             await conn.execute(f"TRUNCATE {', '.join(SUMMARIES)}")
+        timeout = None  # the pool's command timeout, as for any request
         if max_span is None:
-            await conn.execute("SET LOCAL statement_timeout = 0")  # a rebuild reads the whole history
+            # both the server's statement_timeout and asyncpg's own command timeout would cut a rebuild short
+            await conn.execute("SET LOCAL statement_timeout = 0")
+            timeout = BACKGROUND_TIMEOUT_S
         for name, statement, zoned in _STEPS:
             step_started = time.perf_counter()
-            await conn.execute(statement, window.watermark, window.horizon, *([window.time_zone] if zoned else []))
+            await conn.execute(statement, window.watermark, window.horizon, *([window.time_zone] if zoned else []),
+                               timeout=timeout)
             if progress:
                 print(f"  {name}: {time.perf_counter() - step_started:.1f} s", flush=True)
         await conn.execute("DELETE FROM report_members WHERE receipts = 0")

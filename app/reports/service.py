@@ -122,7 +122,7 @@ async def program_report(ctx: Sources, period: Period) -> dict[str, Any]:
     async with ctx.db.connection() as conn:
         days = await repository.sales(conn, period.start, period.end, period.store)
         points = await repository.points(conn, period.start, period.end, period.store)
-        active = await repository.active_members(conn, period.start, period.end, period.store)
+        active = await repository.active_members(conn, period.start, period.end, period.store, start_at)
         members = await repository.members(conn, start_at, end_at)
         liability = await repository.liability(conn, today(ctx))
     total = {name: sum(int(day[name]) for day in days) for name in ("receipts", "with_card", "revenue",
