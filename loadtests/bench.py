@@ -181,7 +181,8 @@ def filler_campaigns(count: int) -> list[dict[str, Any]]:
     return campaigns
 
 
-async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int, campaigns: int) -> str:
+async def new_database(admin_url: str, database: str) -> str:
+    """Create and migrate a database on the server of `admin_url`; returns its URL."""
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'CREATE DATABASE "{database}"')
@@ -189,6 +190,11 @@ async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int
         await conn.close()
     url = _with_database(admin_url, database)
     await asyncio.to_thread(upgrade, url)  # alembic runs its own event loop
+    return url
+
+
+async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int, campaigns: int) -> str:
+    url = await new_database(admin_url, database)
     document = yaml.safe_load((ROOT / "rules" / "examples" / "program.yaml").read_text())
     document["campaigns"] += filler_campaigns(campaigns)
     parse_program(document)
