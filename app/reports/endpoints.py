@@ -26,20 +26,23 @@ To = Annotated[str | None, Query(pattern=DAY, description="last day, included, Y
 Store = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="one store's receipts only")]
 
 
+def period(request: Request, from_: From = None, to: To = None, store: Store = None) -> service.Period:
+    """The report period of the query: a dependency, so each report route and the page read it alike."""
+    return service.parse_period(request.app.state.ctx, from_, to, store)
+
+
 @router.get("/program", response_model=ProgramReport,
             summary="Program KPIs: receipts, identified share, checks, members, points, liability")
-async def program(request: Request, from_: From = None, to: To = None, store: Store = None,
-                  _: Principal = Depends(auth.admin)) -> Response:
-    ctx = request.app.state.ctx
-    return json_response(await service.program_report(ctx, service.parse_period(ctx, from_, to, store)))
+async def program(request: Request, _: Principal = Depends(auth.admin),
+                  chosen: service.Period = Depends(period)) -> Response:
+    return json_response(await service.program_report(request.app.state.ctx, chosen))
 
 
 @router.get("/campaigns", response_model=CampaignsReport,
             summary="Per campaign: receipts touched, discount, points, coupon uses, touched vs untouched checks")
-async def campaigns(request: Request, from_: From = None, to: To = None, store: Store = None,
-                    _: Principal = Depends(auth.admin)) -> Response:
-    ctx = request.app.state.ctx
-    return json_response(await service.campaigns_report(ctx, service.parse_period(ctx, from_, to, store)))
+async def campaigns(request: Request, _: Principal = Depends(auth.admin),
+                    chosen: service.Period = Depends(period)) -> Response:
+    return json_response(await service.campaigns_report(request.app.state.ctx, chosen))
 
 
 @router.get("/segments", response_model=SegmentsReport, summary="CVM segment sizes and the RFM grid, now")

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from app.core.errors import AppError
 
 from . import page, service
-from .endpoints import From, Store, To  # the JSON API's query parameters: same names, same checks
+from .endpoints import period  # the JSON API's query parameters: same names, same checks
 
 router = APIRouter()
 
@@ -60,11 +60,10 @@ async def admin(request: Request) -> None:
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
-async def reports_page(request: Request, from_: From = None, to: To = None, store: Store = None,
-                       _: None = Depends(admin)) -> HTMLResponse:
+async def reports_page(request: Request, _: None = Depends(admin),
+                       chosen: service.Period = Depends(period)) -> HTMLResponse:
     ctx = request.app.state.ctx
-    period = service.parse_period(ctx, from_, to, store)
-    program = await service.program_report(ctx, period)
-    campaigns = await service.campaigns_report(ctx, period)
+    program = await service.program_report(ctx, chosen)
+    campaigns = await service.campaigns_report(ctx, chosen)
     segments = await service.segments_report(ctx)
     return HTMLResponse(page.render(program, campaigns, segments), headers=_HEADERS)
