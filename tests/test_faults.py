@@ -75,6 +75,31 @@ def assert_unavailable(answer: Answer) -> None:
     assert answer.retry_after is not None and int(answer.retry_after) >= 1, answer
 
 
+def assert_only_unavailable(failed: list[Answer]) -> None:
+    """Every failed request got an answer (the service never dropped a client), and it was that 503."""
+    for answer in failed:
+        assert answer.error is None, answer
+        assert_unavailable(answer)
+
+
+def under_fault(service: Service, cards: list[str], make: Callable[[], Any], lift: Callable[[], Any],
+                hold_s: float) -> tuple[Load, Any, float, float]:
+    """Eight clients under load: one second in, `make()` causes a fault and `hold_s` later `lift()` ends it;
+    1.5 s after that the clients stop. Returns the load, what `make()` returned, and when the fault began
+    and ended (time.monotonic())."""
+    load = Load(service, cards, clients=8, retry_pause_s=0.1).start()
+    time.sleep(1.0)
+    began = time.monotonic()
+    made = make()
+    time.sleep(hold_s)
+    lift()
+    ended = time.monotonic()
+    time.sleep(1.5)
+    load.stop.set()
+    load.join()
+    return load, made, began, ended
+
+
 def assert_applied_once(direct: str, receipt_ids: set[str], refunded: set[str]) -> None:
     """Every receipt in the database once, none left pending, exactly one accrual entry each (and one
     reversal per refunded one); nothing else was written."""
@@ -178,25 +203,15 @@ def test_postgres_restart_mid_load_answers_503_fast_and_recovers(servers: Server
     with proxied_service(servers) as (service, proxy, direct):
         cards = open_cards(service, 20)
         pid = service.process.pid
-        load = Load(service, cards, clients=8, retry_pause_s=0.1).start()
-        time.sleep(1.0)
-        outage_at = time.monotonic()
-        cut = proxy.outage()  # PostgreSQL "restarts": open connections cut, new ones refused
-        time.sleep(2.0)
-        proxy.resume()
-        resumed_at = time.monotonic()
-        time.sleep(1.5)
-        load.stop.set()
-        load.join()
+        # PostgreSQL "restarts": open connections cut, new ones refused
+        load, cut, outage_at, resumed_at = under_fault(service, cards, proxy.outage, proxy.resume, 2.0)
 
         answers = load.answers
         failed = [a for a in answers if not a.ok]
         during = [a for a in answers if a.started >= outage_at and a.ended <= resumed_at]
         assert cut >= 1, "the outage cut the pool's open connections"
         assert len([a for a in during if a.status == 503]) >= 10, "the outage was seen by the clients"
-        for answer in failed:
-            assert answer.error is None, answer  # the service itself never dropped a client
-            assert_unavailable(answer)
+        assert_only_unavailable(failed)
         slowest = max(a.took for a in answers)
         assert slowest < budget, [a for a in answers if a.took >= budget]
         # the same process serves again once PostgreSQL is back, without a restart
@@ -225,23 +240,12 @@ def test_a_frozen_database_is_bounded_by_the_statement_timeout(servers: Servers)
     with proxied_service(servers, BONUS_ENGINE_DB_STATEMENT_TIMEOUT_MS=str(statement_ms),
                          BONUS_ENGINE_DB_ACQUIRE_TIMEOUT_MS=str(acquire_ms)) as (service, proxy, direct):
         cards = open_cards(service, 20)
-        load = Load(service, cards, clients=8, retry_pause_s=0.1).start()
-        time.sleep(1.0)
-        frozen_at = time.monotonic()
-        proxy.pause()
-        time.sleep(4.0)
-        proxy.resume()
-        thawed_at = time.monotonic()
-        time.sleep(1.5)
-        load.stop.set()
-        load.join()
+        load, _, frozen_at, thawed_at = under_fault(service, cards, proxy.pause, proxy.resume, 4.0)
 
         answers = load.answers
         failed = [a for a in answers if not a.ok]
         assert len([a for a in failed if frozen_at <= a.started <= thawed_at]) >= 8, "the freeze was seen"
-        for answer in failed:
-            assert answer.error is None, answer
-            assert_unavailable(answer)
+        assert_only_unavailable(failed)
         slowest = max(a.took for a in answers)
         assert slowest < budget, sorted((round(a.took, 2), a.op, a.code) for a in answers if a.took >= budget)
         after = [a for a in answers if a.started >= thawed_at + 1.0]
