@@ -15,6 +15,8 @@ import re
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.auth import bearer_key
+
 from .endpoints import look_up, router
 
 _PREFIX = "/v1/accounts/"
@@ -49,12 +51,12 @@ async def _cached(scope: Scope, card: str) -> bytes | None:
     """The snapshot to send as it is, or None to let the endpoint answer; the checks of auth.pos and look_up."""
     state = scope["app"].state
     header = next((value for name, value in scope["headers"] if name == b"authorization"), b"").decode("latin-1")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    key = bearer_key(header)
+    if key is None:
         return None
     # the same KeyRing and its 5 s cache: a revoked key stops working here as soon as in the endpoint
     try:
-        principal = await state.keys.find(state.db, key.strip())
+        principal = await state.keys.find(state.db, key)
     except Exception:  # a key not seen for 5 s needs PostgreSQL: if it is away, the endpoint answers
         return None
     if principal is None:

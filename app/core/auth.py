@@ -32,17 +32,22 @@ class Principal:
             raise AppError(403, "forbidden", f"this key is bound to another store, not {store_id!r}")
 
 
+def bearer_key(authorization: str) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header (the scheme in any case), or None."""
+    scheme, _, key = authorization.partition(" ")
+    return (key.strip() or None) if scheme.lower() == "bearer" else None
+
+
 class KeyRing:
     def __init__(self, bootstrap_admin_key: str | None):
         self._bootstrap = hash_key(bootstrap_admin_key) if bootstrap_admin_key else None
         self._cache: dict[bytes, tuple[float, Principal | None]] = {}
 
     async def principal(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
+        key = bearer_key(request.headers.get("authorization", ""))
+        if key is None:
             raise _unauthorized("send Authorization: Bearer <key>")
-        found = await self.find(request.app.state.db, key.strip())
+        found = await self.find(request.app.state.db, key)
         if found is None:
             raise _unauthorized("unknown or revoked key")
         return found

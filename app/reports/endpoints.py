@@ -19,11 +19,11 @@ from .schemas import CampaignsReport, ProgramReport, SegmentsReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 
-DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-From = Annotated[str | None, Query(alias="from", pattern=DAY, description="first day, YYYY-MM-DD (default: 29 days "
-                                   "before `to`)")]
-To = Annotated[str | None, Query(pattern=DAY, description="last day, included, YYYY-MM-DD (default: today)")]
-Store = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="one store's receipts only")]
+From = Annotated[str | None, Query(alias="from", pattern=service.DAY_PATTERN,
+                                   description="first day, YYYY-MM-DD (default: 29 days before `to`)")]
+To = Annotated[str | None, Query(pattern=service.DAY_PATTERN,
+                                 description="last day, included, YYYY-MM-DD (default: today)")]
+Store = Annotated[str | None, Query(pattern=service.STORE_PATTERN, description="one store's receipts only")]
 
 
 def period(request: Request, from_: From = None, to: To = None, store: Store = None) -> service.Period:

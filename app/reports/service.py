@@ -28,8 +28,11 @@ from .rollup import REQUEST_SPAN_XIDS, roll_up
 MAX_PERIOD_DAYS = 3660
 DEFAULT_PERIOD_DAYS = 30
 SEGMENTS = ("newcomer", "loyal", "pre_churn", "churn", "none")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_STORE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# the API documents and checks these too (app/reports/endpoints.py); the CLI has only this module's check
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+STORE_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+_DATE = re.compile(DAY_PATTERN)
+_STORE = re.compile(STORE_PATTERN)
 
 
 class Sources(Protocol):
@@ -64,9 +67,7 @@ def today(ctx: Sources) -> date:
     return utcnow().astimezone(ZoneInfo(ctx.settings.report_time_zone)).date()
 
 
-def _date(text: str | date, name: str) -> date:
-    if isinstance(text, date):
-        return text
+def _date(text: str, name: str) -> date:
     try:
         if not _DATE.match(text):
             raise ValueError
@@ -75,7 +76,7 @@ def _date(text: str | date, name: str) -> date:
         raise unprocessable("invalid_period", f"{name} must be a date, YYYY-MM-DD: {text!r}") from None
 
 
-def parse_period(ctx: Sources, from_: str | date | None = None, to: str | date | None = None,
+def parse_period(ctx: Sources, from_: str | None = None, to: str | None = None,
                  store: str | None = None) -> Period:
     """`to` defaults to today, `from` to the 30 days that end on `to`."""
     end = _date(to, "to") if to is not None else today(ctx)
@@ -117,7 +118,24 @@ POINT_KINDS = {"accrual": ("accrued", 1), "bonus": ("bonus", 1), "redemption": (
 
 
 async def program_report(ctx: Sources, period: Period) -> dict[str, Any]:
+    return await _program(ctx, period, await _fresh(ctx))
+
+
+async def campaigns_report(ctx: Sources, period: Period) -> dict[str, Any]:
+    return await _campaigns(ctx, period, await _fresh(ctx))
+
+
+async def segments_report(ctx: Sources) -> dict[str, Any]:
+    return await _segments(ctx, await _fresh(ctx))
+
+
+async def all_reports(ctx: Sources, period: Period) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The program, campaigns and segments reports on one roll-up (the report page shows all three)."""
     as_of = await _fresh(ctx)
+    return await _program(ctx, period, as_of), await _campaigns(ctx, period, as_of), await _segments(ctx, as_of)
+
+
+async def _program(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
     start_at, end_at = period.bounds()
     async with ctx.db.connection() as conn:
         days = await repository.sales(conn, period.start, period.end, period.store)
@@ -175,9 +193,8 @@ def _series(period: Period, days: list[asyncpg.Record], points: list[asyncpg.Rec
     return series
 
 
-async def campaigns_report(ctx: Sources, period: Period) -> dict[str, Any]:
+async def _campaigns(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
     """Per campaign, what it gave and what its receipts brought, against the receipts it did not touch."""
-    as_of = await _fresh(ctx)
     async with ctx.db.connection() as conn:
         days = await repository.sales(conn, period.start, period.end, period.store)
         rows = {row["campaign_id"]: row for row in await repository.campaigns(conn, period.start, period.end,
@@ -206,9 +223,8 @@ async def campaigns_report(ctx: Sources, period: Period) -> dict[str, Any]:
             "campaigns": campaigns}
 
 
-async def segments_report(ctx: Sources) -> dict[str, Any]:
+async def _segments(ctx: Sources, as_of: str) -> dict[str, Any]:
     """CVM segments as rules.segment_of decides them now, and the RFM grid of members with a purchase."""
-    as_of = await _fresh(ctx)
     settings = ctx.programs.current.program.segments
     async with ctx.db.connection() as conn:
         segments = {row["segment"]: row for row in await repository.segments(conn, utcnow(), settings)}

@@ -13,6 +13,7 @@ import binascii
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from app.core.auth import bearer_key
 from app.core.errors import AppError
 
 from . import page, service
@@ -34,13 +35,10 @@ _HEADERS = {
 def presented_key(authorization: str) -> str | None:
     """The key in `Authorization: Bearer <key>` or in the password of `Authorization: Basic`."""
     scheme, _, value = authorization.partition(" ")
-    value = value.strip()
-    if scheme.lower() == "bearer":
-        return value or None
     if scheme.lower() != "basic":
-        return None
+        return bearer_key(authorization)
     try:
-        decoded = base64.b64decode(value, validate=True).decode()
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
         return None
     _user, colon, password = decoded.partition(":")
@@ -62,8 +60,5 @@ async def admin(request: Request) -> None:
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
 async def reports_page(request: Request, _: None = Depends(admin),
                        chosen: service.Period = Depends(period)) -> HTMLResponse:
-    ctx = request.app.state.ctx
-    program = await service.program_report(ctx, chosen)
-    campaigns = await service.campaigns_report(ctx, chosen)
-    segments = await service.segments_report(ctx)
+    program, campaigns, segments = await service.all_reports(request.app.state.ctx, chosen)
     return HTMLResponse(page.render(program, campaigns, segments), headers=_HEADERS)
