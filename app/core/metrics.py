@@ -40,7 +40,8 @@ POOL_IN_USE = Gauge("bonus_db_pool_in_use", "database connections in use", multi
 POOL_SIZE = Gauge("bonus_db_pool_max", "database pool size", multiprocess_mode="livesum")
 PROGRAM_VERSION = Gauge("bonus_program_version", "active program version", multiprocess_mode="max")
 EXPIRED = Counter("bonus_expiry_sweeps_total", "lots expired by the sweep")
-REPORT_ROLLUPS = Counter("bonus_report_rollups_total", "report roll-ups: done, skipped (another ran) or failed",
+REPORT_ROLLUPS = Counter("bonus_report_rollups_total",
+                         "report roll-ups: done, skipped (another ran, or too much for a request) or failed",
                          ["result"])
 REPORT_ROLLUP_SECONDS = Histogram("bonus_report_rollup_duration_seconds", "time to fold new rows into the summaries",
                                   buckets=LATENCY_BUCKETS + (10.0, 30.0, 60.0, 300.0))

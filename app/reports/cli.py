@@ -75,8 +75,7 @@ async def _report(sources: CliSources, args: argparse.Namespace) -> dict[str, An
 async def _rebuild(sources: CliSources) -> int:
     started = time.perf_counter()
     print(f"rebuilding the report summaries in {sources.settings.report_time_zone}", flush=True)
-    await sources.db.fetchval("UPDATE report_state SET time_zone = '' WHERE id = 1")  # forces a full fold
-    window = await roll_up(sources.db, sources.settings.report_time_zone, progress=True)
+    window = await roll_up(sources.db, sources.settings.report_time_zone, rebuild=True, progress=True)
     if window is None:
         print("another roll-up was running; run again", file=sys.stderr)
         return 1

@@ -161,11 +161,11 @@ class Window:
     rebuilt: bool
 
 
-async def _open_window(conn: asyncpg.Connection, time_zone: str) -> Window:
+async def _open_window(conn: asyncpg.Connection, time_zone: str, rebuild: bool) -> Window:
     """Lock the roll-up state (a concurrent roll-up that committed first makes this one fail to serialize,
-    and the caller lets it go); a new time zone means starting again from the beginning."""
+    and the caller lets it go); a new time zone, or a rebuild asked for, starts again from the beginning."""
     state = await conn.fetchrow(_STATE)
-    if state["time_zone"] == time_zone:
+    if state["time_zone"] == time_zone and not rebuild:
         return Window(state["watermark"], state["horizon"], time_zone, False)
     return Window(0, state["horizon"], time_zone, True)
 
@@ -177,13 +177,14 @@ async def _small(conn: asyncpg.Connection, window: Window, max_span: int) -> boo
                                     REQUEST_REBUILD_RECEIPTS))
 
 
-async def roll_up(db: Database, time_zone: str, *, max_span: int | None = None,
+async def roll_up(db: Database, time_zone: str, *, max_span: int | None = None, rebuild: bool = False,
                   progress: bool = False) -> Window | None:
-    """Fold in everything up to the current horizon. None when another roll-up won the state row, or the
-    window is wider than `max_span` transaction ids (a request leaves that to the background)."""
+    """Fold in everything up to the current horizon (`rebuild`: the whole history again). None when another
+    roll-up won the state row, or the window is wider than `max_span` transaction ids (a request leaves that
+    to the background)."""
     started = time.perf_counter()
     try:
-        window = await _fold(db, time_zone, max_span, progress)
+        window = await _fold(db, time_zone, max_span, rebuild, progress)
     except asyncpg.SerializationError:
         window = None
     metrics.REPORT_ROLLUPS.labels("done" if window else "skipped").inc()
@@ -194,9 +195,10 @@ async def roll_up(db: Database, time_zone: str, *, max_span: int | None = None,
     return window
 
 
-async def _fold(db: Database, time_zone: str, max_span: int | None, progress: bool) -> Window | None:
+async def _fold(db: Database, time_zone: str, max_span: int | None, rebuild: bool,
+                progress: bool) -> Window | None:
     async with db.connection() as conn, conn.transaction(isolation="repeatable_read"):
-        window = await _open_window(conn, time_zone)
+        window = await _open_window(conn, time_zone, rebuild)
         if max_span is not None and not await _small(conn, window, max_span):
             return None
         if window.rebuilt:
