@@ -17,7 +17,7 @@ from app.accounts.endpoints import router as accounts_router
 from app.accounts.fast import FastRead
 from app.campaigns.endpoints import router as campaigns_router
 from app.certificates.endpoints import router as certificates_router
-from app.core import auth, metrics, problems
+from app.core import auth, heap, metrics, problems
 from app.core.auth import KeyRing
 from app.core.cache import Cache
 from app.core.context import AppContext
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.report_interval_s:
             background.append(asyncio.create_task(
                 roll_up_forever(db, settings.report_time_zone, settings.report_interval_s)))
+        heap.settle()
         try:
             yield
         finally:

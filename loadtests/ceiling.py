@@ -2,8 +2,9 @@
 
 - SQL ceiling: the statements one confirmed receipt issues (a card that redeems and accrues), sent by
   raw asyncpg through the very repository functions and ledger book that confirm uses, in the same
-  order and in one transaction each: no HTTP, no validation, no rule engine. The best of several
-  concurrencies.
+  order and in one transaction each: no HTTP, no validation, no rule engine. The receipt rows carry the
+  stored lines and result of register-mix receipts (5 to 30 lines, evaluated before the timed run), so
+  PostgreSQL stores documents of the size the engine stores. The best of several concurrencies.
 - HTTP ceiling: the same server stack (uvicorn, httptools, the app's middleware) answering /healthz.
 """
 
@@ -13,6 +14,7 @@ import asyncio
 import hashlib
 import itertools
 import random
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,10 +23,13 @@ import asyncpg
 
 from app.accounts import repository as accounts
 from app.accounts.view import Purchase, account_view
-from app.core.db import _init_connection, asyncpg_dsn
+from app.core.db import _init_connection, asyncpg_dsn, keep_session
 from app.points.book import Book
 from app.receipts import repository as receipts
-from rules import CompiledProgram
+from app.receipts.result import build, stored_lines
+from rules import AccountState, CompiledProgram, Receipt, evaluate
+
+from .scenarios import register_mix
 
 STATEMENTS_PER_CONFIRM = 14  # BEGIN, 12 statements (see confirm_statements), COMMIT
 
@@ -52,17 +57,32 @@ async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram,
                                         links={}, result=result)
 
 
+def mix_documents(program: CompiledProgram, count: int = 200) -> list[tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """(stored lines, result) of `count` register-mix card receipts, as confirm would store them."""
+    now = datetime.now(UTC)
+    account = AccountState("ok", 3, now - timedelta(days=90), now - timedelta(days=2), 1_000_000)
+    summary = {"card": "0", "tier": "base", "tier_applied": "base", "available": 0, "pending": 0}
+    documents = []
+    for step in register_mix(count * 2, ["0"], seed=7, run_id="ceiling"):
+        if step.kind != "confirm" or len(documents) == count:
+            continue
+        receipt = Receipt.model_validate_json(step.body)
+        outcome = evaluate(receipt, account, program, now)
+        result = build(receipt, outcome, "confirmed", program.version, summary) | {"refunds": []}
+        documents.append((stored_lines(receipt, outcome), result))
+    return documents
+
+
 async def sql_ceiling(database_url: str, program: CompiledProgram, cards: list[str], seconds: float,
                       concurrencies: tuple[int, ...] = (4, 8, 16, 32)) -> dict[str, Any]:
     """Best transactions per second over `concurrencies`, each run for `seconds`."""
-    lines = [{"line_id": str(i), "quantity": "1", "returned": "0", "figures": {"amount": 1000}, "refunded": {}}
-             for i in range(10)]
-    result = {"receipt_id": "x", "status": "confirmed", "lines": [{"line_id": str(i)} for i in range(10)]}
+    documents = mix_documents(program)
+    run = secrets.token_hex(4)  # receipt ids never met before, however often this runs on a database
     counter = itertools.count()
     best: dict[str, Any] = {"tps": 0.0}
     for concurrency in concurrencies:
         pool = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=concurrency, max_size=concurrency,
-                                         init=_init_connection)
+                                         init=_init_connection, reset=keep_session)
         started = time.perf_counter()
         deadline = started + seconds
 
@@ -70,8 +90,9 @@ async def sql_ceiling(database_url: str, program: CompiledProgram, cards: list[s
             done = 0
             rng = random.Random()
             while time.perf_counter() < deadline:
+                lines, result = rng.choice(documents)
                 async with pool.acquire() as conn:
-                    await confirm_statements(conn, program, f"ceiling-{next(counter)}", rng.choice(cards),
+                    await confirm_statements(conn, program, f"ceiling-{run}-{next(counter)}", rng.choice(cards),
                                              lines, result)
                 done += 1
             return done

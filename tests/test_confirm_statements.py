@@ -105,6 +105,26 @@ def test_the_sql_ceiling_sends_what_a_confirm_sends(servers: Servers) -> None:
     assert len(confirmed) == STATEMENTS_PER_CONFIRM
 
 
+def test_a_connection_goes_back_to_the_pool_without_a_reset(servers: Servers) -> None:
+    """Release sends nothing (asyncpg's default reset is a round trip per request), and what a transaction
+    sets with SET LOCAL is gone for the next request on the same connection (the pool holds one)."""
+    database_url = servers.new_database()
+
+    async def run() -> tuple[list[str], str, str]:
+        async with context(database_url, servers.redis_url, f"t{servers.run_id}reset:") as ctx:
+            default = await ctx.db.fetchval("SHOW statement_timeout")
+            SENT.clear()
+            async with ctx.db.transaction() as conn:
+                await conn.execute("SET LOCAL statement_timeout = 0")
+            after = await ctx.db.fetchval("SHOW statement_timeout")
+            await asyncio.sleep(0.05)
+            return list(SENT), default, after
+
+    sent, default, after = asyncio.run(run())
+    assert sent == ["BEGIN;", "SET LOCAL statement_timeout = 0", "COMMIT;", "SHOW statement_timeout"]
+    assert after == default != "0"
+
+
 # --- the account view of a confirm: the receipt counted in memory ---------------------------------
 
 NOW = datetime.now(UTC).replace(microsecond=0)
