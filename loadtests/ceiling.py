@@ -31,7 +31,7 @@ from rules import AccountState, CompiledProgram, Receipt, evaluate
 
 from .scenarios import register_mix
 
-STATEMENTS_PER_CONFIRM = 14  # BEGIN, 12 statements (see confirm_statements), COMMIT
+STATEMENTS_PER_CONFIRM = 11  # BEGIN, 9 statements (see confirm_statements), COMMIT
 
 
 async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram, receipt_id: str, card: str,
@@ -48,7 +48,7 @@ async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram,
         await accounts.purchase_facts(conn, account["id"], now, program.program.tiers.window_days)
         await book.spend("redemption", 100, receipt_id=receipt_id)
         await book.grant("accrual", 300, now + timedelta(days=14), now + timedelta(days=379), receipt_id=receipt_id)
-        version = await book.flush()  # 3 statements: the moves (one executemany), the lots, the account
+        version = await book.flush()  # one statement: the moves, the lots, the account
         current = {**account, "debt": book.debt, "version": version}
         await account_view(conn, current, program, now, book.live_lots(), Purchase(now, 10_000))
         await receipts.insert_confirmed(conn, receipt_id, owner_id=account["id"], account_id=account["id"],

@@ -22,6 +22,33 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, now()))
 RETURNING id
 """
 
+# the lot and the entry that created it, in one round trip
+_INSERT_GRANT = """
+WITH lot AS (
+    INSERT INTO lots (account_id, amount, remaining, available_at, expires_at) VALUES ($1, $3, $3, $4, $5)
+    RETURNING id
+)
+INSERT INTO ledger (account_id, kind, points, receipt_id, refund_id, reason, author, lot_id, available_at, expires_at)
+SELECT $1, $2, $3, $6, $7, $8, $9, lot.id, $4, $5 FROM lot
+RETURNING id, lot_id
+"""
+
+# the moves (in the order they were made: refunds read them back by id), the lots' remaining points and
+# the account's debt, in one round trip; the CTEs touch other tables than the final UPDATE, so none sees
+# another's rows
+_FLUSH = """
+WITH moves AS (
+    INSERT INTO lot_moves (account_id, entry_id, lot_id, points)
+    SELECT $1, m.entry_id, m.lot_id, m.points
+    FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS m(entry_id, lot_id, points, n)
+    ORDER BY m.n
+), changed AS (
+    UPDATE lots SET remaining = v.remaining FROM unnest($6::bigint[], $7::bigint[]) AS v(id, remaining)
+    WHERE lots.account_id = $1 AND lots.id = v.id
+)
+UPDATE accounts SET debt = $2, version = version + 1 WHERE id = $1 RETURNING version
+"""
+
 
 class Book:
     def __init__(self, conn: asyncpg.Connection, account_id: int, lots: list[Lot], debt: int, now: datetime):
@@ -69,15 +96,11 @@ class Book:
     async def grant(self, kind: str, points: int, available_at: datetime, expires_at: datetime | None,
                     **fields: Any) -> tuple[int, int]:
         """A new lot and the entry that created it; returns (entry_id, lot_id)."""
-        lot_id = int(
-            await self.conn.fetchval(
-                "INSERT INTO lots (account_id, amount, remaining, available_at, expires_at)"
-                " VALUES ($1, $2, $2, $3, $4) RETURNING id",
-                self.account_id, points, available_at, expires_at,
-            )
+        row = await self.conn.fetchrow(
+            _INSERT_GRANT, self.account_id, kind, points, available_at, expires_at, fields.get("receipt_id"),
+            fields.get("refund_id"), fields.get("reason"), fields.get("author"),
         )
-        entry_id = await self._entry(kind, points, lot_id=lot_id, available_at=available_at,
-                                     expires_at=expires_at, **fields)
+        entry_id, lot_id = int(row["id"]), int(row["lot_id"])
         self._moves.append((entry_id, lot_id, points))
         self.lots.append(Lot(lot_id, points, available_at, expires_at))
         return entry_id, lot_id
@@ -129,23 +152,12 @@ class Book:
 
     async def flush(self) -> int:
         """Write the moves, the lots' remaining points and the debt; returns the new account version."""
-        if self._moves:
-            await self.conn.executemany(
-                "INSERT INTO lot_moves (account_id, entry_id, lot_id, points) VALUES ($1, $2, $3, $4)",
-                [(self.account_id, e, lot, p) for e, lot, p in self._moves],
-            )
         changed = {lot for _, lot, _ in self._moves if lot is not None}
-        rows = [(lot.id, lot.remaining) for lot in self.lots if lot.id in changed]
-        if rows:
-            await self.conn.execute(
-                "UPDATE lots SET remaining = v.remaining FROM unnest($2::bigint[], $3::bigint[]) AS v(id, remaining)"
-                " WHERE lots.account_id = $1 AND lots.id = v.id",
-                self.account_id, [r[0] for r in rows], [r[1] for r in rows],
-            )
-        self._moves.clear()
-        return int(
-            await self.conn.fetchval(
-                "UPDATE accounts SET debt = $2, version = version + 1 WHERE id = $1 RETURNING version",
-                self.account_id, self.debt,
-            )
+        lots = [lot for lot in self.lots if lot.id in changed]
+        version = await self.conn.fetchval(
+            _FLUSH, self.account_id, self.debt,
+            [e for e, _, _ in self._moves], [lot for _, lot, _ in self._moves], [p for _, _, p in self._moves],
+            [lot.id for lot in lots], [lot.remaining for lot in lots],
         )
+        self._moves.clear()
+        return int(version)
