@@ -96,7 +96,7 @@ def _redeem_percents(
         if line.no_redeem or line.sells_certificate:
             percents.append(None)
             continue
-        match = next((c for c, inside in zip(active, in_scope, strict=True) if inside[i]), None)
+        match = next((c for c, inside in zip(active, in_scope, strict=True) if inside[i]), None) if active else None
         if isinstance(match, Redemption):
             percents.append(fraction(match.max_percent))
         else:
@@ -128,19 +128,20 @@ def _redeem(
 
 
 def _percent_floor(amounts: Sequence[int], percents: Sequence[Fraction | None]) -> int:
-    """floor(Σ amount × percent / 100) over the lines with a percent, exactly.
+    """floor(Σ amount × percent / 100) over the lines with a percent, exactly, in integers.
 
-    The amounts are added up per percent first (as numerator and denominator, which hash cheaply), so
-    there is one Fraction per distinct percent rather than one per line; the rational sum is the same.
+    The amounts are added up per percent first (keyed by numerator and denominator, which hash cheaply),
+    then the few products are summed over a common denominator: the same rational as a Fraction per line.
     """
     by_percent: dict[tuple[int, int], int] = {}
     for amount, percent in zip(amounts, percents, strict=True):
         if percent is not None:
             key = percent.numerator, percent.denominator
             by_percent[key] = by_percent.get(key, 0) + amount
-    exact = sum((Fraction(amount * numerator, denominator) for (numerator, denominator), amount in by_percent.items()),
-                Fraction(0))
-    return (exact / 100).__floor__()
+    numerator, denominator = 0, 1
+    for (n, d), amount in by_percent.items():
+        numerator, denominator = numerator * d + amount * n * denominator, denominator * d
+    return numerator // (denominator * 100)
 
 
 def _accrues(line: Line) -> bool:
@@ -167,20 +168,21 @@ def _accrue(
     ]
     campaigns += [c for c in coupons if c.accrual_multiplier is not None]
     campaigns.sort(key=lambda c: (c.priority, c.id))
-    in_scope = [scopes.of(c.items) for c in campaigns]
-    rates: dict[tuple[str, ...], Fraction] = {}  # lines touched by the same campaigns share their rate
-    for i, (line, result) in enumerate(zip(lines, results, strict=True)):
+    paid = points.accrual_base == "paid"
+    # per line, which of the campaigns touch it (a line's rate depends on nothing else)
+    touching = zip(*(scopes.of(c.items) for c in campaigns), strict=True) if campaigns else ((),) * len(lines)
+    rates: dict[tuple[bool, ...], tuple[list[str], Fraction]] = {}
+    for line, result, inside in zip(lines, results, touching, strict=True):
         if not _accrues(line):
             continue
-        touched = tuple(c.id for c, inside in zip(campaigns, in_scope, strict=True) if inside[i])
-        rate = rates.get(touched)
-        if rate is None:
+        known = rates.get(inside)
+        if known is None:
             rate = tier_percent
-            for campaign in campaigns:
-                if campaign.id in touched:
-                    rate = _changed_rate(rate, campaign)
-            rates[touched] = rate
-        base = result.final_amount - (result.points_redeemed if points.accrual_base == "paid" else 0)
+            for campaign in (c for c, on in zip(campaigns, inside, strict=True) if on):
+                rate = _changed_rate(rate, campaign)
+            known = rates[inside] = [c.id for c, on in zip(campaigns, inside, strict=True) if on], rate
+        touched, rate = known
+        base = result.final_amount - (result.points_redeemed if paid else 0)
         result.accrual_points = floor_points(base, rate, whole)
         if touched:
             base_points = floor_points(base, tier_percent, whole)
