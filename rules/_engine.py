@@ -87,21 +87,15 @@ def _redeem_percents(
     scopes: LineScopes,
 ) -> list[Fraction | None]:
     """Each line's redemption percent, or None where the line may not take points."""
-    default = fraction(program.program.points.max_redeem_percent)
-    active = [c for c in candidates.get("redemption", ()) if applies(c, ctx)]
+    active = [c for c in candidates.get("redemption", ()) if isinstance(c, Redemption) and applies(c, ctx)]
     restricting = any(c.items is not None for c in active)
-    in_scope = [scopes.of(c.items) for c in active]
-    percents: list[Fraction | None] = []
-    for i, line in enumerate(lines):
-        if line.no_redeem or line.sells_certificate:
-            percents.append(None)
-            continue
-        match = next((c for c, inside in zip(active, in_scope, strict=True) if inside[i]), None) if active else None
-        if isinstance(match, Redemption):
-            percents.append(fraction(match.max_percent))
-        else:
-            percents.append(None if restricting else default)
-    return percents
+    default = None if restricting else fraction(program.program.points.max_redeem_percent)
+    percents: list[Fraction | None] = [default] * len(lines)
+    # the first campaign in priority order that holds a line sets its percent: later ones go first
+    for campaign in reversed(active):
+        percent = fraction(campaign.max_percent)
+        percents = [percent if inside else p for p, inside in zip(percents, scopes.of(campaign.items), strict=True)]
+    return [None if line.no_redeem or line.sells_certificate else p for line, p in zip(lines, percents, strict=True)]
 
 
 def _redeem(
