@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from ._program import CampaignBase, Items, When
 from ._receipt import Line
 
-__all__ = ["Context", "applies", "in_scope", "not_active_reason", "when_holds"]
+__all__ = ["Context", "LineScopes", "applies", "in_scope", "not_active_reason", "when_holds"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +74,34 @@ def in_scope(items: Items | None, line: Line) -> bool:
     if not sets.filters:
         return True
     return line.sku in sets.skus or not sets.categories.isdisjoint(prefixes)
+
+
+class LineScopes:
+    """`in_scope` of each line of one receipt, per `items`, worked out once per distinct (sku, category).
+
+    Every stage of an evaluation asks for the scopes of its campaigns, and a receipt repeats skus; whether
+    a line is in scope depends only on its sku and category. Items are remembered by identity: they
+    belong to the program's campaigns, which outlive the evaluation.
+    """
+
+    def __init__(self, lines: Sequence[Line]) -> None:
+        kinds: dict[tuple[str, str | None], int] = {}
+        self._samples: list[Line] = []  # one line of each kind
+        self._kind: list[int] = []  # each line's kind
+        for line in lines:
+            key = (line.sku, line.category)
+            if key not in kinds:
+                kinds[key] = len(self._samples)
+                self._samples.append(line)
+            self._kind.append(kinds[key])
+        self._everywhere = (True,) * len(lines)
+        self._known: dict[int, tuple[bool, ...]] = {}
+
+    def of(self, items: Items | None) -> tuple[bool, ...]:
+        if items is None:
+            return self._everywhere
+        known = self._known.get(id(items))
+        if known is None:
+            inside = [in_scope(items, line) for line in self._samples]
+            known = self._known[id(items)] = tuple(inside[kind] for kind in self._kind)
+        return known

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ._compiled import CompiledProgram
-from ._conditions import Context, applies, in_scope
+from ._conditions import Context, LineScopes, applies
 from ._coupons import AdmittedCoupon
 from ._outcome import CouponVerdict, LineOutcome
 from ._program import Campaign, Coupon
@@ -34,11 +33,12 @@ class _Step:
 
 @dataclass
 class DiscountStage:
-    program: CompiledProgram
     ctx: Context
     lines: Sequence[Line]
     floors: Sequence[int]
     results: list[LineOutcome]
+    candidates: dict[str, list[Campaign]]  # CompiledProgram.candidates_by_type(lines)
+    scopes: LineScopes
     verdicts: dict[str, CouponVerdict] = field(default_factory=dict)
     applied_coupons: list[Coupon] = field(default_factory=list)
     given: dict[str, int] = field(default_factory=dict)  # campaign id -> discount
@@ -47,7 +47,7 @@ class DiscountStage:
         self.blocked = [line.no_discount or line.sells_certificate for line in self.lines]
 
     def run(self, coupons: Sequence[AdmittedCoupon]) -> None:
-        plain = [c for kind in DISCOUNTS for c in self.program.candidates(kind, self.lines) if applies(c, self.ctx)]
+        plain = [c for kind in DISCOUNTS for c in self.candidates.get(kind, ()) if applies(c, self.ctx)]
         steps = sorted([_Step(c) for c in plain] + [_Step(c.campaign, c) for c in coupons], key=lambda s: s.order)
         done_groups: set[str] = set()
         for step in steps:
@@ -68,7 +68,8 @@ class DiscountStage:
                     self._reject(rival.coupon, "not_combinable")
 
     def _scope(self, campaign: Campaign) -> list[bool]:
-        return [not self.blocked[i] and in_scope(campaign.items, line) for i, line in enumerate(self.lines)]
+        inside = self.scopes.of(campaign.items)
+        return [not blocked and inside[i] for i, blocked in enumerate(self.blocked)]
 
     def _evaluate(self, step: _Step) -> list[int] | None:
         """The step's discount per line on the current amounts; None for a coupon rejected here."""
@@ -81,8 +82,8 @@ class DiscountStage:
         assert isinstance(campaign, Coupon)
         if campaign.percent is None and campaign.amount is None:
             # a points coupon changes points, not money: its scope is the lines that earn points
-            scope = [in_scope(campaign.items, line) and not line.no_accrual and not line.sells_certificate
-                     for line in self.lines]
+            scope = [inside and not line.no_accrual and not line.sells_certificate
+                     for line, inside in zip(self.lines, self.scopes.of(campaign.items), strict=True)]
         reason = None
         if not any(scope):
             reason = "conditions_not_met"

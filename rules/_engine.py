@@ -13,13 +13,13 @@ from fractions import Fraction
 from ._account import AccountState, segment_of, tier_for
 from ._certificates import pay_with_certificates
 from ._compiled import CompiledProgram, fraction
-from ._conditions import Context, applies, in_scope
+from ._conditions import Context, LineScopes, applies
 from ._coupons import admit_coupons
 from ._discounts import DiscountStage
 from ._facts import NO_FACTS, ReceiptFacts
 from ._money import floor_points, quantity_floor, spread
 from ._outcome import BonusGrant, CampaignEffect, LineOutcome, Outcome
-from ._program import Accrual, Bonus, Coupon, Redemption
+from ._program import Accrual, Bonus, Campaign, Coupon, Redemption
 from ._receipt import Line, Receipt
 
 __all__ = ["evaluate"]
@@ -37,20 +37,23 @@ def evaluate(
     floors = [quantity_floor(line.min_price, line.quantity) for line in lines]
     results = [LineOutcome(line.line_id, line.amount, line.sells_certificate) for line in lines]
     effects: dict[str, CampaignEffect] = {}
+    candidates = program.candidates_by_type(lines)
+    scopes = LineScopes(lines)
 
     rejected, admitted = admit_coupons(receipt.coupons, facts, program, ctx, earns)
-    stage = DiscountStage(program, ctx, lines, floors, results)
+    stage = DiscountStage(ctx, lines, floors, results, candidates, scopes)
     stage.run(admitted)
     for campaign_id, given in stage.given.items():
         _effect(effects, program, campaign_id).discount += given
     verdicts = {**rejected, **stage.verdicts}
-    redeemable_max = _redeem(program, ctx, receipt, account, floors, results) if earns else 0
+    redeemable_max = _redeem(program, ctx, receipt, account, floors, results, candidates, scopes) if earns else 0
     certificates = pay_with_certificates(receipt.gift_certificates, facts, results, receipt.issued_at)
     grants: list[BonusGrant] = []
     if earns and tier is not None:
-        _accrue(program, ctx, lines, fraction(tier.accrual_percent), stage.applied_coupons, results, effects)
-        _coupon_points(program, lines, stage.applied_coupons, results, effects)
-        grants = _receipt_bonuses(program, ctx, lines, results, effects)
+        tier_percent = fraction(tier.accrual_percent)
+        _accrue(program, ctx, lines, tier_percent, stage.applied_coupons, results, effects, candidates, scopes)
+        _coupon_points(program, lines, stage.applied_coupons, results, effects, scopes)
+        grants = _receipt_bonuses(program, ctx, lines, results, effects, candidates, scopes)
 
     pending = timedelta(days=settings.points.pending_days)
     available_at = receipt.issued_at + pending
@@ -76,22 +79,23 @@ def _effect(effects: dict[str, CampaignEffect], program: CompiledProgram, campai
     return effects[campaign_id]
 
 
-def _redeem_percents(program: CompiledProgram, ctx: Context, lines: Sequence[Line]) -> list[Fraction | None]:
+def _redeem_percents(
+    program: CompiledProgram,
+    ctx: Context,
+    lines: Sequence[Line],
+    candidates: dict[str, list[Campaign]],
+    scopes: LineScopes,
+) -> list[Fraction | None]:
     """Each line's redemption percent, or None where the line may not take points."""
-    default = fraction(program.program.points.max_redeem_percent)
-    active = [c for c in program.candidates("redemption", lines) if applies(c, ctx)]
+    active = [c for c in candidates.get("redemption", ()) if isinstance(c, Redemption) and applies(c, ctx)]
     restricting = any(c.items is not None for c in active)
-    percents: list[Fraction | None] = []
-    for line in lines:
-        if line.no_redeem or line.sells_certificate:
-            percents.append(None)
-            continue
-        match = next((c for c in active if in_scope(c.items, line)), None)
-        if isinstance(match, Redemption):
-            percents.append(fraction(match.max_percent))
-        else:
-            percents.append(None if restricting else default)
-    return percents
+    default = None if restricting else fraction(program.program.points.max_redeem_percent)
+    percents: list[Fraction | None] = [default] * len(lines)
+    # the first campaign in priority order that holds a line sets its percent: later ones go first
+    for campaign in reversed(active):
+        percent = fraction(campaign.max_percent)
+        percents = [percent if inside else p for p, inside in zip(percents, scopes.of(campaign.items), strict=True)]
+    return [None if line.no_redeem or line.sells_certificate else p for line, p in zip(lines, percents, strict=True)]
 
 
 def _redeem(
@@ -101,19 +105,37 @@ def _redeem(
     account: AccountState,
     floors: Sequence[int],
     results: list[LineOutcome],
+    candidates: dict[str, list[Campaign]],
+    scopes: LineScopes,
 ) -> int:
     """Spread the points granted over the lines that may take them; returns `redeemable_max`."""
-    percents = _redeem_percents(program, ctx, receipt.lines)
+    percents = _redeem_percents(program, ctx, receipt.lines, candidates, scopes)
     finals = [r.final_amount for r in results]
     caps = [max(0, finals[i] - floors[i]) if percents[i] is not None else 0 for i in range(len(finals))]
-    by_percent = sum(Fraction(finals[i]) * p / 100 for i, p in enumerate(percents) if p is not None)
-    redeemable_max = max(0, min(account.available_points, int(by_percent.__floor__()), sum(caps)))
+    redeemable_max = max(0, min(account.available_points, _percent_floor(finals, percents), sum(caps)))
     granted = min(receipt.redeem_points, redeemable_max)
     if granted:
         weights = [finals[i] if caps[i] else 0 for i in range(len(finals))]
         for result, part in zip(results, spread(granted, weights, caps), strict=True):
             result.points_redeemed = part
     return redeemable_max
+
+
+def _percent_floor(amounts: Sequence[int], percents: Sequence[Fraction | None]) -> int:
+    """floor(Σ amount × percent / 100) over the lines with a percent, exactly, in integers.
+
+    The amounts are added up per percent first (keyed by numerator and denominator, which hash cheaply),
+    then the few products are summed over a common denominator: the same rational as a Fraction per line.
+    """
+    by_percent: dict[tuple[int, int], int] = {}
+    for amount, percent in zip(amounts, percents, strict=True):
+        if percent is not None:
+            key = percent.numerator, percent.denominator
+            by_percent[key] = by_percent.get(key, 0) + amount
+    numerator, denominator = 0, 1
+    for (n, d), amount in by_percent.items():
+        numerator, denominator = numerator * d + amount * n * denominator, denominator * d
+    return numerator // (denominator * 100)
 
 
 def _accrues(line: Line) -> bool:
@@ -128,27 +150,33 @@ def _accrue(
     coupons: Sequence[Coupon],
     results: list[LineOutcome],
     effects: dict[str, CampaignEffect],
+    candidates: dict[str, list[Campaign]],
+    scopes: LineScopes,
 ) -> None:
     """Points per line at the tier's percent as changed by accrual campaigns and accepted
     `accrual_multiplier` coupons (in priority order), rounded down."""
     points = program.program.points
     whole = points.rounding == "whole"
     campaigns: list[Accrual | Coupon] = [
-        c for c in program.candidates("accrual", lines) if isinstance(c, Accrual) and applies(c, ctx)
+        c for c in candidates.get("accrual", ()) if isinstance(c, Accrual) and applies(c, ctx)
     ]
     campaigns += [c for c in coupons if c.accrual_multiplier is not None]
     campaigns.sort(key=lambda c: (c.priority, c.id))
-    for line, result in zip(lines, results, strict=True):
+    paid = points.accrual_base == "paid"
+    # per line, which of the campaigns touch it (a line's rate depends on nothing else)
+    touching = zip(*(scopes.of(c.items) for c in campaigns), strict=True) if campaigns else ((),) * len(lines)
+    rates: dict[tuple[bool, ...], tuple[list[str], Fraction]] = {}
+    for line, result, inside in zip(lines, results, touching, strict=True):
         if not _accrues(line):
             continue
-        rate = tier_percent
-        touched: list[str] = []
-        for campaign in campaigns:
-            if not in_scope(campaign.items, line):
-                continue
-            rate = _changed_rate(rate, campaign)
-            touched.append(campaign.id)
-        base = result.final_amount - (result.points_redeemed if points.accrual_base == "paid" else 0)
+        known = rates.get(inside)
+        if known is None:
+            rate = tier_percent
+            for campaign in (c for c, on in zip(campaigns, inside, strict=True) if on):
+                rate = _changed_rate(rate, campaign)
+            known = rates[inside] = [c.id for c, on in zip(campaigns, inside, strict=True) if on], rate
+        touched, rate = known
+        base = result.final_amount - (result.points_redeemed if paid else 0)
         result.accrual_points = floor_points(base, rate, whole)
         if touched:
             base_points = floor_points(base, tier_percent, whole)
@@ -181,12 +209,13 @@ def _coupon_points(
     coupons: Sequence[Coupon],
     results: list[LineOutcome],
     effects: dict[str, CampaignEffect],
+    scopes: LineScopes,
 ) -> None:
     """`points` coupons: fixed points that ripen like accruals (they join the receipt's accrual lot)."""
     for coupon in coupons:
         if not coupon.points:
             continue
-        scope = [_accrues(line) and in_scope(coupon.items, line) for line in lines]
+        scope = [_accrues(line) and inside for line, inside in zip(lines, scopes.of(coupon.items), strict=True)]
         if not any(scope):
             continue
         for result, part in zip(results, _spread_points(coupon.points, lines, results, scope), strict=True):
@@ -202,14 +231,16 @@ def _receipt_bonuses(
     lines: Sequence[Line],
     results: list[LineOutcome],
     effects: dict[str, CampaignEffect],
+    candidates: dict[str, list[Campaign]],
+    scopes: LineScopes,
 ) -> list[BonusGrant]:
     """Fixed points for a receipt, spread over the accruing in-scope lines by largest remainder."""
     settings = program.program.points
     grants: list[BonusGrant] = []
-    for campaign in program.candidates("bonus", lines):
+    for campaign in candidates.get("bonus", ()):
         if not isinstance(campaign, Bonus) or not applies(campaign, ctx):
             continue
-        scope = [_accrues(line) and in_scope(campaign.items, line) for line in lines]
+        scope = [_accrues(line) and inside for line, inside in zip(lines, scopes.of(campaign.items), strict=True)]
         measured = sum(r.final_amount for r, s in zip(results, scope, strict=True) if s)
         if not any(scope) or measured < campaign.min_amount:
             continue

@@ -23,13 +23,13 @@ def quantity_floor(min_price: int, quantity: Decimal) -> int:
 
 def percent_half_up(amount: int, percent: Fraction) -> int:
     """`amount × percent / 100`, rounded half up to the minor unit (amount ≥ 0)."""
-    exact = Fraction(amount) * percent / 100
-    return int((exact + Fraction(1, 2)).__floor__())
+    # floor(amount × n/d / 100 + 1/2) in integers: Fraction arithmetic costs more than the rest of a mechanic
+    return (2 * amount * percent.numerator + 100 * percent.denominator) // (200 * percent.denominator)
 
 
 def floor_points(base: int, percent: Fraction, whole: bool) -> int:
     """Points for `base` at `percent`, rounded down; `whole` floors to a multiple of 100 minor units."""
-    if base <= 0 or percent <= 0:
+    if base <= 0 or percent.numerator <= 0:  # a Fraction's denominator is positive
         return 0
     points = base * percent.numerator // (percent.denominator * 100)
     return points - points % 100 if whole else points

@@ -21,6 +21,7 @@ from rules import (
     compile_program,
     evaluate,
     parse_program,
+    percent_half_up,
     quantity_floor,
     refund_share,
     return_points,
@@ -28,7 +29,8 @@ from rules import (
     take,
     take_for_reversal,
 )
-from rules._program import NForM
+from rules._conditions import LineScopes, in_scope
+from rules._program import CAMPAIGN_TYPES, NForM
 from rules.mechanics import n_for_m
 
 from ._helpers import NOW
@@ -331,6 +333,29 @@ def test_n_for_m_matches_unit_by_unit_expansion(
     for i, part in enumerate(parts):
         exact = Fraction(left[i] * free[i], quantities[i]) if quantities[i] else Fraction(0)
         assert part == (exact + Fraction(1, 2)).__floor__()  # amount left × free ÷ quantity, half up
+
+
+@PROPERTY
+@given(receipt=receipts(), document=programs())
+def test_shortcuts_of_evaluate_agree_with_their_definitions(receipt: Receipt, document: dict[str, Any]) -> None:
+    """evaluate looks candidates up once for all types and works scopes out once per (sku, category): the
+    same campaigns, in the same order, and the same scopes as per type and per line."""
+    prog = compile_program(parse_program(document), 1)
+    by_type = prog.candidates_by_type(receipt.lines)
+    for kind in CAMPAIGN_TYPES:
+        assert by_type.get(kind, []) == prog.candidates(kind, receipt.lines)
+    scopes = LineScopes(receipt.lines)
+    for campaign in prog.program.campaigns:
+        expected = tuple(in_scope(campaign.items, line) for line in receipt.lines)
+        assert scopes.of(campaign.items) == expected
+        assert scopes.of(campaign.items) == expected  # remembered
+
+
+@PROPERTY
+@given(amount=st.integers(0, 10**13), hundredths=st.integers(0, 10_000))
+def test_percent_half_up_is_the_exact_product_rounded_half_up(amount: int, hundredths: int) -> None:
+    percent = Fraction(hundredths, 100)
+    assert percent_half_up(amount, percent) == (Fraction(amount) * percent / 100 + Fraction(1, 2)).__floor__()
 
 
 # ----------------------------------------------------------------------------------------------- refunds
