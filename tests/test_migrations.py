@@ -9,6 +9,7 @@ reachable through the API as it was, every replay and refund working, and the au
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -181,3 +182,34 @@ def assert_cards_still_unique(client: httpx.Client, history: History) -> None:
     assert replay.status_code == 200, replay.text
     other = client.post("/v1/accounts", json={"card": regular, "phone": "+79990000002"})
     assert other.status_code == 409 and other.json()["code"] == "account_exists", other.text
+
+
+LZ4_PROBE = ("DO $$ BEGIN CREATE TEMP TABLE lz4_probe (x text COMPRESSION lz4);"
+             " EXCEPTION WHEN feature_not_supported THEN NULL; END $$")
+
+
+def test_receipt_documents_use_lz4_where_the_server_has_it(servers: Servers) -> None:
+    """Migration 0005: lz4 on a server built with it (the machine's PostgreSQL 15), pglz (the default,
+    shown as no method) on one without (the embedded PostgreSQL); the migration goes through on both."""
+    database_url = servers.new_database()
+
+    async def probe() -> bool:
+        import asyncpg
+
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(LZ4_PROBE)
+            return bool(await conn.fetchval("SELECT to_regclass('pg_temp.lz4_probe') IS NOT NULL"))
+        finally:
+            await conn.close()
+
+    has_lz4 = asyncio.run(probe())
+    methods = {(row["table"], row["column"]): row["method"] for row in sql(
+        database_url,
+        "SELECT attrelid::regclass::text AS table, attname AS column, attcompression::text AS method"
+        " FROM pg_attribute WHERE attrelid IN ('receipts'::regclass, 'refunds'::regclass)"
+        " AND attname IN ('lines', 'links', 'result', 'refund')",
+    )}
+    expected = "l" if has_lz4 else ""
+    assert methods == {("receipts", "lines"): expected, ("receipts", "links"): expected,
+                       ("receipts", "result"): expected, ("refunds", "refund"): expected}
