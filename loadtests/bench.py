@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from app.core.db import asyncpg_dsn
 from app.core.migrations import upgrade
 from rules import compile_program, parse_program
 
+from . import cpu
 from ._http import Connection, build
 from .ceiling import STATEMENTS_PER_CONFIRM, sql_ceiling
 from .scenarios import Step, register_mix
@@ -54,9 +57,13 @@ class Stats:
     errors: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     cpu_s: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+    timeline: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the phase, latency)
 
     def add(self, kind: str, seconds: float, ok: bool) -> None:
         self.latencies_s.setdefault(kind, []).append(seconds)
+        if kind in CONFIRMS:
+            self.timeline.append((time.perf_counter() - self.started, seconds))
         if not ok:
             self.errors[kind] = self.errors.get(kind, 0) + 1
 
@@ -206,8 +213,16 @@ async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int
         await seed(conn, accounts, ledger_rows)
         print(f"seeded {accounts:,} accounts and {ledger_rows:,} ledger rows in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr)
+        # what a database that has run for a while has had done: vacuumed (else autovacuum works through the
+        # seeded rows during the measurement) and its history in the report summaries (else every worker's
+        # roll-up starts folding all of it)
+        t0 = time.perf_counter()
+        await conn.execute("VACUUM (ANALYZE)", timeout=None)
     finally:
         await conn.close()
+    subprocess.run([sys.executable, "-m", "app.cli", "report", "rebuild"], env={**os.environ, "DATABASE_URL": url},
+                   check=True, stdout=subprocess.DEVNULL)
+    print(f"vacuumed and rolled up the reports in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return url
 
 
@@ -242,45 +257,43 @@ async def wait_ready(port: int, timeout_s: float = 60) -> None:
     raise RuntimeError("the service did not become ready")
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    tmp = None
+@dataclass
+class Served:
+    url: str  # the fresh database's
+    port: int
+    process: subprocess.Popen[bytes]
+    cards: list[str]  # of the seeded accounts
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+
+
+@asynccontextmanager
+async def serving(name: str, accounts: int, ledger_rows: int, campaigns: int, workers: int) -> AsyncIterator[Served]:
+    """A fresh database `name_<random>` seeded on DATABASE_URL's server (or an embedded PostgreSQL; Redis
+    from REDIS_URL or an embedded Valkey) and `serve` on it, warmed up; all of it gone afterwards."""
     servers = None
     if os.environ.get("DATABASE_URL"):
         admin_url = _with_database(os.environ["DATABASE_URL"], "postgres")
     else:
-        tmp = tempfile.mkdtemp(prefix="bonus-bench-")
+        tmp = tempfile.mkdtemp(prefix=f"bonus-{name}-")
         os.chmod(tmp, 0o755)
         servers = embedded.start(Path(tmp), persist=False)
         admin_url = servers.database_url("postgres")
     redis_url = os.environ.get("REDIS_URL") or (servers.redis_url if servers else "")
-    database = f"bench_{secrets.token_hex(4)}"
-    url = await prepare(admin_url, database, args.accounts, args.ledger_rows, args.campaigns)
+    database = f"{name}_{secrets.token_hex(4)}"
+    url = await prepare(admin_url, database, accounts, ledger_rows, campaigns)
     port = 18000 + random.randrange(1000)
-    process = start_serve(url, redis_url, args.workers, port)
+    served = Served(url, port, start_serve(url, redis_url, workers, port),
+                    [card_of(i) for i in range(1, accounts + 1)])
     try:
         await wait_ready(port)
-        cards = [card_of(i) for i in range(1, args.accounts + 1)]
-        warm = register_mix(400, cards, seed=0, run_id="warm")
-        await drive(port, warm, args.concurrency, 5)
-        http = await drive_healthz(port, args.concurrency, args.ceiling_seconds)
-        steps = register_mix(200_000, cards, seed=1, run_id="peak")
-        peak = await drive(port, steps, args.concurrency, args.seconds)
-        peak_rps = peak.rps(*CONFIRMS, "calculate_only", "refund", "balance")
-        steps = register_mix(200_000, cards, seed=2, run_id="at80")
-        at80 = await drive(port, steps, args.concurrency * 2, args.seconds, rate=0.8 * peak_rps)
-        reads = [Step("balance", card=cards[i % 1000]) for i in range(500_000)]  # 1,000 cards: cache hits
-        balance = await drive(port, reads, args.concurrency, args.ceiling_seconds)
-        # the service's background work (the report roll-up of the phases above) must not share the
-        # database server with the ceiling
-        process.terminate()
-        process.wait(30)
-        program = compile_program(parse_program(yaml.safe_load((ROOT / "rules" / "examples" /
-                                                                "program.yaml").read_text())), 1)
-        sql = await sql_ceiling(url, program, cards, args.ceiling_seconds)
+        await drive(port, register_mix(400, served.cards, seed=0, run_id="warm"), 32, 5)
+        yield served
     finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(30)
+        served.stop()
         conn = await asyncpg.connect(admin_url)
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -288,6 +301,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await conn.close()
         if servers is not None:
             servers.stop()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    async with serving("bench", args.accounts, args.ledger_rows, args.campaigns, args.workers) as served:
+        port, cards = served.port, served.cards
+        http = await drive_healthz(port, args.concurrency, args.ceiling_seconds)
+        steps = register_mix(200_000, cards, seed=1, run_id="peak")
+        service_before, machine_before = cpu.service_seconds(served.process.pid), cpu.machine_seconds()
+        peak = await drive(port, steps, args.concurrency, args.seconds)
+        service_s = cpu.service_seconds(served.process.pid) - service_before
+        machine_after = cpu.machine_seconds()
+        machine_s = machine_after - machine_before if machine_after is not None and machine_before else None
+        peak_rps = peak.rps(*CONFIRMS, "calculate_only", "refund", "balance")
+        steps = register_mix(200_000, cards, seed=2, run_id="at80")
+        at80 = await drive(port, steps, args.concurrency * 2, args.seconds, rate=0.8 * peak_rps)
+        reads = [Step("balance", card=cards[i % 1000]) for i in range(500_000)]  # 1,000 cards: cache hits
+        balance = await drive(port, reads, args.concurrency, args.ceiling_seconds)
+        # the service's background work (the report roll-up of the phases above) must not share the
+        # database server with the ceiling
+        served.stop()
+        program = compile_program(parse_program(yaml.safe_load((ROOT / "rules" / "examples" /
+                                                                "program.yaml").read_text())), 1)
+        sql = await sql_ceiling(served.url, program, cards, args.ceiling_seconds)
     cores = os.cpu_count() or 1
     confirm_rps = peak.rps(*CONFIRMS)
     http_rps = http.rps("healthz")
@@ -313,6 +349,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "errors": {**{f"peak_{k}": v for k, v in peak.errors.items()},
                    **{f"at80_{k}": v for k, v in at80.errors.items()}},
         "loadgen_cpu_share": round(peak.cpu_s / (peak.elapsed_s * cores), 3),
+        # CPU per confirm of the peak phase (the mix's other requests included): the service's processes,
+        # and the rest of the machine (PostgreSQL, Redis, the kernel) when the servers are local
+        "service_cpu_ms_per_confirm": round(service_s / peak.count(*CONFIRMS) * 1000, 2),
+        "other_cpu_ms_per_confirm": (round((machine_s - service_s - peak.cpu_s) / peak.count(*CONFIRMS) * 1000, 2)
+                                     if machine_s is not None else None),
         "cores": cores,
     }
 

@@ -1,0 +1,30 @@
+"""Where a phase's CPU went: the service's processes, and the whole machine (Linux), in seconds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psutil
+
+
+def service_seconds(pid: int) -> float:
+    """CPU of `serve` and its workers so far (user + system)."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def machine_seconds() -> float | None:
+    """Busy CPU of every core since boot (all but idle and iowait), or None where /proc/stat is missing."""
+    stat = Path("/proc/stat")
+    if not stat.exists():
+        return None
+    fields = [int(value) for value in stat.read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
