@@ -18,18 +18,18 @@ depends_on = None
 COLUMNS = {"receipts": ("lines", "links", "result"), "refunds": ("refund",)}
 
 
-def _compress_with(method: str) -> str:
-    return "; ".join(
+def _compress_with(method: str) -> list[str]:
+    return [
         f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {column} SET COMPRESSION {method}" for column in columns)
         for table, columns in COLUMNS.items()
-    )
+    ]
 
 
 def upgrade() -> None:
     op.execute(f"""
         DO $$
         BEGIN
-            {_compress_with("lz4")};
+            {"; ".join(_compress_with("lz4"))};
         EXCEPTION WHEN feature_not_supported THEN
             RAISE NOTICE 'this PostgreSQL has no lz4: receipts and refunds stay compressed with pglz';
         END $$
@@ -37,4 +37,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(_compress_with("pglz"))
+    for statement in _compress_with("pglz"):  # one statement each: the driver prepares what it sends
+        op.execute(statement)
