@@ -21,9 +21,16 @@ import platform
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rules import AccountState, CompiledProgram, Outcome, Receipt, compile_program, evaluate, parse_program
+
+from .scenarios import register_mix
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "rules" / "examples"
 
 ISSUED = "2026-11-24T10:15:00+03:00"  # a Tuesday
 ACTIVE = {"from": "2026-11-01T00:00:00+03:00", "to": "2027-01-01T00:00:00+03:00"}
@@ -128,6 +135,24 @@ def time_size(size: int, receipt: Receipt, account: AccountState, now: datetime,
     return line, outcome
 
 
+def time_register_mix(account: AccountState, repeat: int) -> dict[str, Any]:
+    """The example program on the benchmark's register-mix card receipts (5 to 30 lines): best of `repeat`
+    passes over all of them."""
+    program = compile_program(parse_program(yaml.safe_load((EXAMPLES / "program.yaml").read_text())), 1)
+    steps = register_mix(3000, ["0"], seed=1, run_id="rules")
+    receipts = [Receipt.model_validate_json(step.body) for step in steps if step.kind in ("confirm", "calculate")]
+    now = receipts[0].issued_at
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for receipt in receipts:
+            evaluate(receipt, account, program, now)
+        best = min(best, time.perf_counter() - started)
+    return {"register_mix_receipts": len(receipts),
+            "average_lines": round(sum(len(r.lines) for r in receipts) / len(receipts), 1),
+            "us_per_evaluation": round(best / len(receipts) * 1e6, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtests.bench_rules", description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="length of one timed run per size")
@@ -145,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         line, _ = time_size(size, receipt, account, now, args.seconds, args.repeat)
         results[size] = line
         print(json.dumps(line), flush=True)
+    print(json.dumps(time_register_mix(account, args.repeat)), flush=True)
     first, last = results[sizes[0]], results[sizes[-1]]
     same = all((r["discount"], r["points_accrued"]) == (first["discount"], first["points_accrued"])
                for r in results.values())
