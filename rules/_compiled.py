@@ -35,15 +35,15 @@ def _order(campaign: CampaignBase) -> tuple[int, str]:
 
 
 @dataclass(frozen=True)
-class _TypeIndex:
-    """Campaigns of one type: those without a positive item filter, and those indexed by sku/category."""
+class _Index:
+    """Campaigns without a positive item filter, and those indexed by sku/category."""
 
     everywhere: tuple[Campaign, ...]
     by_sku: dict[str, tuple[Campaign, ...]]
     by_category: dict[str, tuple[Campaign, ...]]
 
     @classmethod
-    def build(cls, campaigns: Iterable[Campaign]) -> _TypeIndex:
+    def build(cls, campaigns: Iterable[Campaign]) -> _Index:
         everywhere: list[Campaign] = []
         by_sku: dict[str, list[Campaign]] = defaultdict(list)
         by_category: dict[str, list[Campaign]] = defaultdict(list)
@@ -79,22 +79,20 @@ class _TypeIndex:
 class CompiledProgram:
     version: int
     program: Program
-    _indexes: dict[str, _TypeIndex] = field(repr=False)
-    _all: _TypeIndex = field(repr=False)  # the campaigns of every type in one index
+    _index: _Index = field(repr=False)  # the campaigns of every type but registration bonuses
     registration_bonuses: tuple[Bonus, ...] = ()
     by_id: dict[str, Campaign] = field(default_factory=dict, repr=False)
     shared_codes: dict[str, Coupon] = field(default_factory=dict, repr=False)
 
     def candidates(self, campaign_type: str, lines: Sequence[Line]) -> list[Campaign]:
         """Campaigns of `campaign_type` that may touch these lines, in priority order (ties by id)."""
-        index = self._indexes.get(campaign_type)
-        return index.candidates(lines) if index is not None else []
+        return self.candidates_by_type(lines).get(campaign_type, [])
 
     def candidates_by_type(self, lines: Sequence[Line]) -> dict[str, list[Campaign]]:
-        """`candidates` of every type from one look-up of the lines: evaluate needs five types, and one
+        """The candidates of every type from one look-up of the lines: evaluate needs five types, and one
         pass over the lines costs what a pass for a single type does."""
         by_type: dict[str, list[Campaign]] = {}
-        for campaign in self._all.candidates(lines):
+        for campaign in self._index.candidates(lines):
             by_type.setdefault(campaign.type, []).append(campaign)
         return by_type
 
@@ -112,15 +110,13 @@ class CompiledProgram:
 
 
 def compile_program(program: Program, version: int) -> CompiledProgram:
-    by_type: dict[str, list[Campaign]] = defaultdict(list)
+    indexed: list[Campaign] = []
     registration: list[Bonus] = []
     for campaign in sorted(program.campaigns, key=_order):
         if isinstance(campaign, Bonus) and campaign.trigger == "registration":
             registration.append(campaign)
             continue
-        by_type[campaign.type].append(campaign)
-    indexes = {kind: _TypeIndex.build(campaigns) for kind, campaigns in by_type.items()}
-    everything = _TypeIndex.build(campaign for campaigns in by_type.values() for campaign in campaigns)
+        indexed.append(campaign)
     by_id = {campaign.id: campaign for campaign in program.campaigns}
     shared = {c.code: c for c in program.campaigns if isinstance(c, Coupon) and c.code is not None}
-    return CompiledProgram(version, program, indexes, everything, tuple(registration), by_id, shared)
+    return CompiledProgram(version, program, _Index.build(indexed), tuple(registration), by_id, shared)

@@ -338,12 +338,25 @@ def test_n_for_m_matches_unit_by_unit_expansion(
 @PROPERTY
 @given(receipt=receipts(), document=programs())
 def test_shortcuts_of_evaluate_agree_with_their_definitions(receipt: Receipt, document: dict[str, Any]) -> None:
-    """evaluate looks candidates up once for all types and works scopes out once per (sku, category): the
-    same campaigns, in the same order, and the same scopes as per type and per line."""
+    """evaluate looks candidates up once for all types and works scopes out once per (sku, category): per
+    type, the campaigns without a positive item filter and those naming a sku or a category (prefix) of a
+    line, registration bonuses aside, in priority order; and the same scopes as per line."""
     prog = compile_program(parse_program(document), 1)
     by_type = prog.candidates_by_type(receipt.lines)
+    skus = {line.sku for line in receipt.lines}
+    prefixes = {prefix for line in receipt.lines for prefix in line.category_prefixes}
+
+    def may_touch(campaign: Any) -> bool:
+        items = campaign.items
+        if items is None or (items.skus is None and items.categories is None):
+            return True
+        return bool(skus & set(items.skus or ())) or bool(prefixes & set(items.categories or ()))
+
     for kind in CAMPAIGN_TYPES:
-        assert by_type.get(kind, []) == prog.candidates(kind, receipt.lines)
+        expected = sorted((c for c in prog.program.campaigns if c.type == kind and may_touch(c)
+                           and getattr(c, "trigger", None) != "registration"), key=lambda c: (c.priority, c.id))
+        assert by_type.get(kind, []) == expected
+        assert prog.candidates(kind, receipt.lines) == expected
     scopes = LineScopes(receipt.lines)
     for campaign in prog.program.campaigns:
         expected = tuple(in_scope(campaign.items, line) for line in receipt.lines)
