@@ -57,7 +57,7 @@ class Stats:
     errors: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     cpu_s: float = 0.0
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=time.perf_counter)  # the phase starts when its Stats is made
     timeline: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the phase, latency)
 
     def add(self, kind: str, seconds: float, ok: bool) -> None:
@@ -91,8 +91,7 @@ async def drive(port: int, steps: list[Step], concurrency: int, seconds: float, 
     stats = Stats()
     confirmed: list[str] = []
     position = 0
-    started = time.perf_counter()
-    deadline = started + seconds
+    deadline = stats.started + seconds
     cpu_before = _cpu_s()
 
     async def one(conn: Connection, step: Step) -> None:
@@ -139,7 +138,7 @@ async def drive(port: int, steps: list[Step], concurrency: int, seconds: float, 
             conn.close()
 
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    stats.elapsed_s = time.perf_counter() - started
+    stats.elapsed_s = time.perf_counter() - stats.started
     stats.cpu_s = _cpu_s() - cpu_before
     return stats
 
@@ -147,8 +146,7 @@ async def drive(port: int, steps: list[Step], concurrency: int, seconds: float, 
 async def drive_healthz(port: int, concurrency: int, seconds: float) -> Stats:
     """The HTTP ceiling: the same server stack answering its most trivial endpoint."""
     stats = Stats()
-    started = time.perf_counter()
-    deadline = started + seconds
+    deadline = stats.started + seconds
     cpu_before = _cpu_s()
     raw = build("GET", "/healthz", KEY)
 
@@ -161,7 +159,7 @@ async def drive_healthz(port: int, concurrency: int, seconds: float) -> Stats:
         conn.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    stats.elapsed_s = time.perf_counter() - started
+    stats.elapsed_s = time.perf_counter() - stats.started
     stats.cpu_s = _cpu_s() - cpu_before
     return stats
 
@@ -312,7 +310,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         peak = await drive(port, steps, args.concurrency, args.seconds)
         service_s = cpu.service_seconds(served.process.pid) - service_before
         machine_after = cpu.machine_seconds()
-        machine_s = machine_after - machine_before if machine_after is not None and machine_before else None
+        machine_s = machine_after - machine_before if machine_after is not None and machine_before is not None else None
         peak_rps = peak.rps(*CONFIRMS, "calculate_only", "refund", "balance")
         steps = register_mix(200_000, cards, seed=2, run_id="at80")
         at80 = await drive(port, steps, args.concurrency * 2, args.seconds, rate=0.8 * peak_rps)

@@ -67,7 +67,9 @@ def mix_documents(program: CompiledProgram, count: int = 200) -> Documents:
     summary = {"card": "0", "tier": "base", "tier_applied": "base", "available": 0, "pending": 0}
     documents: Documents = []
     for step in register_mix(count * 2, ["0"], seed=7, run_id="ceiling"):
-        if step.kind != "confirm" or len(documents) == count:
+        if len(documents) == count:
+            break
+        if step.kind != "confirm":
             continue
         receipt = Receipt.model_validate_json(step.body)
         outcome = evaluate(receipt, account, program, now)
