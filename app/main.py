@@ -32,6 +32,7 @@ from app.coupons.endpoints import router as coupons_router
 from app.points.expiry import sweep_forever
 from app.program.endpoints import router as program_router
 from app.program.service import ProgramHolder
+from app.receipts.batch import Committer
 from app.receipts.endpoints import router as receipts_router
 from app.reports.endpoints import router as reports_router
 from app.reports.rollup import roll_up_forever
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await programs.start()
         lookups = FailedLookups(cache, settings.failed_lookup_limit)
         app.state.ctx = ctx = AppContext(settings, db, cache, programs, lookups)
+        ctx.confirms = Committer(ctx, max_batch=settings.confirm_batch_max,
+                                 in_flight=settings.confirm_batches_in_flight, queue_max=settings.confirm_queue_max)
         cache.generation = int(await db.fetchval("SELECT generation FROM cache_state WHERE id = 1"))
         follower = asyncio.create_task(ctx.follow_cache_generation(settings.program_poll_ms / 1000))
         app.state.keys = KeyRing(settings.bootstrap_admin_key)
@@ -94,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in background:
                 task.cancel()
             follower.cancel()
+            await ctx.confirms.drain()
             await programs.stop()
             await cache.close()
             await db.close()

@@ -22,39 +22,41 @@ from typing import Any
 import asyncpg
 
 from app.accounts import repository as accounts
-from app.accounts.view import Purchase, account_view
 from app.core.db import _init_connection, asyncpg_dsn, keep_session
-from app.points.book import Book
+from app.points.book import Book, flush_books
+from app.points.ids import Ids
 from app.receipts import repository as receipts
 from app.receipts.result import build, stored_lines
-from rules import AccountState, CompiledProgram, Receipt, evaluate
+from rules import AccountState, CompiledProgram, Lot, Receipt, evaluate
 
 from .scenarios import register_mix
 
-STATEMENTS_PER_CONFIRM = 11  # BEGIN, 9 statements (see confirm_statements), COMMIT
+STATEMENTS_PER_CONFIRM = 9  # BEGIN, 7 statements (see confirm_statements), COMMIT
 
 
 async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram, receipt_id: str, card: str,
                              lines: list[dict[str, Any]], result: dict[str, Any]) -> None:
-    """What app.receipts.service.confirm sends to PostgreSQL for a card that redeems and accrues."""
+    """What a batch of one confirm (app/receipts/batch.py) sends to PostgreSQL for a card that redeems and
+    accrues: a quiet worker's batch, and the least any batch sends."""
     now = datetime.now(UTC)
     print_ = hashlib.sha256(receipt_id.encode()).digest()
     async with conn.transaction():
-        await receipts.claim(conn, receipt_id, print_, now)
-        account = await accounts.lock(conn, card)
-        assert account is not None
-        book = await Book.open(conn, account["id"], account["debt"], now)
+        await receipts.claim_many(conn, [(receipt_id, print_, now)])
+        account = (await accounts.lock_many(conn, [card]))[card]
+        ids = Ids(conn)
+        await ids.reserve(3, 2)
+        lots = (await accounts.live_lots_many(conn, [account["id"]]))[account["id"]]
+        await accounts.purchase_facts_many(conn, [(account["id"], now), (account["id"], now)],
+                                           program.program.tiers.window_days)
+        book = Book(conn, account["id"], [Lot(r["id"], r["remaining"], r["available_at"], r["expires_at"])
+                                          for r in lots], account["debt"], now, ids)
         book.settle()
-        await accounts.purchase_facts(conn, account["id"], now, program.program.tiers.window_days)
         await book.spend("redemption", 100, receipt_id=receipt_id)
         await book.grant("accrual", 300, now + timedelta(days=14), now + timedelta(days=379), receipt_id=receipt_id)
-        version = await book.flush()  # one statement: the moves, the lots, the account
-        current = {**account, "debt": book.debt, "version": version}
-        await account_view(conn, current, program, now, book.live_lots(), Purchase(now, 10_000))
-        await receipts.insert_confirmed(conn, receipt_id, owner_id=account["id"], account_id=account["id"],
-                                        fingerprint=print_, store_id="s1", issued_at=now,
-                                        program_version=program.version, purchase_amount=10_000, lines=lines,
-                                        links={}, result=result)
+        await flush_books(conn, [book])  # one statement: entries, lots, moves, the account
+        await receipts.insert_confirmed_many(conn, [receipts.Confirmed(
+            receipt_id, account["id"], account["id"], print_, "s1", now, program.version, 10_000, lines, {}, result,
+        )], [])
 
 
 Documents = list[tuple[list[dict[str, Any]], dict[str, Any]]]  # (stored lines, result) of receipts

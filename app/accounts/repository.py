@@ -24,6 +24,17 @@ async def lock(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
     return await conn.fetchrow(_BY_CARD + " FOR UPDATE", card)
 
 
+async def lock_many(conn: asyncpg.Connection, cards: list[str]) -> dict[str, asyncpg.Record]:
+    """Lock the accounts of these cards in id order (rows are locked after the sort), the one order every
+    transaction that locks several accounts takes; cards without an account are left out."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM accounts WHERE id IN (SELECT account_id FROM cards WHERE card = ANY($1::text[]))"
+        " ORDER BY id FOR UPDATE",
+        cards,
+    )
+    return {row["card"]: row for row in rows}
+
+
 async def lock_by_id(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE", account_id)
     assert row is not None
@@ -70,23 +81,35 @@ async def set_status(conn: asyncpg.Connection, account_id: int, status: str) -> 
     ))
 
 
-async def purchase_facts(conn: asyncpg.Connection, account_id: int, at: datetime, window_days: int) -> asyncpg.Record:
-    """Tier purchases in [at − window, at], and the first and last purchase up to `at`.
+# Tier purchases in [since, at], and the first and last purchase up to `at`, of account `owner`:
+# cancelled and fully refunded receipts do not count; partial refunds lower the purchases. owner_id routes
+# to the account's shard; account_id = owner picks the same rows and matches the index.
+_PURCHASES = """
+SELECT coalesce(sum(purchase_amount - refunded_purchase) FILTER (WHERE issued_at >= {since}), 0)::bigint AS purchases,
+       min(issued_at) FILTER (WHERE issued_at >= {since}) AS oldest_in_window,
+       min(issued_at) AS first_purchase,
+       max(issued_at) AS last_purchase
+FROM receipts
+WHERE owner_id = {owner} AND account_id = {owner} AND status IN ('confirmed', 'partially_refunded')
+  AND issued_at <= {at}
+"""
 
-    Cancelled and fully refunded receipts do not count; partial refunds lower the purchases.
-    """
-    # owner_id routes to the account's shard; account_id = $1 picks the same rows and matches the index
-    return await conn.fetchrow(
-        """
-        SELECT coalesce(sum(purchase_amount - refunded_purchase) FILTER (WHERE issued_at >= $3), 0)::bigint
-                   AS purchases,
-               min(issued_at) FILTER (WHERE issued_at >= $3) AS oldest_in_window,
-               min(issued_at) AS first_purchase,
-               max(issued_at) AS last_purchase
-        FROM receipts
-        WHERE owner_id = $1 AND account_id = $1 AND status IN ('confirmed', 'partially_refunded') AND issued_at <= $2
-        """,
-        account_id, at, window_start(at, window_days),
+
+async def purchase_facts(conn: asyncpg.Connection, account_id: int, at: datetime, window_days: int) -> asyncpg.Record:
+    """Tier purchases in [at − window, at], and the first and last purchase up to `at`."""
+    return await conn.fetchrow(_PURCHASES.format(owner="$1", at="$2", since="$3"),
+                               account_id, at, window_start(at, window_days))
+
+
+async def purchase_facts_many(conn: asyncpg.Connection, asks: list[tuple[int, datetime]],
+                              window_days: int) -> list[asyncpg.Record]:
+    """`purchase_facts` for many (account_id, at) in one statement, in the order asked."""
+    return await conn.fetch(
+        "SELECT f.* FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY"
+        " AS q(owner, at, since, n) CROSS JOIN LATERAL ("
+        + _PURCHASES.format(owner="q.owner", at="q.at", since="q.since") + ") f ORDER BY q.n",
+        [account_id for account_id, _ in asks], [at for _, at in asks],
+        [window_start(at, window_days) for _, at in asks],
     )
 
 
@@ -101,6 +124,18 @@ async def live_lots(conn: asyncpg.Connection, account_id: int) -> list[asyncpg.R
         "SELECT id, remaining, available_at, expires_at FROM lots WHERE account_id = $1 AND remaining > 0",
         account_id,
     )
+
+
+async def live_lots_many(conn: asyncpg.Connection, account_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
+    rows = await conn.fetch(
+        "SELECT account_id, id, remaining, available_at, expires_at FROM lots"
+        " WHERE account_id = ANY($1::bigint[]) AND remaining > 0",
+        account_ids,
+    )
+    lots: dict[int, list[asyncpg.Record]] = {account_id: [] for account_id in account_ids}
+    for row in rows:
+        lots[row["account_id"]].append(row)
+    return lots
 
 
 async def ledger_page(conn: asyncpg.Connection, account_id: int, before_id: int | None,

@@ -94,6 +94,13 @@ async def account_view(
     facts: Mapping[str, Any] = await repository.purchase_facts(conn, account["id"], now, settings.tiers.window_days)
     if purchase is not None:
         facts = with_purchase(facts, purchase, now, settings.tiers.window_days)
+    return view_of(account, program, now, lots, facts)
+
+
+def view_of(account: Mapping[str, Any], program: CompiledProgram, now: datetime, lots: Sequence[Lot],
+            facts: Mapping[str, Any]) -> tuple[dict[str, Any], datetime | None]:
+    """The view from the account row, its live lots and its purchase facts as of `now`."""
+    settings = program.program
     available, pending = balances(lots, account["debt"], now)
     purchases = int(facts["purchases"])
     tier = tier_for(settings.tiers, purchases)

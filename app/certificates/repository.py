@@ -33,7 +33,7 @@ async def get(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
 async def lock_many(conn: asyncpg.Connection, codes: list[str]) -> dict[str, asyncpg.Record]:
     """Lock in code order, the same order in every transaction, so two receipts never deadlock."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM gift_certificates WHERE code = ANY($1::text[]) ORDER BY code FOR UPDATE",
+        f"SELECT {_COLUMNS} FROM gift_certificates WHERE code = ANY($1::text[]) ORDER BY code COLLATE \"C\" FOR UPDATE",
         sorted(set(codes)),
     )
     return {r["code"]: r for r in rows}

@@ -15,6 +15,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from app.program.service import ProgramHolder
+    from app.receipts.batch import Committer
 
 
 log = logging.getLogger("bonus_engine.cache")
@@ -31,6 +32,7 @@ class AppContext:
     cache: Cache
     programs: ProgramHolder
     lookups: FailedLookups
+    confirms: Committer | None = None  # the worker's group commit; None: each confirm alone
 
     def snapshot_key(self, card: str) -> str:
         return f"{self.cache.account_key(card)}:p{self.programs.current.version}"

@@ -80,5 +80,6 @@ ERROR_CODES: dict[str, str] = {
     "segment_not_found": "no such CVM segment: newcomer, loyal, pre_churn, churn or none",
     "reports_rebuilding": "the report summaries are being built (first start, new time zone); retry later",
     "database_unavailable": "PostgreSQL is unreachable or the pool is exhausted; retry after Retry-After",
+    "overloaded": "too many confirms are waiting in this worker (confirm_queue_max); retry after Retry-After",
     "internal_error": "a bug: reported in the logs with the request id",
 }

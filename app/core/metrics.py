@@ -35,6 +35,13 @@ POINTS = Counter("bonus_points_total", "points in minor units written to the led
 DISCOUNTS = Counter("bonus_discount_minor_total", "discounts given on confirmed receipts, minor units")
 COUPONS = Counter("bonus_coupon_verdicts_total", "coupon verdicts on confirmed receipts", ["status", "reason"])
 CERTIFICATES = Counter("bonus_certificate_payments_minor_total", "paid with gift certificates, minor units")
+CONFIRM_BATCH_SIZE = Histogram("bonus_confirm_batch_size", "confirms written by one group-commit transaction",
+                               buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+CONFIRM_BATCH_FALLBACKS = Counter("bonus_confirm_batch_fallbacks_total",
+                                  "group-commit batches that failed and were confirmed one receipt at a time")
+CONFIRM_QUEUE_REFUSED = Counter("bonus_confirm_queue_refused_total",
+                             "confirms refused with 503 before a batch took them: the worker's queue was full, "
+                             "or they waited the acquire timeout", ["reason"])
 CACHE = Counter("bonus_cache_requests_total", "account snapshot cache look-ups", ["result"])
 POOL_IN_USE = Gauge("bonus_db_pool_in_use", "database connections in use", multiprocess_mode="livesum")
 POOL_SIZE = Gauge("bonus_db_pool_max", "database pool size", multiprocess_mode="livesum")

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = 10_000
     # asyncpg's per-connection prepared statement cache; 0 turns it off (PgBouncer in transaction mode)
     db_statement_cache_size: int = 100
+    # group commit (app/receipts/batch.py): receipts per transaction, transactions in flight per worker,
+    # and confirms waiting per worker before it answers 503 `overloaded`; batch 1 confirms one at a time
+    confirm_batch_max: int = Field(default=64, ge=1, le=1000)
+    confirm_batches_in_flight: int = Field(default=2, ge=1, le=64)
+    confirm_queue_max: int = Field(default=2000, ge=1)
     program_poll_ms: int = 1000
     max_body_bytes: int = 1024 * 1024
     snapshot_max_ttl_s: int = 3600

@@ -27,17 +27,27 @@ async def batch_codes(conn: asyncpg.Connection, batch_id: int) -> list[str]:
         "SELECT code FROM coupon_codes WHERE batch_id = $1 ORDER BY created_at, code", batch_id)]
 
 
-async def find_code(conn: asyncpg.Connection, code: str, *, lock: bool = False) -> asyncpg.Record | None:
+async def find_code(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT code, campaign_id, batch_id, created_at FROM coupon_codes WHERE code = $1"
-        + (" FOR UPDATE" if lock else ""),
-        code,
+        "SELECT code, campaign_id, batch_id, created_at FROM coupon_codes WHERE code = $1", code
     )
 
 
-async def lock_shared(conn: asyncpg.Connection, code: str) -> None:
-    """Shared codes have no row to lock: a transaction-scoped advisory lock on the code stands in."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('coupon:' || $1, 0))", code)
+async def lock_codes(conn: asyncpg.Connection, codes: list[str]) -> None:
+    """Lock single-use codes' rows in the order given (rows are locked after the sort)."""
+    await conn.execute(
+        "SELECT code FROM coupon_codes WHERE code = ANY($1::text[]) ORDER BY code COLLATE \"C\" FOR UPDATE", codes
+    )
+
+
+async def lock_shared(conn: asyncpg.Connection, codes: list[str]) -> None:
+    """Shared codes have no row to lock: transaction-scoped advisory locks on the codes stand in, taken in
+    the order given."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('coupon:' || c.code, 0))"
+        " FROM unnest($1::text[]) WITH ORDINALITY AS c(code, n) ORDER BY c.n",
+        codes,
+    )
 
 
 async def live_uses(conn: asyncpg.Connection, code: str, account_id: int | None) -> tuple[int, int]:

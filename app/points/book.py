@@ -1,5 +1,9 @@
 """An account's points under its row lock: the pure lot moves of `rules`, written to the ledger.
 
+A book makes its entries and lots in memory, with ids reserved from their sequences (`Ids`), and
+`flush` writes everything in one statement: entries, new lots, moves, changed lots and the account. Many
+books of one transaction (a batch of confirms) flush together, one statement for all of them.
+
 Every ledger entry's points equal the sum of its lot moves, each lot's remaining equals the sum of
 the moves into and out of it, and the account's debt equals minus its debt moves. `audit` checks all
 three.
@@ -8,6 +12,7 @@ three.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,48 +20,71 @@ import asyncpg
 
 from rules import Lot, Move, return_points, settle_debt, take, take_for_reversal
 
-_INSERT_ENTRY = """
-INSERT INTO ledger (account_id, kind, points, receipt_id, refund_id, reason, author, lot_id,
-                    available_at, expires_at, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce($11, now()))
-RETURNING id
-"""
+from .ids import Ids
 
-# the lot and the entry that created it, in one round trip
-_INSERT_GRANT = """
-WITH lot AS (
-    INSERT INTO lots (account_id, amount, remaining, available_at, expires_at) VALUES ($1, $3, $3, $4, $5)
-    RETURNING id
-)
-INSERT INTO ledger (account_id, kind, points, receipt_id, refund_id, reason, author, lot_id, available_at, expires_at)
-SELECT $1, $2, $3, $6, $7, $8, $9, lot.id, $4, $5 FROM lot
-RETURNING id, lot_id
-"""
-
-# the moves (in the order they were made: refunds read them back by id), the lots' remaining points and
-# the account's debt, in one round trip; the CTEs touch other tables than the final UPDATE, so none sees
-# another's rows
+# Every book's rows in one round trip. The CTEs write other tables than the final UPDATE, and each
+# table once, so none needs to see another's rows; the foreign keys are checked at the end of the
+# statement. Moves keep the order they were made in (refunds read them back by id).
 _FLUSH = """
-WITH moves AS (
+WITH entries AS (
+    INSERT INTO ledger (id, account_id, kind, points, receipt_id, refund_id, reason, author, lot_id,
+                        available_at, expires_at, created_at)
+    SELECT e.id, e.account_id, e.kind, e.points, e.receipt_id, e.refund_id, e.reason, e.author, e.lot_id,
+           e.available_at, e.expires_at, coalesce(e.created_at, now())
+    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+                $8::text[], $9::bigint[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[])
+         AS e(id, account_id, kind, points, receipt_id, refund_id, reason, author, lot_id, available_at,
+              expires_at, created_at)
+), new_lots AS (
+    INSERT INTO lots (id, account_id, amount, remaining, available_at, expires_at)
+    SELECT * FROM unnest($13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::timestamptz[],
+                         $18::timestamptz[])
+), moves AS (
     INSERT INTO lot_moves (account_id, entry_id, lot_id, points)
-    SELECT $1, m.entry_id, m.lot_id, m.points
-    FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS m(entry_id, lot_id, points, n)
+    SELECT m.account_id, m.entry_id, m.lot_id, m.points
+    FROM unnest($19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[]) WITH ORDINALITY
+         AS m(account_id, entry_id, lot_id, points, n)
     ORDER BY m.n
 ), changed AS (
-    UPDATE lots SET remaining = v.remaining FROM unnest($6::bigint[], $7::bigint[]) AS v(id, remaining)
-    WHERE lots.account_id = $1 AND lots.id = v.id
+    UPDATE lots SET remaining = v.remaining
+    FROM unnest($23::bigint[], $24::bigint[], $25::bigint[]) AS v(account_id, id, remaining)
+    WHERE lots.account_id = v.account_id AND lots.id = v.id
 )
-UPDATE accounts SET debt = $2, version = version + 1 WHERE id = $1 RETURNING version
+UPDATE accounts SET debt = a.debt, version = accounts.version + 1
+FROM unnest($26::bigint[], $27::bigint[]) AS a(id, debt)
+WHERE accounts.id = a.id
+RETURNING accounts.id, accounts.version
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A ledger entry not written yet; `lot_id` names the lot a grant created."""
+
+    id: int
+    kind: str
+    points: int
+    receipt_id: str | None = None
+    refund_id: str | None = None
+    reason: str | None = None
+    author: str | None = None
+    lot_id: int | None = None
+    available_at: datetime | None = None
+    expires_at: datetime | None = None
+    created_at: datetime | None = None  # None: the transaction's time
 
 
 class Book:
-    def __init__(self, conn: asyncpg.Connection, account_id: int, lots: list[Lot], debt: int, now: datetime):
+    def __init__(self, conn: asyncpg.Connection, account_id: int, lots: list[Lot], debt: int, now: datetime,
+                 ids: Ids | None = None):
         self.conn = conn
         self.account_id = account_id
         self.lots = lots
         self.debt = debt
         self.now = now
+        self.ids = ids or Ids(conn)
+        self._entries: list[Entry] = []
+        self._granted: dict[int, int] = {}  # lot id → the points of a lot this book created
         self._moves: list[tuple[int | None, int | None, int]] = []  # (entry_id, lot_id, points)
 
     @classmethod
@@ -76,13 +104,9 @@ class Book:
                 self.debt -= points
 
     async def _entry(self, kind: str, points: int, **fields: Any) -> int:
-        return int(
-            await self.conn.fetchval(
-                _INSERT_ENTRY, self.account_id, kind, points, fields.get("receipt_id"), fields.get("refund_id"),
-                fields.get("reason"), fields.get("author"), fields.get("lot_id"), fields.get("available_at"),
-                fields.get("expires_at"), fields.get("created_at"),
-            )
-        )
+        entry = Entry(await self.ids.entry(), kind, points, **fields)
+        self._entries.append(entry)
+        return entry.id
 
     def live_lots(self) -> list[Lot]:
         """Every lot of the account with points left (the book loaded them all under the lock)."""
@@ -94,25 +118,24 @@ class Book:
         self._record(None, moves)
 
     async def grant(self, kind: str, points: int, available_at: datetime, expires_at: datetime | None,
-                    **fields: Any) -> tuple[int, int]:
+                    **fields: str | None) -> tuple[int, int]:
         """A new lot and the entry that created it; returns (entry_id, lot_id)."""
-        row = await self.conn.fetchrow(
-            _INSERT_GRANT, self.account_id, kind, points, available_at, expires_at, fields.get("receipt_id"),
-            fields.get("refund_id"), fields.get("reason"), fields.get("author"),
-        )
-        entry_id, lot_id = int(row["id"]), int(row["lot_id"])
+        lot_id = await self.ids.lot()
+        entry_id = await self._entry(kind, points, lot_id=lot_id, available_at=available_at, expires_at=expires_at,
+                                     **fields)
         self._moves.append((entry_id, lot_id, points))
+        self._granted[lot_id] = points
         self.lots.append(Lot(lot_id, points, available_at, expires_at))
         return entry_id, lot_id
 
-    async def spend(self, kind: str, points: int, **fields: Any) -> tuple[int, list[Move]]:
+    async def spend(self, kind: str, points: int, **fields: str | None) -> tuple[int, list[Move]]:
         """Take points from available lots, earliest expiry first; what is missing becomes debt."""
         moves = take(self.lots, points, self.now)
         entry_id = await self._entry(kind, -points, **fields)
         self._record(entry_id, moves)
         return entry_id, moves
 
-    async def reverse(self, points: int, own_lot_ids: Sequence[int], **fields: Any) -> int:
+    async def reverse(self, points: int, own_lot_ids: Sequence[int], **fields: str | None) -> int:
         """Reverse accrued points: from their own lots, then other lots by expiry, the rest as debt."""
         moves = take_for_reversal(self.lots, own_lot_ids, points, self.now)
         entry_id = await self._entry("accrual_reversal", -points, **fields)
@@ -120,7 +143,7 @@ class Book:
         return entry_id
 
     async def give_back(self, points: int, taken: Sequence[Move], returned: Sequence[Move],
-                        **fields: Any) -> int:
+                        **fields: str | None) -> int:
         """Return redeemed points into the lots they left, with those lots' expiry."""
         moves = return_points(taken, returned, points)
         await self._load_lots([lot_id for lot_id, _ in moves if lot_id is not None])
@@ -143,7 +166,7 @@ class Book:
             )
             self.lots += [Lot(r["id"], r["remaining"], r["available_at"], r["expires_at"]) for r in rows]
 
-    async def expire(self, lot: Lot, **fields: Any) -> int:
+    async def expire(self, lot: Lot, **fields: str | None) -> int:
         moves: list[Move] = [(lot.id, -lot.remaining)]
         entry_id = await self._entry("expiry", -lot.remaining, created_at=lot.expires_at, **fields)
         lot.remaining = 0
@@ -151,13 +174,42 @@ class Book:
         return entry_id
 
     async def flush(self) -> int:
-        """Write the moves, the lots' remaining points and the debt; returns the new account version."""
-        changed = {lot for _, lot, _ in self._moves if lot is not None}
-        lots = [lot for lot in self.lots if lot.id in changed]
-        version = await self.conn.fetchval(
-            _FLUSH, self.account_id, self.debt,
-            [e for e, _, _ in self._moves], [lot for _, lot, _ in self._moves], [p for _, _, p in self._moves],
-            [lot.id for lot in lots], [lot.remaining for lot in lots],
-        )
-        self._moves.clear()
-        return int(version)
+        """Write the entries, lots and moves, the lots' remaining points and the debt; returns the new
+        account version."""
+        return (await flush_books(self.conn, [self]))[self.account_id]
+
+
+async def flush_books(conn: asyncpg.Connection, books: Sequence[Book]) -> dict[int, int]:
+    """Write every book's rows in one statement, one account per book; returns each account's new version.
+    Every account is written (its version bumped) even when its book holds nothing new."""
+    if not books:
+        return {}
+    entries = [(book.account_id, entry) for book in books for entry in book._entries]
+    moves = [(book.account_id, *move) for book in books for move in book._moves]
+    new_lots, changed = [], []
+    for book in books:
+        touched = {lot_id for _, lot_id, _ in book._moves if lot_id is not None}
+        for lot in book.lots:
+            if lot.id in book._granted:
+                new_lots.append((book.account_id, lot, book._granted[lot.id]))
+            elif lot.id in touched:
+                changed.append((book.account_id, lot))
+    rows = await conn.fetch(
+        _FLUSH,
+        [e.id for _, e in entries], [a for a, _ in entries], [e.kind for _, e in entries],
+        [e.points for _, e in entries], [e.receipt_id for _, e in entries], [e.refund_id for _, e in entries],
+        [e.reason for _, e in entries], [e.author for _, e in entries], [e.lot_id for _, e in entries],
+        [e.available_at for _, e in entries], [e.expires_at for _, e in entries],
+        [e.created_at for _, e in entries],
+        [lot.id for _, lot, _ in new_lots], [a for a, _, _ in new_lots], [amount for _, _, amount in new_lots],
+        [lot.remaining for _, lot, _ in new_lots], [lot.available_at for _, lot, _ in new_lots],
+        [lot.expires_at for _, lot, _ in new_lots],
+        [m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves], [m[3] for m in moves],
+        [a for a, _ in changed], [lot.id for _, lot in changed], [lot.remaining for _, lot in changed],
+        [book.account_id for book in books], [book.debt for book in books],
+    )
+    for book in books:
+        book._entries.clear()
+        book._granted.clear()
+        book._moves.clear()
+    return {row["id"]: row["version"] for row in rows}

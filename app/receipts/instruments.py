@@ -1,8 +1,10 @@
 """Coupons and gift certificates on a receipt: the facts the engine needs, and what confirm and
-refunds write back. Confirm locks them after the account, in code order: coupons, then certificates."""
+refunds write back. Confirm locks them after the account (`lock`): shared coupon codes, single-use coupon
+codes, then certificates, each in code order."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,27 +22,38 @@ def _certificate_codes(receipt: Receipt) -> list[str]:
     return sorted({p.code for p in receipt.gift_certificates} | set(sold))
 
 
+async def lock(conn: asyncpg.Connection, receipts: Sequence[Receipt], program: CompiledProgram) -> None:
+    """Lock every code on these receipts until commit, in the one order every transaction takes: shared
+    coupon codes, then single-use coupon codes, then certificates, each by code. Racing receipts queue for
+    the last use or the last balance (the loser sees what is left)."""
+    codes = sorted({code for receipt in receipts for code in receipt.coupons})
+    shared = [code for code in codes if code in program.shared_codes]
+    if shared:
+        await coupons.lock_shared(conn, shared)
+    single = [code for code in codes if code not in program.shared_codes]
+    if single:
+        await coupons.lock_codes(conn, single)
+    certificate_codes = sorted({code for receipt in receipts for code in _certificate_codes(receipt)})
+    if certificate_codes:
+        await certificates.lock_many(conn, certificate_codes)
+
+
 async def gather(conn: asyncpg.Connection, receipt: Receipt, program: CompiledProgram, account_id: int | None,
-                 now: datetime, *, lock: bool) -> ReceiptFacts:
-    """Facts for evaluation; with `lock`, held until commit so racing receipts queue for the last use or
-    the last balance (the loser sees what is left)."""
+                 now: datetime) -> ReceiptFacts:
+    """Facts for evaluation: a confirm reads them after `lock`, so they hold until commit."""
     coupon_facts: dict[str, CouponFact] = {}
     for code in sorted(receipt.coupons):
         shared = program.shared_codes.get(code)
         if shared is not None:
-            if lock:
-                await coupons.lock_shared(conn, code)
             uses, account_uses = await coupons.live_uses(conn, code, account_id)
             coupon_facts[code] = CouponFact(shared.id, uses=uses, account_uses=account_uses)
             continue
-        row = await coupons.find_code(conn, code, lock=lock)
+        row = await coupons.find_code(conn, code)
         if row is not None:
             uses, _ = await coupons.live_uses(conn, code, account_id)
             coupon_facts[code] = CouponFact(row["campaign_id"], used=uses > 0)
     codes = _certificate_codes(receipt)
-    rows = {}
-    if codes:
-        rows = await (certificates.lock_many(conn, codes) if lock else certificates.read_many(conn, codes))
+    rows = await certificates.read_many(conn, codes) if codes else {}
     for line in receipt.lines:
         row = rows.get(line.gift_certificate) if line.gift_certificate else None
         if line.gift_certificate and (row is None or row["status"] != "issued"):
@@ -88,7 +101,15 @@ def unknown_codes(outcome: Outcome) -> int:
 async def reverse(conn: asyncpg.Connection, receipt_id: str, refund_id: str | None,
                   shares: list[dict[str, Any]], links: dict[str, Any], everything: bool) -> None:
     """Give certificates back their share, void sold ones returned unused, and when the receipt is
-    refunded or cancelled in full, release coupon uses and restore single-use rests."""
+    refunded or cancelled in full, release coupon uses and restore single-use rests. The certificates are
+    locked first, in code order, as confirm locks them."""
+    touched = {code for share in shares for code, amount in share["certificates"].items() if amount}
+    touched |= {share["line"]["gift_certificate"] for share in shares
+                if share["line"].get("gift_certificate") and share["amount"]}
+    if everything:
+        touched |= set(links.get("burned", {}))
+    if touched:
+        await certificates.lock_many(conn, sorted(touched))
     for share in shares:
         for code, amount in share["certificates"].items():
             if amount:

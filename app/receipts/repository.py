@@ -9,15 +9,21 @@ claim names the owner, so every read by receipt_id goes claim → owner → rece
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 _OWNER_BITS = 0x7FFF_FFFF_FFFF_FFFF
 
 # one statement: the claim's owner (a scalar subquery, read first), then the receipt on that owner's shard
 _BY_ID = "owner_id = (SELECT owner_id FROM receipt_claims WHERE receipt_id = $1) AND receipt_id = $1"
+
+
+def _json(document: Any) -> str:
+    return orjson.dumps(document).decode()
 
 
 def cardless_owner(receipt_id: str) -> int:
@@ -29,13 +35,37 @@ def cardless_owner(receipt_id: str) -> int:
 
 async def claim(conn: asyncpg.Connection, receipt_id: str, fingerprint: bytes, issued_at: datetime) -> bool:
     """Claim the receipt id. False if it is claimed; a concurrent duplicate waits here for the first one's
-    commit (or rollback) before it gets its answer. The owner is filled in by `insert_confirmed`."""
+    commit (or rollback) before it gets its answer. The owner is filled in by `insert_confirmed_many`."""
     claimed = await conn.fetchval(
         "INSERT INTO receipt_claims (receipt_id, fingerprint, issued_at) VALUES ($1, $2, $3)"
         " ON CONFLICT (receipt_id) DO NOTHING RETURNING true",
         receipt_id, fingerprint, issued_at,
     )
     return bool(claimed)
+
+
+async def claim_many(conn: asyncpg.Connection, claims: list[tuple[str, bytes, datetime]]) -> set[str]:
+    """Claim many receipt ids in id order (the one order every batch takes); returns those claimed."""
+    claims = sorted(claims)
+    rows = await conn.fetch(
+        "INSERT INTO receipt_claims (receipt_id, fingerprint, issued_at)"
+        " SELECT c.receipt_id, c.fingerprint, c.issued_at"
+        " FROM unnest($1::text[], $2::bytea[], $3::timestamptz[]) WITH ORDINALITY AS c(receipt_id, fingerprint,"
+        " issued_at, n) ORDER BY c.n"
+        " ON CONFLICT (receipt_id) DO NOTHING RETURNING receipt_id",
+        [c[0] for c in claims], [c[1] for c in claims], [c[2] for c in claims],
+    )
+    return {row["receipt_id"] for row in rows}
+
+
+async def get_many(conn: asyncpg.Connection, receipt_ids: list[str]) -> dict[str, asyncpg.Record]:
+    """The receipts of claimed ids, each by its claim's owner (a receipt without a claim is not found)."""
+    rows = await conn.fetch(
+        "SELECT receipt_id, fingerprint, status, result FROM receipts WHERE (owner_id, receipt_id) IN"
+        " (SELECT owner_id, receipt_id FROM receipt_claims WHERE receipt_id = ANY($1::text[]))",
+        receipt_ids,
+    )
+    return {row["receipt_id"]: row for row in rows}
 
 
 async def get(conn: asyncpg.Connection, receipt_id: str, *, lock: bool = False) -> asyncpg.Record | None:
@@ -46,21 +76,51 @@ async def get(conn: asyncpg.Connection, receipt_id: str, *, lock: bool = False) 
     )
 
 
-async def insert_confirmed(conn: asyncpg.Connection, receipt_id: str, *, owner_id: int, account_id: int | None,
-                           fingerprint: bytes, store_id: str, issued_at: datetime, program_version: int,
-                           purchase_amount: int, lines: list[dict[str, Any]], links: dict[str, Any],
-                           result: dict[str, Any]) -> None:
-    """Write the confirmed receipt under its owner and name the owner in the claim, in one statement: a
-    distributed table cannot move a row to another owner later, so the row is written once, complete."""
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """A confirmed receipt's row, written once, complete: a distributed table cannot move a row to another
+    owner later."""
+
+    receipt_id: str
+    owner_id: int
+    account_id: int | None
+    fingerprint: bytes
+    store_id: str
+    issued_at: datetime
+    program_version: int
+    purchase_amount: int
+    lines: list[dict[str, Any]]
+    links: dict[str, Any]
+    result: dict[str, Any]
+
+
+async def insert_confirmed_many(conn: asyncpg.Connection, receipts: list[Confirmed], unclaimed: list[str]) -> None:
+    """Write many confirmed receipts and name their owners in their claims, in one statement; drop the
+    claims of `unclaimed` (receipts of the batch that failed on their own: their ids stay free)."""
     await conn.execute(
         """
-        WITH owned AS (UPDATE receipt_claims SET owner_id = $2 WHERE receipt_id = $1)
+        WITH owned AS (
+            UPDATE receipt_claims SET owner_id = o.owner_id
+            FROM unnest($1::text[], $2::bigint[]) AS o(receipt_id, owner_id)
+            WHERE receipt_claims.receipt_id = o.receipt_id
+        ), dropped AS (
+            DELETE FROM receipt_claims WHERE receipt_id = ANY($12::text[])
+        )
         INSERT INTO receipts (receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, status,
                               program_version, purchase_amount, lines, links, result)
-        VALUES ($1, $2, $3, $4, $5, $6, 'confirmed', $7, $8, $9, $10, $11)
+        SELECT r.receipt_id, r.owner_id, r.account_id, r.fingerprint, r.store_id, r.issued_at, 'confirmed',
+               r.program_version, r.purchase_amount, r.lines::jsonb, r.links::jsonb, r.result::json
+        FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[], $5::text[], $6::timestamptz[],
+                    $7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[])
+             AS r(receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, program_version,
+                  purchase_amount, lines, links, result)
         """,
-        receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, program_version, purchase_amount, lines,
-        links, result,
+        [r.receipt_id for r in receipts], [r.owner_id for r in receipts], [r.account_id for r in receipts],
+        [r.fingerprint for r in receipts], [r.store_id for r in receipts], [r.issued_at for r in receipts],
+        [r.program_version for r in receipts], [r.purchase_amount for r in receipts],
+        # documents as JSON text: a list of lines would be taken for an array dimension
+        [_json(r.lines) for r in receipts], [_json(r.links) for r in receipts], [_json(r.result) for r in receipts],
+        unclaimed,
     )
 
 

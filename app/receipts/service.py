@@ -7,6 +7,7 @@ cached account snapshot.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,19 +38,28 @@ def check_time(receipt: Receipt, program: CompiledProgram, now: datetime) -> Non
                        f"the receipt is older than {program.program.max_receipt_age_days} days")
 
 
-async def _state(conn: asyncpg.Connection, account: asyncpg.Record | None, receipt: Receipt,
-                 program: CompiledProgram, book: Book | None, now: datetime) -> AccountState:
+def state_of(account: Mapping[str, Any] | None, receipt: Receipt, program: CompiledProgram, book: Book | None,
+             facts: Mapping[str, Any] | None) -> AccountState:
+    """What the engine knows of the receipt's account: `facts` are its purchases up to the receipt."""
     if receipt.card is None:
         return NO_ACCOUNT
     if account is None:
         return AccountState("ok") if program.program.points.auto_enroll else AccountState("unknown")
     if account["status"] == "blocked":
         return AccountState("blocked")
+    assert book is not None and facts is not None  # an active account's confirm holds both
+    available, _ = balances(book.lots, book.debt, book.now)
+    return AccountState("ok", int(facts["purchases"]), facts["first_purchase"], facts["last_purchase"], available)
+
+
+async def _state(conn: asyncpg.Connection, account: asyncpg.Record | None, receipt: Receipt,
+                 program: CompiledProgram, book: Book | None, now: datetime) -> AccountState:
+    if account is None or account["status"] == "blocked":
+        return state_of(account, receipt, program, None, None)
     facts = await accounts.purchase_facts(conn, account["id"], receipt.issued_at, program.program.tiers.window_days)
     if book is None:
         book = await Book.open(conn, account["id"], account["debt"], now)
-    available, _ = balances(book.lots, book.debt, now)
-    return AccountState("ok", int(facts["purchases"]), facts["first_purchase"], facts["last_purchase"], available)
+    return state_of(account, receipt, program, book, facts)
 
 
 async def calculate(ctx: AppContext, receipt: Receipt, principal: Principal) -> dict[str, Any]:
@@ -60,7 +70,7 @@ async def calculate(ctx: AppContext, receipt: Receipt, principal: Principal) -> 
     await _check_lookups(ctx, receipt, principal)
     async with ctx.db.connection() as conn:
         account = await accounts.get(conn, receipt.card) if receipt.card else None
-        facts = await instruments.gather(conn, receipt, program, account["id"] if account else None, now, lock=False)
+        facts = await instruments.gather(conn, receipt, program, account["id"] if account else None, now)
         state = await _state(conn, account, receipt, program, None, now)
         outcome = evaluate(receipt, state, program, now, facts)
         summary = None
@@ -77,7 +87,7 @@ async def _check_lookups(ctx: AppContext, receipt: Receipt, principal: Principal
         await ctx.lookups.check(principal)
 
 
-async def _write_points(book: Book, receipt: Receipt, outcome: Outcome) -> dict[str, Any]:
+async def write_points(book: Book, receipt: Receipt, outcome: Outcome) -> dict[str, Any]:
     """The ledger entries of a confirmed receipt; returns the links refunds need."""
     links: dict[str, Any] = {"bonus_lots": [], "return_entries": []}
     redeemed = outcome.total("points_redeemed")
@@ -99,34 +109,42 @@ async def _write_points(book: Book, receipt: Receipt, outcome: Outcome) -> dict[
 
 
 async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tuple[dict[str, Any], bool]:
-    """(result, replayed?)."""
+    """(result, replayed?): checked here, written by the worker's group commit with the confirms that
+    arrive while its previous batch is in flight."""
     principal.check_store(receipt.store_id)
-    program = ctx.programs.current
-    now = utcnow()
-    check_time(receipt, program, now)
+    check_time(receipt, ctx.programs.current, utcnow())
     await _check_lookups(ctx, receipt, principal)
-    print_ = fingerprint(receipt)
+    if ctx.confirms is None:
+        return await confirm_alone(ctx, receipt, principal, fingerprint(receipt))
+    return await ctx.confirms.confirm(receipt, principal, fingerprint(receipt))
+
+
+async def confirm_alone(ctx: AppContext, receipt: Receipt, principal: Principal,
+                        print_: bytes) -> tuple[dict[str, Any], bool]:
+    """One confirm in its own transaction: the path a batch falls back to, one receipt at a time."""
+    program = ctx.programs.current
     snapshot = None
     async with ctx.db.transaction() as conn:
         if not await repository.claim(conn, receipt.receipt_id, print_, receipt.issued_at):
-            return await _replay(conn, receipt.receipt_id, print_), True
+            return await replay(conn, receipt.receipt_id, print_), True
         account = await accounts.lock(conn, receipt.card) if receipt.card else None
         if receipt.card and account is None and program.program.points.auto_enroll:
-            account = await create_account(conn, program, receipt.card, now, None)
+            account = await create_account(conn, program, receipt.card, utcnow(), None)
             account = account or await accounts.lock(conn, receipt.card)
-        now = utcnow()  # after waiting for the account lock: balances are read as of now
+        await instruments.lock(conn, [receipt], program)
+        now = utcnow()  # after waiting for the locks: balances are read as of now
         book = None
         if account is not None and account["status"] == "active":
             book = await Book.open(conn, account["id"], account["debt"], now)
             book.settle()
         account_id = account["id"] if account else None
-        facts = await instruments.gather(conn, receipt, program, account_id, now, lock=True)
+        facts = await instruments.gather(conn, receipt, program, account_id, now)
         outcome = evaluate(receipt, await _state(conn, account, receipt, program, book, now), program, now, facts)
         links = await instruments.apply(conn, receipt, outcome, account_id)
         summary = None
         version = 0
         if account is not None and book is not None:
-            links |= await _write_points(book, receipt, outcome)
+            links |= await write_points(book, receipt, outcome)
             version = await book.flush()
         elif account is not None:
             version = await accounts.touch(conn, account["id"])  # a blocked card's purchases change its view
@@ -140,21 +158,30 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
             snapshot = (view, version, changes_at)
         result = build(receipt, outcome, "confirmed", program.version, summary)
         result["refunds"] = []
-        await repository.insert_confirmed(
-            conn, receipt.receipt_id, owner_id=_owner(receipt.receipt_id, account_id),
-            account_id=account_id, fingerprint=print_, store_id=receipt.store_id, issued_at=receipt.issued_at,
-            program_version=program.version, purchase_amount=outcome.purchase_amount,
-            lines=stored_lines(receipt, outcome), links=links, result=result,
-        )
+        await repository.insert_confirmed_many(
+            conn, [confirmed_row(receipt, outcome, account_id, print_, program.version, links, result)], [])
     if snapshot is not None:
         await ctx.cache_account(*snapshot)
+    await confirmed(ctx, principal, outcome)
+    return result, False
+
+
+def confirmed_row(receipt: Receipt, outcome: Outcome, account_id: int | None, print_: bytes, program_version: int,
+                  links: dict[str, Any], result: dict[str, Any]) -> repository.Confirmed:
+    return repository.Confirmed(
+        receipt.receipt_id, _owner(receipt.receipt_id, account_id), account_id, print_, receipt.store_id,
+        receipt.issued_at, program_version, outcome.purchase_amount, stored_lines(receipt, outcome), links, result,
+    )
+
+
+async def confirmed(ctx: AppContext, principal: Principal, outcome: Outcome) -> None:
+    """After a confirm's commit: the key's failed look-ups and the metrics."""
     await ctx.lookups.failed(principal, instruments.unknown_codes(outcome))
     metrics.RECEIPTS.labels("confirmed").inc()
     metrics.DISCOUNTS.inc(outcome.total("discount"))
     metrics.CERTIFICATES.inc(outcome.total("gift_certificates"))
     for verdict in outcome.coupons:
         metrics.COUPONS.labels(verdict.status, verdict.reason or "").inc()
-    return result, False
 
 
 def _owner(receipt_id: str, account_id: int | None) -> int:
@@ -162,7 +189,7 @@ def _owner(receipt_id: str, account_id: int | None) -> int:
     return account_id if account_id is not None else repository.cardless_owner(receipt_id)
 
 
-async def _replay(conn: asyncpg.Connection, receipt_id: str, print_: bytes) -> dict[str, Any]:
+async def replay(conn: asyncpg.Connection, receipt_id: str, print_: bytes) -> dict[str, Any]:
     """The stored result of a receipt id claimed before: the same body again, or 409 for another body."""
     row = await repository.get(conn, receipt_id)
     assert row is not None  # a committed claim always has its receipt
