@@ -90,16 +90,24 @@ class Cache:
     async def put_snapshot(self, key: str, version: int, value: Any, ttl_ms: int, *, after_write: bool = True) -> bool:
         """Store a snapshot; False when Redis could not take it (the old one may remain). Only a snapshot
         after a write can leave a stale one behind: a read-through found none to replace."""
-        if self._client is None:
+        return await self.put_snapshots([(key, version, value, ttl_ms)], after_write=after_write)
+
+    async def put_snapshots(self, snapshots: list[tuple[str, int, Any, int]], *, after_write: bool = True) -> bool:
+        """Store (key, version, value, ttl_ms) snapshots in one round trip (a batch of confirms has many)."""
+        if self._client is None or not snapshots:
             return True
         if not self._available():
             self.lost_writes = self.lost_writes or after_write
             return False
         try:
-            if ttl_ms <= 0:  # it changes by itself right now: let the next read compute it
-                await self._client.delete(key)
-            else:
-                await self._set_if_newer(keys=[key], args=[version, orjson.dumps(value), ttl_ms])
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, version, value, ttl_ms in snapshots:
+                    if ttl_ms <= 0:  # it changes by itself right now: let the next read compute it
+                        pipe.delete(key)
+                    else:
+                        # queued on the pipeline (which loads the script first if Redis lacks it)
+                        await self._set_if_newer(keys=[key], args=[version, orjson.dumps(value), ttl_ms], client=pipe)
+                await pipe.execute()
             return True
         except Exception as error:
             self._failed(error)

@@ -46,11 +46,18 @@ class AppContext:
         read-through (`after_write=False`) replaces nothing, so its failure moves nothing: a Redis pause under
         a read load must not empty the whole cache.
         """
-        ttl_ms = self.settings.snapshot_max_ttl_s * 1000
-        if changes_at is not None:
-            ttl_ms = min(ttl_ms, int((changes_at - utcnow()).total_seconds() * 1000))
-        stored = await self.cache.put_snapshot(self.snapshot_key(view["card"]), version, view, ttl_ms,
-                                               after_write=after_write)
+        await self.cache_accounts([(view, version, changes_at)], after_write=after_write)
+
+    async def cache_accounts(self, snapshots: list[tuple[dict[str, Any], int, datetime | None]], *,
+                             after_write: bool = True) -> None:
+        """`cache_account` for many accounts in one round trip."""
+        max_ttl_ms = self.settings.snapshot_max_ttl_s * 1000
+        now = utcnow()
+        entries = [(self.snapshot_key(view["card"]), version, view,
+                    max_ttl_ms if changes_at is None
+                    else min(max_ttl_ms, int((changes_at - now).total_seconds() * 1000)))
+                   for view, version, changes_at in snapshots]
+        stored = await self.cache.put_snapshots(entries, after_write=after_write)
         if not stored and after_write:
             await self.next_cache_generation()
 

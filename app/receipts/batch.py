@@ -208,12 +208,11 @@ async def _commit(ctx: AppContext, batch: list[_Confirm]) -> None:
             versions = await flush_books(conn, [a.book for a in state.accounts.values()])
             unclaimed = [i.receipt.receipt_id for i in fresh if isinstance(answers[i], BaseException)]
             await repository.insert_confirmed_many(conn, written, unclaimed)
+    if fresh:  # before the answers: a read right after a confirm shows it
+        await ctx.cache_accounts([(view, versions[a.row["id"]], changes_at) for a in state.accounts.values()
+                                  if a.snapshot is not None for view, changes_at in [a.snapshot]])
     for item in batch:
         item.settle(answers[item])
-    if fresh:
-        await asyncio.gather(*(ctx.cache_account(view, versions[a.row["id"]], changes_at)
-                               for a in state.accounts.values() if a.snapshot is not None
-                               for view, changes_at in [a.snapshot]))
     for item, outcome in done:
         await service.confirmed(ctx, item.principal, outcome)
 
