@@ -34,6 +34,7 @@ from app.program.endpoints import router as program_router
 from app.program.service import ProgramHolder
 from app.receipts.batch import Committer
 from app.receipts.endpoints import router as receipts_router
+from app.receipts.fast import FastWrite
 from app.reports.endpoints import router as reports_router
 from app.reports.rollup import roll_up_forever
 from app.reports.web import router as reports_page_router
@@ -105,7 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Bonus engine", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     problems.install(app)
-    app.add_middleware(FastRead)  # inside the metrics middleware: added before it
+    app.add_middleware(FastWrite)  # inside the metrics middleware: added before it
+    app.add_middleware(FastRead)
     app.add_middleware(metrics.MetricsMiddleware)
     for router in ROUTERS:
         app.include_router(router)
