@@ -1,15 +1,28 @@
 """The throughput benchmark: the engine against the physical ceilings of this machine, in one run.
 
     python -m loadtests.bench [--accounts 100000] [--ledger-rows 0] [--campaigns 0] [--workers 2]
-                              [--concurrency 32] [--seconds 20]
+                              [--concurrency 32] [--seconds 20] [--ceiling-seconds 8]
+                              [--ceiling-scripts DIR] [--baseline REF]
 
 It creates a fresh database (on DATABASE_URL's server, or an embedded PostgreSQL; Redis from REDIS_URL or
 an embedded Valkey), migrates it, loads the example program (plus `--campaigns` campaigns scoped to
 other skus), seeds the accounts, starts `bonus-engine serve --workers N`, and measures, one after the
 other: the HTTP ceiling (/healthz), the register mix at full speed, the mix again at 80% of that rate
 (open loop) for the latency goal, balance reads with a warm cache, and the SQL ceiling (raw asyncpg,
-the statements of one confirm). It prints one JSON line. The load generator is a plain asyncio HTTP/1.1
-client in this process; its CPU share of the machine is reported.
+the statements of one confirm). Then, the service stopped and its database dropped, the fixed SQL
+ceiling in a database of its own on the same server: shared/bench's pgbench scripts (found beside the
+repository, or in `--ceiling-scripts`; the figures are null, with a warning, without them or without
+pgbench), the least work any points ledger does per receipt, one a transaction
+(`minimal_tx_ceiling_rps`) and ten a transaction (`batched_ceiling_rps`), the best of 2 runs of
+`--ceiling-seconds` (rounded up to whole seconds) each.
+
+With `--baseline REF`, commit REF (a `git worktree` of it) is served too, on the same servers with its own
+database, migrated by its own migrations and seeded the same way, and its register-mix peak is measured
+with the same steps, concurrency and seconds right before this code's: `baseline_confirm_rps`,
+`baseline_service_cpu_ms_per_confirm` and `confirm_to_baseline`.
+
+It prints one JSON line. The load generator is a plain asyncio HTTP/1.1 client in this process; its CPU
+share of the machine is reported.
 """
 
 from __future__ import annotations
@@ -21,12 +34,13 @@ import os
 import random
 import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,12 +51,12 @@ import yaml
 
 from app import embedded
 from app.core.db import asyncpg_dsn
-from app.core.migrations import upgrade
 from rules import compile_program, parse_program
 
 from . import cpu
 from ._http import Connection, build
 from .ceiling import STATEMENTS_PER_CONFIRM, sql_ceiling
+from .pgbench_ceiling import fixed_ceiling, scripts_dir
 from .scenarios import Step, register_mix
 from .seed import card_of, seed
 
@@ -186,21 +200,30 @@ def filler_campaigns(count: int) -> list[dict[str, Any]]:
     return campaigns
 
 
-async def new_database(admin_url: str, database: str) -> str:
-    """Create and migrate a database on the server of `admin_url`; returns its URL."""
+def code_of(root: Path, database_url: str) -> dict[str, Any]:
+    """subprocess.run/Popen arguments that make `python -m app.cli` the code of the checkout at `root`."""
+    path = os.pathsep.join(filter(None, (str(root), os.environ.get("PYTHONPATH"))))
+    return {"cwd": root, "env": {**os.environ, "PYTHONPATH": path, "DATABASE_URL": database_url}}
+
+
+async def new_database(admin_url: str, database: str, root: Path = ROOT) -> str:
+    """Create a database on the server of `admin_url` and migrate it with the migrations of the checkout at
+    `root`; returns its URL."""
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'CREATE DATABASE "{database}"')
     finally:
         await conn.close()
     url = _with_database(admin_url, database)
-    await asyncio.to_thread(upgrade, url)  # alembic runs its own event loop
+    await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "migrate"], **code_of(root, url),
+                            check=True, stdout=subprocess.DEVNULL)
     return url
 
 
-async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int, campaigns: int) -> str:
-    url = await new_database(admin_url, database)
-    document = yaml.safe_load((ROOT / "rules" / "examples" / "program.yaml").read_text())
+async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int, campaigns: int,
+                  root: Path = ROOT) -> str:
+    url = await new_database(admin_url, database, root)
+    document = yaml.safe_load((root / "rules" / "examples" / "program.yaml").read_text())
     document["campaigns"] += filler_campaigns(campaigns)
     parse_program(document)
     conn = await asyncpg.connect(asyncpg_dsn(url))
@@ -218,8 +241,8 @@ async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int
         await conn.execute("VACUUM (ANALYZE)", timeout=None)
     finally:
         await conn.close()
-    subprocess.run([sys.executable, "-m", "app.cli", "report", "rebuild"], env={**os.environ, "DATABASE_URL": url},
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "app.cli", "report", "rebuild"], **code_of(root, url), check=True,
+                   stdout=subprocess.DEVNULL)
     print(f"vacuumed and rolled up the reports in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return url
 
@@ -231,13 +254,15 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
 
 
-def start_serve(database_url: str, redis_url: str, workers: int, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "BONUS_ENGINE_BOOTSTRAP_ADMIN_KEY": KEY, "BONUS_ENGINE_REDIS_PREFIX": f"bench-{port}:",
-           "BONUS_ENGINE_LOG_LEVEL": "ERROR", "BONUS_ENGINE_EXPIRE_INTERVAL_S": "0"}
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                                "--workers", str(workers)], env=env)
-    return process
+def start_serve(database_url: str, redis_url: str, workers: int, port: int,
+                root: Path = ROOT) -> subprocess.Popen[bytes]:
+    """`serve` of the checkout at `root`, with a Redis prefix of its own."""
+    code = code_of(root, database_url)
+    code["env"] |= {"REDIS_URL": redis_url, "BONUS_ENGINE_BOOTSTRAP_ADMIN_KEY": KEY,
+                    "BONUS_ENGINE_REDIS_PREFIX": f"bench-{port}-{secrets.token_hex(4)}:",
+                    "BONUS_ENGINE_LOG_LEVEL": "ERROR", "BONUS_ENGINE_EXPIRE_INTERVAL_S": "0"}
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                             "--workers", str(workers)], **code)
 
 
 async def wait_ready(port: int, timeout_s: float = 60) -> None:
@@ -269,48 +294,118 @@ class Served:
 
 
 @asynccontextmanager
-async def serving(name: str, accounts: int, ledger_rows: int, campaigns: int, workers: int) -> AsyncIterator[Served]:
-    """A fresh database `name_<random>` seeded on DATABASE_URL's server (or an embedded PostgreSQL; Redis
-    from REDIS_URL or an embedded Valkey) and `serve` on it, warmed up; all of it gone afterwards."""
-    servers = None
+async def database_servers(name: str) -> AsyncIterator[tuple[str, str]]:
+    """(admin URL, Redis URL): DATABASE_URL's server (or an embedded PostgreSQL, stopped afterwards) and
+    REDIS_URL (or the embedded Valkey)."""
     if os.environ.get("DATABASE_URL"):
-        admin_url = _with_database(os.environ["DATABASE_URL"], "postgres")
-    else:
-        tmp = tempfile.mkdtemp(prefix=f"bonus-{name}-")
-        os.chmod(tmp, 0o755)
-        servers = embedded.start(Path(tmp), persist=False)
-        admin_url = servers.database_url("postgres")
-    redis_url = os.environ.get("REDIS_URL") or (servers.redis_url if servers else "")
-    database = f"{name}_{secrets.token_hex(4)}"
-    url = await prepare(admin_url, database, accounts, ledger_rows, campaigns)
-    port = 18000 + random.randrange(1000)
-    served = Served(url, port, start_serve(url, redis_url, workers, port),
-                    [card_of(i) for i in range(1, accounts + 1)])
+        yield _with_database(os.environ["DATABASE_URL"], "postgres"), os.environ.get("REDIS_URL", "")
+        return
+    tmp = tempfile.mkdtemp(prefix=f"bonus-{name}-")
+    os.chmod(tmp, 0o755)
+    servers = embedded.start(Path(tmp), persist=False)
     try:
-        await wait_ready(port)
-        await drive(port, register_mix(400, served.cards, seed=0, run_id="warm"), 32, 5)
-        yield served
+        yield servers.database_url("postgres"), os.environ.get("REDIS_URL") or servers.redis_url
     finally:
-        served.stop()
-        conn = await asyncpg.connect(admin_url)
+        servers.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@asynccontextmanager
+async def serving(name: str, accounts: int, ledger_rows: int, campaigns: int, workers: int, *,
+                  servers: tuple[str, str] | None = None, root: Path = ROOT) -> AsyncIterator[Served]:
+    """A fresh database `name_<random>` seeded on `servers` (admin URL, Redis URL; by default those of
+    `database_servers`) and `serve` of the checkout at `root` on it, warmed up; all of it gone afterwards."""
+    async with nullcontext(servers) if servers else database_servers(name) as (admin_url, redis_url):
+        database = f"{name}_{secrets.token_hex(4)}"
+        url = await prepare(admin_url, database, accounts, ledger_rows, campaigns, root)
+        port = 18000 + random.randrange(1000)
+        served = Served(url, port, start_serve(url, redis_url, workers, port, root),
+                        [card_of(i) for i in range(1, accounts + 1)])
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            await wait_ready(port)
+            await drive(port, register_mix(400, served.cards, seed=0, run_id="warm"), 32, 5)
+            yield served
         finally:
-            await conn.close()
-        if servers is not None:
-            servers.stop()
+            served.stop()
+            conn = await asyncpg.connect(admin_url)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+
+@contextmanager
+def worktree(ref: str) -> Iterator[Path]:
+    """A detached checkout of `ref` in a temporary directory, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--quiet", "--detach", str(path), ref], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False)
+
+
+@dataclass
+class Peak:
+    stats: Stats
+    service_s: float  # CPU of the service's processes
+    machine_s: float | None  # busy CPU of the machine (None without /proc/stat)
+
+    @property
+    def service_ms_per_confirm(self) -> float:
+        return round(self.service_s / self.stats.count(*CONFIRMS) * 1000, 2)
+
+
+async def measure_peak(served: Served, steps: list[Step], concurrency: int, seconds: float) -> Peak:
+    """The register mix at full speed (closed loop), and the CPU it took."""
+    service_before, machine_before = cpu.service_seconds(served.process.pid), cpu.machine_seconds()
+    stats = await drive(served.port, steps, concurrency, seconds)
+    service_s = cpu.service_seconds(served.process.pid) - service_before
+    machine_after = cpu.machine_seconds()
+    machine_s = machine_after - machine_before if machine_after is not None and machine_before is not None else None
+    return Peak(stats, service_s, machine_s)
+
+
+async def baseline_peak(args: argparse.Namespace, servers: tuple[str, str], steps: list[Step]) -> dict[str, Any]:
+    """The peak of commit `args.baseline` on the same servers: its own checkout, database (migrated by its
+    own migrations, seeded the same way) and `serve`, driven by `steps`."""
+    with worktree(args.baseline) as root:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        async with serving("baseline", args.accounts, args.ledger_rows, args.campaigns, args.workers,
+                           servers=servers, root=root) as served:
+            peak = await measure_peak(served, steps, args.concurrency, args.seconds)
+    return {"baseline_ref": args.baseline, "baseline_commit": commit,
+            "baseline_confirm_rps": round(peak.stats.rps(*CONFIRMS), 1),
+            "baseline_service_cpu_ms_per_confirm": peak.service_ms_per_confirm,
+            "baseline_errors": peak.stats.errors}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    async with serving("bench", args.accounts, args.ledger_rows, args.campaigns, args.workers) as served:
+    async with database_servers("bench") as servers:
+        result = await measure(args, servers)
+        # after the service has stopped and its database is gone, like the SQL ceiling
+        fixed = await fixed_ceiling(servers[0], args.ceiling_seconds, scripts_dir(args.ceiling_scripts))
+    minimal = fixed["minimal_tx_ceiling_rps"]
+    return result | {
+        "minimal_tx_ceiling_rps": round(minimal, 1) if minimal is not None else None,
+        "batched_ceiling_rps": (round(fixed["batched_ceiling_rps"], 1) if fixed["batched_ceiling_rps"] is not None
+                                else None),
+        "confirm_to_minimal_tx_ceiling": round(result["confirm_rps"] / minimal, 3) if minimal else None,
+    }
+
+
+async def measure(args: argparse.Namespace, servers: tuple[str, str]) -> dict[str, Any]:
+    async with serving("bench", args.accounts, args.ledger_rows, args.campaigns, args.workers,
+                       servers=servers) as served:
         port, cards = served.port, served.cards
         http = await drive_healthz(port, args.concurrency, args.ceiling_seconds)
-        steps = register_mix(200_000, cards, seed=1, run_id="peak")
-        service_before, machine_before = cpu.service_seconds(served.process.pid), cpu.machine_seconds()
-        peak = await drive(port, steps, args.concurrency, args.seconds)
-        service_s = cpu.service_seconds(served.process.pid) - service_before
-        machine_after = cpu.machine_seconds()
-        machine_s = machine_after - machine_before if machine_after is not None and machine_before is not None else None
+        steps = register_mix(200_000, cards, seed=1, run_id="peak")  # the accounts' cards are the same in both
+        # the baseline's peak right before this code's: the same steps, concurrency and seconds, on the same
+        # servers, under the same machine conditions
+        baseline = await baseline_peak(args, servers, steps) if args.baseline else None
+        measured = await measure_peak(served, steps, args.concurrency, args.seconds)
+        peak, service_s, machine_s = measured.stats, measured.service_s, measured.machine_s
         peak_rps = peak.rps(*CONFIRMS, "calculate_only", "refund", "balance")
         steps = register_mix(200_000, cards, seed=2, run_id="at80")
         at80 = await drive(port, steps, args.concurrency * 2, args.seconds, rate=0.8 * peak_rps)
@@ -350,11 +445,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "loadgen_cpu_share": round(peak.cpu_s / (peak.elapsed_s * cores), 3),
         # CPU per confirm of the peak phase (the mix's other requests included): the service's processes,
         # and the rest of the machine (PostgreSQL, Redis, the kernel) when the servers are local
-        "service_cpu_ms_per_confirm": round(service_s / peak.count(*CONFIRMS) * 1000, 2),
+        "service_cpu_ms_per_confirm": measured.service_ms_per_confirm,
         "other_cpu_ms_per_confirm": (round((machine_s - service_s - peak.cpu_s) / peak.count(*CONFIRMS) * 1000, 2)
                                      if machine_s is not None else None),
         "cores": cores,
-    }
+    } | ({} if baseline is None else baseline | {
+        "confirm_to_baseline": (round(confirm_rps / baseline["baseline_confirm_rps"], 3)
+                                if baseline["baseline_confirm_rps"] else None),
+    })
 
 
 def main() -> None:
@@ -367,6 +465,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--ceiling-seconds", type=float, default=8)
+    parser.add_argument("--ceiling-scripts", default=None, metavar="DIR",
+                        help="the fixed ceiling's pgbench scripts (default: shared/bench beside the repository)")
+    parser.add_argument("--baseline", default=None, metavar="REF",
+                        help="also serve this git commit on the same servers and compare its confirm rate")
     args = parser.parse_args()
     print(orjson.dumps(asyncio.run(run(args))).decode())
 

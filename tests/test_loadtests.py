@@ -10,17 +10,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from loadtests.ceiling import STATEMENTS_PER_CONFIRM
+from loadtests.pgbench_ceiling import scripts_dir
 from tests.conftest import Servers
 
 ROOT = Path(__file__).resolve().parents[1]
+FIXED_CEILING = ("minimal_tx_ceiling_rps", "batched_ceiling_rps", "confirm_to_minimal_tx_ceiling")
 
 
-def run(servers: Servers, *args: str) -> list[dict[str, Any]]:
+def run_command(servers: Servers, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": servers.admin_url, "REDIS_URL": servers.redis_url}
     done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return done
+
+
+def run(servers: Servers, *args: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in run_command(servers, *args).stdout.splitlines() if line.startswith("{")]
 
 
 def test_bench_prints_every_figure(servers: Servers) -> None:
@@ -30,8 +37,30 @@ def test_bench_prints_every_figure(servers: Servers) -> None:
                 "confirm_to_sql_ceiling", "balance_to_http_ceiling", "loadgen_cpu_share",
                 "service_cpu_ms_per_confirm"):
         assert result[key] > 0, (key, result)
-    assert result["sql_statements_per_confirm"] == 11
+    assert result["sql_statements_per_confirm"] == STATEMENTS_PER_CONFIRM  # 9 since group commit (31d1256)
     assert result["errors"] == {}, result
+    assert not any(key.startswith("baseline") for key in result), result  # only with --baseline
+    # the fixed ceiling: shared/bench's pgbench scripts beside the repository, found as the bench finds them
+    if scripts_dir() is not None:
+        assert all(result[key] > 0 for key in FIXED_CEILING), result
+        assert result["batched_ceiling_rps"] > result["minimal_tx_ceiling_rps"], result
+    else:  # a checkout without shared/ beside it: reported as null, not a failure
+        assert all(result[key] is None for key in FIXED_CEILING), result
+
+
+def test_bench_serves_a_baseline_commit_beside_this_code(servers: Servers, tmp_path: Path) -> None:
+    done = run_command(servers, "loadtests.bench", "--accounts", "200", "--seconds", "1", "--ceiling-seconds", "0.3",
+                       "--baseline", "HEAD", "--ceiling-scripts", str(tmp_path))  # no scripts: skips pgbench
+    (result,) = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert result["baseline_ref"] == "HEAD"
+    assert result["baseline_confirm_rps"] > 0 and result["baseline_service_cpu_ms_per_confirm"] > 0, result
+    assert result["confirm_to_baseline"] > 0 and result["confirm_rps"] > 0, result
+    assert result["baseline_errors"] == {} and result["errors"] == {}, result
+    assert all(result[key] is None for key in FIXED_CEILING), result
+    assert "no fixed SQL ceiling" in done.stderr
+    worktrees = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True,
+                               check=True).stdout
+    assert "bench-baseline-" not in worktrees, worktrees  # removed afterwards
 
 
 def test_latency_prints_a_phase_per_fraction(servers: Servers) -> None:
