@@ -15,7 +15,7 @@ import asyncpg
 
 from app.accounts import repository as accounts
 from app.accounts.service import create as create_account
-from app.accounts.view import Purchase, account_view
+from app.accounts.view import Purchase, account_view, view_of
 from app.core import metrics
 from app.core.auth import Principal
 from app.core.context import AppContext, utcnow
@@ -71,11 +71,16 @@ async def calculate(ctx: AppContext, receipt: Receipt, principal: Principal) -> 
     async with ctx.db.connection() as conn:
         account = await accounts.get(conn, receipt.card) if receipt.card else None
         facts = await instruments.gather(conn, receipt, program, account["id"] if account else None, now)
-        state = await _state(conn, account, receipt, program, None, now)
-        outcome = evaluate(receipt, state, program, now, facts)
         summary = None
-        if account is not None:
-            view, _ = await account_view(conn, account, program, now)
+        if account is None:
+            outcome = evaluate(receipt, state_of(None, receipt, program, None, None), program, now, facts)
+        else:
+            # the account's lots, and its purchases as of the receipt and as of now, in two statements
+            book = await Book.open(conn, account["id"], account["debt"], now)
+            at_receipt, at_now = await accounts.purchase_facts_many(
+                conn, [(account["id"], receipt.issued_at), (account["id"], now)], program.program.tiers.window_days)
+            outcome = evaluate(receipt, state_of(account, receipt, program, book, at_receipt), program, now, facts)
+            view, _ = view_of(account, program, now, book.live_lots(), at_now)
             summary = account_summary(account["card"], view, outcome.tier_applied)
     await ctx.lookups.failed(principal, instruments.unknown_codes(outcome))
     return build(receipt, outcome, "calculated", program.version, summary)
