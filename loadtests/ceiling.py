@@ -31,7 +31,7 @@ from rules import AccountState, CompiledProgram, Lot, Receipt, evaluate
 
 from .scenarios import register_mix
 
-STATEMENTS_PER_CONFIRM = 9  # BEGIN, 7 statements (see confirm_statements), COMMIT
+STATEMENTS_PER_CONFIRM = 7  # BEGIN, 5 statements (see confirm_statements), COMMIT
 
 
 async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram, receipt_id: str, card: str,
@@ -43,13 +43,12 @@ async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram,
     async with conn.transaction():
         await receipts.claim_many(conn, [(receipt_id, print_, now)])
         account = (await accounts.lock_many(conn, [card]))[card]
+        lots, _, entry_ids, lot_ids = await accounts.locked_state_many(
+            conn, [account["id"]], [(account["id"], now), (account["id"], now)], program.program.tiers.window_days,
+            3, 2)
         ids = Ids(conn)
-        await ids.reserve(3, 2)
-        lots = (await accounts.live_lots_many(conn, [account["id"]]))[account["id"]]
-        await accounts.purchase_facts_many(conn, [(account["id"], now), (account["id"], now)],
-                                           program.program.tiers.window_days)
-        book = Book(conn, account["id"], [Lot(r["id"], r["remaining"], r["available_at"], r["expires_at"])
-                                          for r in lots], account["debt"], now, ids)
+        ids.add(entry_ids, lot_ids)
+        book = Book(conn, account["id"], [Lot(*lot) for lot in lots[account["id"]]], account["debt"], now, ids)
         book.settle()
         await book.spend("redemption", 100, receipt_id=receipt_id)
         await book.grant("accrual", 300, now + timedelta(days=14), now + timedelta(days=379), receipt_id=receipt_id)

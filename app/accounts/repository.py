@@ -126,16 +126,33 @@ async def live_lots(conn: asyncpg.Connection, account_id: int) -> list[asyncpg.R
     )
 
 
-async def live_lots_many(conn: asyncpg.Connection, account_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
-    rows = await conn.fetch(
-        "SELECT account_id, id, remaining, available_at, expires_at FROM lots"
-        " WHERE account_id = ANY($1::bigint[]) AND remaining > 0",
-        account_ids,
+_FACTS = ("purchases", "oldest_in_window", "first_purchase", "last_purchase")
+
+
+async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], asks: list[tuple[int, datetime]],
+                            window_days: int, entry_ids: int, lot_ids: int
+                            ) -> tuple[dict[int, list[tuple[int, int, datetime, datetime | None]]],
+                                       list[dict[str, Any]], list[int], list[int]]:
+    """What a batch of confirms reads under its accounts' locks, in one round trip: each account's live
+    lots as (id, remaining, available_at, expires_at), `purchase_facts` for each (account_id, at) asked in
+    that order, and `entry_ids` ledger and `lot_ids` lot ids reserved from their sequences."""
+    row = await conn.fetchrow(
+        "SELECT array(SELECT nextval('ledger_id_seq') FROM generate_series(1, $4)) AS entry_ids,"
+        "       array(SELECT nextval('lots_id_seq') FROM generate_series(1, $5)) AS lot_ids,"
+        "       (SELECT array_agg((account_id, id, remaining, available_at, expires_at)) FROM lots"
+        "        WHERE account_id = ANY($1::bigint[]) AND remaining > 0) AS lots,"
+        "       (SELECT array_agg((f.purchases, f.oldest_in_window, f.first_purchase, f.last_purchase) ORDER BY q.n)"
+        "        FROM unnest($2::bigint[], $3::timestamptz[], $6::timestamptz[]) WITH ORDINALITY"
+        "        AS q(owner, at, since, n) CROSS JOIN LATERAL ("
+        + _PURCHASES.format(owner="q.owner", at="q.at", since="q.since") + ") f) AS facts",
+        account_ids, [account_id for account_id, _ in asks], [at for _, at in asks], entry_ids, lot_ids,
+        [window_start(at, window_days) for _, at in asks],
     )
-    lots: dict[int, list[asyncpg.Record]] = {account_id: [] for account_id in account_ids}
-    for row in rows:
-        lots[row["account_id"]].append(row)
-    return lots
+    lots: dict[int, list[tuple[int, int, datetime, datetime | None]]] = {account_id: [] for account_id in account_ids}
+    for account_id, *lot in row["lots"] or ():
+        lots[account_id].append(tuple(lot))  # type: ignore[arg-type]
+    facts = [dict(zip(_FACTS, values, strict=True)) for values in row["facts"] or ()]
+    return lots, facts, list(row["entry_ids"]), list(row["lot_ids"])
 
 
 async def ledger_page(conn: asyncpg.Connection, account_id: int, before_id: int | None,

@@ -30,9 +30,13 @@ class Ids:
     async def reserve(self, entries: int, lots: int) -> None:
         """Reserve at least this many more of each, in one round trip."""
         row = await self._conn.fetchrow(_RESERVE, entries, lots)
-        # reversed, so that pop() hands them out in the order the sequence gave them
-        self._entries = list(reversed(row["entries"])) + self._entries
-        self._lots = list(reversed(row["lots"])) + self._lots
+        self.add(row["entries"], row["lots"])
+
+    def add(self, entries: list[int], lots: list[int]) -> None:
+        """Ids reserved by another statement (a batch reads its state and reserves them in one); pop()
+        hands them out in the order the sequence gave them."""
+        self._entries = list(reversed(entries)) + self._entries
+        self._lots = list(reversed(lots)) + self._lots
 
     async def entry(self) -> int:
         if not self._entries:

@@ -248,23 +248,21 @@ async def _lock_accounts(conn: asyncpg.Connection, program: CompiledProgram,
 
 async def _open(conn: asyncpg.Connection, program: CompiledProgram, rows: dict[str, Mapping[str, Any]],
                 fresh: list[_Confirm]) -> _State:
-    """Books of the locked accounts and the purchase facts the receipts and views need: three statements."""
+    """Books of the locked accounts and the purchase facts the receipts and views need: one statement."""
     now = utcnow()  # after waiting for the locks: balances are read as of now
     if not rows:
         return _State(now, {}, {})
-    ids = Ids(conn)
-    await ids.reserve(_ENTRIES_PER_RECEIPT * len(fresh), _LOTS_PER_RECEIPT * len(fresh))
     account_ids = [row["id"] for row in rows.values()]
-    lots = await accounts.live_lots_many(conn, account_ids)
     carded = [item for item in fresh if item.receipt.card in rows]
-    facts = await accounts.purchase_facts_many(
-        conn, [(account_id, now) for account_id in account_ids]
+    lots, facts, entry_ids, lot_ids = await accounts.locked_state_many(
+        conn, account_ids, [(account_id, now) for account_id in account_ids]
         + [(rows[item.receipt.card]["id"], item.receipt.issued_at) for item in carded if item.receipt.card],
-        program.program.tiers.window_days)
+        program.program.tiers.window_days, _ENTRIES_PER_RECEIPT * len(fresh), _LOTS_PER_RECEIPT * len(fresh))
+    ids = Ids(conn)
+    ids.add(entry_ids, lot_ids)
     held: dict[str, _Account] = {}
     for (card, row), facts_now in zip(rows.items(), facts, strict=False):
-        book = Book(conn, row["id"], [Lot(r["id"], r["remaining"], r["available_at"], r["expires_at"])
-                                      for r in lots[row["id"]]], row["debt"], now, ids)
+        book = Book(conn, row["id"], [Lot(*lot) for lot in lots[row["id"]]], row["debt"], now, ids)
         if row["status"] == "active":
             book.settle()
         held[card] = _Account(row, book, facts_now)
