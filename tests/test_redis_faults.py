@@ -193,3 +193,21 @@ def test_reads_that_redis_cannot_store_leave_the_cache_generation_alone(
     assert generation() == after_write
     assert client.post(f"/v1/accounts/{number}/adjustments", json={"points": 100, "reason": "t"}).status_code == 201
     assert generation() == after_write + 1
+
+
+def test_a_redis_that_lost_its_scripts_still_takes_snapshots(service: Service) -> None:
+    """Snapshots are written by the script's sha; after SCRIPT FLUSH (or a new Redis) the next write loads
+    it again, so a read after a confirm is a cache hit with the new balance, not a stale or missing one."""
+    import redis as redis_client
+
+    client = service.client()
+    number = registered_card(client)
+    with redis_client.Redis.from_url(service.env["REDIS_URL"]) as direct:
+        direct.script_flush()
+    confirmed = client.post("/v1/receipts", json=receipt([line("1", 40000)], number, redeem_points=1000))
+    assert confirmed.status_code == 201, confirmed.text
+    errors, hits = cache_counts(client).get("error", 0), cache_counts(client).get("hit", 0)
+    points = client.get(f"/v1/accounts/{number}").json()["points"]
+    assert points["available"] == confirmed.json()["account"]["available"]
+    counts = cache_counts(client)
+    assert counts.get("hit", 0) == hits + 1 and counts.get("error", 0) == errors

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as redis
+from redis.exceptions import NoScriptError
 
 from . import metrics
 from .settings import Settings
@@ -100,19 +101,28 @@ class Cache:
             self.lost_writes = self.lost_writes or after_write
             return False
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for key, version, value, ttl_ms in snapshots:
-                    if ttl_ms <= 0:  # it changes by itself right now: let the next read compute it
-                        pipe.delete(key)
-                    else:
-                        # queued on the pipeline (which loads the script first if Redis lacks it)
-                        await self._set_if_newer(keys=[key], args=[version, orjson.dumps(value), ttl_ms], client=pipe)
-                await pipe.execute()
+            try:
+                await self._put(snapshots)
+            except NoScriptError:  # a new Redis, or one that flushed its scripts
+                await self._client.script_load(_SET_IF_NEWER)
+                await self._put(snapshots)
             return True
         except Exception as error:
             self._failed(error)
             self.lost_writes = self.lost_writes or after_write
             return False
+
+    async def _put(self, snapshots: list[tuple[str, int, Any, int]]) -> None:
+        """One round trip: the script by its sha (redis-py's own script call in a pipeline first asks whether
+        the script exists, a second round trip)."""
+        assert self._client is not None
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key, version, value, ttl_ms in snapshots:
+                if ttl_ms <= 0:  # it changes by itself right now: let the next read compute it
+                    pipe.delete(key)
+                else:
+                    pipe.evalsha(self._set_if_newer.sha, 1, key, version, orjson.dumps(value), ttl_ms)
+            await pipe.execute()
 
     async def count(self, key: str, add: int, ttl_s: int) -> int | None:
         """Add to a counter that lives `ttl_s` seconds and return it; None when Redis is away."""
