@@ -7,6 +7,7 @@ cached account snapshot.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,8 +109,6 @@ async def write_points(book: Book, receipt: Receipt, outcome: Outcome) -> dict[s
         _, lot_id = await book.grant("bonus", grant.points, receipt.issued_at, grant.expires_at,
                                      receipt_id=receipt.receipt_id, reason=f"campaign: {grant.campaign_id}")
         links["bonus_lots"].append(lot_id)
-    metrics.POINTS.labels("redemption").inc(redeemed)
-    metrics.POINTS.labels("accrual").inc(outcome.total("points_accrued"))
     return links
 
 
@@ -167,7 +166,7 @@ async def confirm_alone(ctx: AppContext, receipt: Receipt, principal: Principal,
             conn, [confirmed_row(receipt, outcome, account_id, print_, program.version, links, result)], [])
     if snapshot is not None:
         await ctx.cache_account(*snapshot)
-    await confirmed(ctx, principal, outcome)
+    await confirmed(ctx, [(principal, outcome)])
     return result, False
 
 
@@ -179,14 +178,20 @@ def confirmed_row(receipt: Receipt, outcome: Outcome, account_id: int | None, pr
     )
 
 
-async def confirmed(ctx: AppContext, principal: Principal, outcome: Outcome) -> None:
-    """After a confirm's commit: the key's failed look-ups and the metrics."""
-    await ctx.lookups.failed(principal, instruments.unknown_codes(outcome))
-    metrics.RECEIPTS.labels("confirmed").inc()
-    metrics.DISCOUNTS.inc(outcome.total("discount"))
-    metrics.CERTIFICATES.inc(outcome.total("gift_certificates"))
-    for verdict in outcome.coupons:
-        metrics.COUPONS.labels(verdict.status, verdict.reason or "").inc()
+async def confirmed(ctx: AppContext, done: list[tuple[Principal, Outcome]]) -> None:
+    """After confirms' commit: the keys' failed look-ups, and the metrics, counted once for all of them
+    (in multiprocess mode every count is a write to a shared file)."""
+    for principal, outcome in done:
+        await ctx.lookups.failed(principal, instruments.unknown_codes(outcome))
+    outcomes = [outcome for _, outcome in done]
+    metrics.RECEIPTS.labels("confirmed").inc(len(outcomes))
+    metrics.POINTS.labels("redemption").inc(sum(o.total("points_redeemed") for o in outcomes))
+    metrics.POINTS.labels("accrual").inc(sum(o.total("points_accrued") for o in outcomes))
+    metrics.DISCOUNTS.inc(sum(o.total("discount") for o in outcomes))
+    metrics.CERTIFICATES.inc(sum(o.total("gift_certificates") for o in outcomes))
+    verdicts = Counter((v.status, v.reason or "") for o in outcomes for v in o.coupons)
+    for (status, reason), count in verdicts.items():
+        metrics.COUPONS.labels(status, reason).inc(count)
 
 
 def _owner(receipt_id: str, account_id: int | None) -> int:
