@@ -25,6 +25,7 @@ from app.core.errors import AppError
 from app.core.idempotency import fingerprint
 from app.points.audit import audit
 from app.receipts import service
+from app.receipts.batch import Committer
 from rules import Receipt, compile_program, load_program
 from tests.conftest import Servers
 from tests.inprocess import app_context
@@ -242,3 +243,39 @@ def test_a_batch_whose_transaction_fails_goes_through_one_receipt_at_a_time(serv
     assert same(batched) == same(alone)
     assert [replayed for _, replayed in batched] == [False] * len(receipts)
     assert entries and all(e["n"] == 1 for e in entries)  # each receipt's accrual and redemption once
+
+
+def test_a_full_queue_and_a_long_wait_answer_503_and_change_nothing(servers: Servers,
+                                                                    twins: tuple[str, str]) -> None:
+    """With one batch in flight (held on a locked account) and a queue of one: the next confirm waits, the
+    one after it is refused at once (`overloaded`); a confirm that no batch takes within the acquire timeout
+    is refused (`database_unavailable`). Neither leaves a claim: the same ids go through afterwards."""
+    blocker, buyer = card(), card()
+    waiting, refused = body([line("1", 1000)], buyer), body([line("1", 2000)], buyer)
+
+    async def run() -> tuple[Any, Any, Any, list[Any]]:
+        url, _ = twins
+        async with service_on(servers, url) as ctx:
+            await given(ctx, {blocker: 0, buyer: 0})
+            ctx.confirms = Committer(ctx, max_batch=64, in_flight=1, queue_max=1)
+            holder = await asyncpg.connect(url)
+            try:
+                async with holder.transaction():
+                    await holder.execute("SELECT 1 FROM accounts WHERE card = $1 FOR UPDATE", blocker)
+                    ahead = asyncio.create_task(service.confirm(ctx, body([line("1", 1000)], blocker), ADMIN))
+                    await asyncio.sleep(0.2)
+                    queued = asyncio.create_task(service.confirm(ctx, waiting, ADMIN))
+                    await asyncio.sleep(0.05)
+                    overloaded = await asyncio.gather(service.confirm(ctx, refused, ADMIN), return_exceptions=True)
+                    timed_out = await asyncio.gather(queued, return_exceptions=True)  # waits the acquire timeout
+                await ahead
+                again = [await service.confirm(ctx, r, ADMIN) for r in (waiting, refused)]
+            finally:
+                await holder.close()
+        return overloaded[0], timed_out[0], ahead.result(), again
+
+    overloaded, timed_out, ahead, again = asyncio.run(run())
+    assert isinstance(overloaded, AppError) and (overloaded.status, overloaded.code) == (503, "overloaded")
+    assert isinstance(timed_out, AppError) and (timed_out.status, timed_out.code) == (503, "database_unavailable")
+    assert ahead[1] is False
+    assert [(result["status"], replayed) for result, replayed in again] == [("confirmed", False)] * 2

@@ -142,7 +142,9 @@ class Committer:
             await asyncio.gather(*(self._alone(item) for item in batch))
         finally:
             self._in_flight -= 1
-            self._start()
+            # the next batch forms one turn of the event loop later: requests whose bytes have arrived
+            # meanwhile are parsed and join it, instead of waiting for the batch after it
+            asyncio.get_running_loop().call_soon(self._start)
 
     async def _alone(self, item: _Confirm) -> None:
         try:
@@ -152,8 +154,11 @@ class Committer:
 
     async def drain(self) -> None:
         """Wait for the batches in flight (at shutdown, before the pool closes)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._tasks or self._waiting:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            else:  # the next batch is about to form (call_soon)
+                await asyncio.sleep(0)
 
 
 @dataclass
@@ -213,8 +218,7 @@ async def _commit(ctx: AppContext, batch: list[_Confirm]) -> None:
                                   if a.snapshot is not None for view, changes_at in [a.snapshot]])
     for item in batch:
         item.settle(answers[item])
-    for item, outcome in done:
-        await service.confirmed(ctx, item.principal, outcome)
+    await service.confirmed(ctx, [(item.principal, outcome) for item, outcome in done])
 
 
 async def _replays(conn: asyncpg.Connection, items: list[_Confirm], answers: dict[_Confirm, Any]) -> None:
