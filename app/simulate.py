@@ -8,9 +8,10 @@ accounts and coupon uses), so a marketer sees what a change costs before launchi
 The in-memory model (deliberately small; the service's ledger has more detail):
 
 - Accounts start empty: a card seen for the first time is auto-enrolled when the program's
-  `points.auto_enroll` is on (its registration bonuses fire then, as points available at once, and
-  count as that campaign's points), and is `unknown` otherwise (discounts only, nothing remembered).
-  A receipt without a card is `none`. `--accounts FILE.jsonl` opens accounts before the first receipt:
+  `points.auto_enroll` is on (its registration bonuses fire then, those active at the receipt's
+  `issued_at` whatever their `when`, as points available at once, and count as that campaign's points),
+  and is `unknown` otherwise (discounts only, nothing remembered). A receipt without a card is `none`.
+  `--accounts FILE.jsonl` opens accounts before the first receipt:
   `{"card", "tier_purchases"?, "available_points"?, "first_purchase_at"?, "last_purchase_at"?,
   "blocked"?}`; their opening `tier_purchases` count for the whole run (they never leave the tier
   window), their opening points are available and never expire, and no registration bonus fires.
@@ -61,7 +62,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from rules import (
     AccountState,
-    Bonus,
     CompiledProgram,
     CouponFact,
     Lot,
@@ -74,6 +74,7 @@ from rules import (
     evaluate,
     take,
 )
+from rules._conditions import not_active_reason
 
 __all__ = ["AccountRecord", "Simulation", "main", "read_accounts", "simulate"]
 
@@ -223,10 +224,11 @@ class Simulation:
         return account
 
     def _registration_bonuses(self, account: _Account, at: datetime) -> None:
-        """Auto-enrolment fires the registration bonuses active at `at` (only their period applies)."""
+        """Auto-enrolment fires the registration bonuses active at `at`: only their period applies, their
+        `when` (facts of a receipt) is not judged, as in the service (app.accounts.service)."""
         default_days = self.program.program.points.expire_days
         for bonus in self.program.registration_bonuses:
-            if not _active(bonus, at):
+            if not_active_reason(bonus, at) is not None:
                 continue
             days = bonus.expire_days or default_days
             account.grant(bonus.points, at, at + timedelta(days=days) if days else None)
@@ -301,13 +303,6 @@ class Simulation:
             "card_status": {status: self.cards[status] for status in ("ok", "none", "unknown", "blocked")},
             "coupons": self.coupons,
         }
-
-
-def _active(campaign: Bonus, at: datetime) -> bool:
-    active = campaign.active
-    if active is None:
-        return True
-    return (active.from_ is None or at >= active.from_) and (active.to is None or at < active.to)
 
 
 # ---------------------------------------------------------------------------------------------- input

@@ -14,7 +14,7 @@ from app.core.errors import AppError, conflict, not_found
 from app.core.idempotency import fingerprint
 from app.points.book import Book
 from rules import CompiledProgram
-from rules._conditions import Context, applies
+from rules._conditions import not_active_reason
 
 from . import repository
 from .schemas import AdjustmentRequest, RegisterRequest
@@ -33,11 +33,15 @@ def entry_json(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def grant_registration_bonuses(book: Book, program: CompiledProgram, now: datetime) -> None:
-    """Registration bonuses fire once, when the account is created (by POST or by auto-enrolment)."""
-    ctx = Context(now, "pos", "", None, "none")
+    """Registration bonuses fire once, when the account is created (by POST or by auto-enrolment): each
+    one active at `now`. Their `when` is not judged: every condition it may name (channel, store, tier,
+    segment, weekday and hour) is a fact of a receipt, and a registration has none (judged against a
+    made-up `pos` receipt with no store, a bonus limited to `online` or to a store would never fire); and
+    the same bonuses fire whether a card is registered or enrolled by a receipt. `bonus-engine simulate`
+    (app/simulate.py) fires the same ones (docs/contract.md, Registration)."""
     default_days = program.program.points.expire_days
     for bonus in program.registration_bonuses:
-        if not applies(bonus, ctx):
+        if not_active_reason(bonus, now) is not None:
             continue
         days = bonus.expire_days or default_days
         expires_at = now + timedelta(days=days) if days else None
