@@ -23,7 +23,7 @@ import asyncpg
 
 from app.accounts import repository as accounts
 from app.core.db import _init_connection, asyncpg_dsn, keep_session
-from app.points.book import Book, flush_books
+from app.points.book import FLUSH_PARAMS, Book, flush_books
 from app.points.ids import Ids
 from app.receipts import repository as receipts
 from app.receipts.result import build, stored_lines
@@ -31,7 +31,7 @@ from rules import AccountState, CompiledProgram, Lot, Receipt, evaluate
 
 from .scenarios import register_mix
 
-STATEMENTS_PER_CONFIRM = 7  # BEGIN, 5 statements (see confirm_statements), COMMIT
+STATEMENTS_PER_CONFIRM = 6  # BEGIN, 4 statements (see confirm_statements), COMMIT
 
 
 async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram, receipt_id: str, card: str,
@@ -52,10 +52,10 @@ async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram,
         book.settle()
         await book.spend("redemption", 100, receipt_id=receipt_id)
         await book.grant("accrual", 300, now + timedelta(days=14), now + timedelta(days=379), receipt_id=receipt_id)
-        await flush_books(conn, [book])  # one statement: entries, lots, moves, the account
-        await receipts.insert_confirmed_many(conn, [receipts.Confirmed(
+        # one statement: entries, lots, moves, the account, and the receipt with its claim's owner
+        await flush_books(conn, [book], receipts.confirmed_ctes([receipts.Confirmed(
             receipt_id, account["id"], account["id"], print_, "s1", now, program.version, 10_000, lines, {}, result,
-        )], [])
+        )], [], FLUSH_PARAMS + 1))
 
 
 Documents = list[tuple[list[dict[str, Any]], dict[str, Any]]]  # (stored lines, result) of receipts

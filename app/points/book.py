@@ -25,8 +25,8 @@ from .ids import Ids
 # Every book's rows in one round trip. The CTEs write other tables than the final UPDATE, and each
 # table once, so none needs to see another's rows; the foreign keys are checked at the end of the
 # statement. Moves keep the order they were made in (refunds read them back by id).
-_FLUSH = """
-WITH entries AS (
+_FLUSH_CTES = """
+entries AS (
     INSERT INTO ledger (id, account_id, kind, points, receipt_id, refund_id, reason, author, lot_id,
                         available_at, expires_at, created_at)
     SELECT e.id, e.account_id, e.kind, e.points, e.receipt_id, e.refund_id, e.reason, e.author, e.lot_id,
@@ -49,12 +49,14 @@ WITH entries AS (
     UPDATE lots SET remaining = v.remaining
     FROM unnest($23::bigint[], $24::bigint[], $25::bigint[]) AS v(account_id, id, remaining)
     WHERE lots.account_id = v.account_id AND lots.id = v.id
-)
+)"""
+_FLUSH_ACCOUNTS = """
 UPDATE accounts SET debt = a.debt, version = accounts.version + 1
 FROM unnest($26::bigint[], $27::bigint[]) AS a(id, debt)
 WHERE accounts.id = a.id
 RETURNING accounts.id, accounts.version
 """
+FLUSH_PARAMS = 27  # a statement that writes more with the books numbers its own parameters after these
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +181,12 @@ class Book:
         return (await flush_books(self.conn, [self]))[self.account_id]
 
 
-async def flush_books(conn: asyncpg.Connection, books: Sequence[Book]) -> dict[int, int]:
+async def flush_books(conn: asyncpg.Connection, books: Sequence[Book],
+                      also: tuple[str, list[Any]] | None = None) -> dict[int, int]:
     """Write every book's rows in one statement, one account per book; returns each account's new version.
-    Every account is written (its version bumped) even when its book holds nothing new."""
-    if not books:
+    Every account is written (its version bumped) even when its book holds nothing new. `also`: more CTEs
+    (their parameters numbered from FLUSH_PARAMS + 1) and their arguments, written by the same statement."""
+    if not books and also is None:
         return {}
     entries = [(book.account_id, entry) for book in books for entry in book._entries]
     moves = [(book.account_id, *move) for book in books for move in book._moves]
@@ -194,8 +198,9 @@ async def flush_books(conn: asyncpg.Connection, books: Sequence[Book]) -> dict[i
                 new_lots.append((book.account_id, lot, book._granted[lot.id]))
             elif lot.id in touched:
                 changed.append((book.account_id, lot))
+    more_ctes, more_args = also or ("", [])
     rows = await conn.fetch(
-        _FLUSH,
+        "WITH " + _FLUSH_CTES + (", " + more_ctes if more_ctes else "") + _FLUSH_ACCOUNTS,
         [e.id for _, e in entries], [a for a, _ in entries], [e.kind for _, e in entries],
         [e.points for _, e in entries], [e.receipt_id for _, e in entries], [e.refund_id for _, e in entries],
         [e.reason for _, e in entries], [e.author for _, e in entries], [e.lot_id for _, e in entries],
@@ -206,7 +211,7 @@ async def flush_books(conn: asyncpg.Connection, books: Sequence[Book]) -> dict[i
         [lot.expires_at for _, lot, _ in new_lots],
         [m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves], [m[3] for m in moves],
         [a for a, _ in changed], [lot.id for _, lot in changed], [lot.remaining for _, lot in changed],
-        [book.account_id for book in books], [book.debt for book in books],
+        [book.account_id for book in books], [book.debt for book in books], *more_args,
     )
     for book in books:
         book._entries.clear()

@@ -94,34 +94,45 @@ class Confirmed:
     result: dict[str, Any]
 
 
-async def insert_confirmed_many(conn: asyncpg.Connection, receipts: list[Confirmed], unclaimed: list[str]) -> None:
-    """Write many confirmed receipts and name their owners in their claims, in one statement; drop the
-    claims of `unclaimed` (receipts of the batch that failed on their own: their ids stay free)."""
-    await conn.execute(
-        """
-        WITH owned AS (
-            UPDATE receipt_claims SET owner_id = o.owner_id
-            FROM unnest($1::text[], $2::bigint[]) AS o(receipt_id, owner_id)
-            WHERE receipt_claims.receipt_id = o.receipt_id
-        ), dropped AS (
-            DELETE FROM receipt_claims WHERE receipt_id = ANY($12::text[])
-        )
-        INSERT INTO receipts (receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, status,
-                              program_version, purchase_amount, lines, links, result)
-        SELECT r.receipt_id, r.owner_id, r.account_id, r.fingerprint, r.store_id, r.issued_at, 'confirmed',
-               r.program_version, r.purchase_amount, r.lines::jsonb, r.links::jsonb, r.result::json
-        FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[], $5::text[], $6::timestamptz[],
-                    $7::int[], $8::bigint[], $9::text[], $10::text[], $11::text[])
-             AS r(receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, program_version,
-                  purchase_amount, lines, links, result)
-        """,
+# The confirmed receipts written under their owners, their claims naming the owners, and the claims of
+# `unclaimed` dropped; parameters numbered from {first}, so that the ledger's flush can carry them
+_CONFIRMED_CTES = """
+owned AS (
+    UPDATE receipt_claims SET owner_id = o.owner_id
+    FROM unnest(${p0}::text[], ${p1}::bigint[]) AS o(receipt_id, owner_id)
+    WHERE receipt_claims.receipt_id = o.receipt_id
+), dropped AS (
+    DELETE FROM receipt_claims WHERE receipt_id = ANY(${p11}::text[])
+), written AS (
+    INSERT INTO receipts (receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, status,
+                          program_version, purchase_amount, lines, links, result)
+    SELECT r.receipt_id, r.owner_id, r.account_id, r.fingerprint, r.store_id, r.issued_at, 'confirmed',
+           r.program_version, r.purchase_amount, r.lines::jsonb, r.links::jsonb, r.result::json
+    FROM unnest(${p0}::text[], ${p1}::bigint[], ${p2}::bigint[], ${p3}::bytea[], ${p4}::text[],
+                ${p5}::timestamptz[], ${p6}::int[], ${p7}::bigint[], ${p8}::text[], ${p9}::text[], ${p10}::text[])
+         AS r(receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, program_version,
+              purchase_amount, lines, links, result)
+)"""
+
+
+def confirmed_ctes(receipts: list[Confirmed], unclaimed: list[str], first: int) -> tuple[str, list[Any]]:
+    """The CTEs that write confirmed receipts (and drop the claims of `unclaimed`: receipts of a batch that
+    failed on their own, whose ids stay free), their parameters numbered from `first`; and the arguments."""
+    sql = _CONFIRMED_CTES.format(**{f"p{i}": first + i for i in range(12)})
+    return sql, [
         [r.receipt_id for r in receipts], [r.owner_id for r in receipts], [r.account_id for r in receipts],
         [r.fingerprint for r in receipts], [r.store_id for r in receipts], [r.issued_at for r in receipts],
         [r.program_version for r in receipts], [r.purchase_amount for r in receipts],
         # documents as JSON text: a list of lines would be taken for an array dimension
         [_json(r.lines) for r in receipts], [_json(r.links) for r in receipts], [_json(r.result) for r in receipts],
         unclaimed,
-    )
+    ]
+
+
+async def insert_confirmed_many(conn: asyncpg.Connection, receipts: list[Confirmed], unclaimed: list[str]) -> None:
+    """Write confirmed receipts in a statement of their own (a batch writes them with its ledger flush)."""
+    ctes, args = confirmed_ctes(receipts, unclaimed, 1)
+    await conn.execute("WITH " + ctes + " SELECT 1", *args)
 
 
 async def store_result(conn: asyncpg.Connection, owner_id: int, receipt_id: str, result: dict[str, Any]) -> None:
