@@ -55,6 +55,7 @@ class _Confirm:
     fingerprint: bytes
     answer: asyncio.Future[Answer] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     expiry: asyncio.TimerHandle | None = None  # the 503 it gets if no batch takes it in time
+    queued_at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
 
     def settle(self, answer: Answer | BaseException) -> None:
         if self.answer.done():  # the request was cancelled (its client went away): nothing to tell
@@ -129,11 +130,21 @@ class Committer:
         return batch
 
     async def _run(self, batch: list[_Confirm]) -> None:
+        started = asyncio.get_running_loop().time()
         try:
             metrics.CONFIRM_BATCH_SIZE.observe(len(batch))
             await _commit(self._ctx, batch)
         except AppError as error:  # the database is gone or too slow: each request may be retried
             for item in batch:
+                item.settle(error)
+            # those that were waiting already when this batch started would wait for the same database:
+            # a fast 503 for them too, instead of piling them onto it in the next batch
+            behind = [item for item in self._waiting if item.queued_at <= started]
+            self._waiting = [item for item in self._waiting if item.queued_at > started]
+            for item in behind:
+                if item.expiry is not None:
+                    item.expiry.cancel()
+                metrics.CONFIRM_QUEUE_REFUSED.labels("waited").inc()
                 item.settle(error)
         except Exception as error:
             log.warning("a batch of %d confirms failed (%s: %s); confirming them one at a time",
