@@ -54,22 +54,29 @@ async def given(ctx: AppContext, points: dict[str, int]) -> None:
             await accounts.adjust(ctx, number, AdjustmentRequest(points=amount, reason="test"), "test")
 
 
-async def in_one_batch(ctx: AppContext, url: str, blocker: str, receipts: Sequence[Receipt]) -> list[Any]:
-    """Confirm `receipts` in one batch: the batch ahead of them waits on `blocker`'s account, which this
-    holds locked until they have all queued. Returns each answer or error, in order."""
+@asynccontextmanager
+async def batch_held(ctx: AppContext, url: str, blocker: str) -> AsyncIterator[asyncio.Task[Any]]:
+    """A batch in flight, held on `blocker`'s account, which a second connection keeps locked until the
+    block ends; yields the held confirm."""
     holder = await asyncpg.connect(url)
     try:
         async with holder.transaction():
             await holder.execute("SELECT 1 FROM accounts WHERE card = $1 FOR UPDATE", blocker)
-            ahead = asyncio.create_task(service.confirm(ctx, body([line("1", 1000)], blocker), ADMIN))
-            await asyncio.sleep(0.3)
-            queued = [asyncio.create_task(service.confirm(ctx, r, ADMIN)) for r in receipts]
-            await asyncio.sleep(0.3)
-            assert not ahead.done() and not any(task.done() for task in queued)
-        await ahead
-        return list(await asyncio.gather(*queued, return_exceptions=True))
+            yield asyncio.create_task(service.confirm(ctx, body([line("1", 1000)], blocker), ADMIN))
     finally:
         await holder.close()
+
+
+async def in_one_batch(ctx: AppContext, url: str, blocker: str, receipts: Sequence[Receipt]) -> list[Any]:
+    """Confirm `receipts` in one batch: the batch ahead of them waits on `blocker`'s account, which this
+    holds locked until they have all queued. Returns each answer or error, in order."""
+    async with batch_held(ctx, url, blocker) as ahead:
+        await asyncio.sleep(0.3)
+        queued = [asyncio.create_task(service.confirm(ctx, r, ADMIN)) for r in receipts]
+        await asyncio.sleep(0.3)
+        assert not ahead.done() and not any(task.done() for task in queued)
+    await ahead
+    return list(await asyncio.gather(*queued, return_exceptions=True))
 
 
 async def one_at_a_time(ctx: AppContext, receipts: Sequence[Receipt]) -> list[Any]:
@@ -258,20 +265,14 @@ def test_a_full_queue_and_a_long_wait_answer_503_and_change_nothing(servers: Ser
         async with service_on(servers, url) as ctx:
             await given(ctx, {blocker: 0, buyer: 0})
             ctx.confirms = Committer(ctx, max_batch=64, in_flight=1, queue_max=1)
-            holder = await asyncpg.connect(url)
-            try:
-                async with holder.transaction():
-                    await holder.execute("SELECT 1 FROM accounts WHERE card = $1 FOR UPDATE", blocker)
-                    ahead = asyncio.create_task(service.confirm(ctx, body([line("1", 1000)], blocker), ADMIN))
-                    await asyncio.sleep(0.2)
-                    queued = asyncio.create_task(service.confirm(ctx, waiting, ADMIN))
-                    await asyncio.sleep(0.05)
-                    overloaded = await asyncio.gather(service.confirm(ctx, refused, ADMIN), return_exceptions=True)
-                    timed_out = await asyncio.gather(queued, return_exceptions=True)  # waits the acquire timeout
-                await ahead
-                again = [await service.confirm(ctx, r, ADMIN) for r in (waiting, refused)]
-            finally:
-                await holder.close()
+            async with batch_held(ctx, url, blocker) as ahead:
+                await asyncio.sleep(0.2)
+                queued = asyncio.create_task(service.confirm(ctx, waiting, ADMIN))
+                await asyncio.sleep(0.05)
+                overloaded = await asyncio.gather(service.confirm(ctx, refused, ADMIN), return_exceptions=True)
+                timed_out = await asyncio.gather(queued, return_exceptions=True)  # waits the acquire timeout
+            await ahead
+            again = [await service.confirm(ctx, r, ADMIN) for r in (waiting, refused)]
         return overloaded[0], timed_out[0], ahead.result(), again
 
     overloaded, timed_out, ahead, again = asyncio.run(run())
