@@ -6,7 +6,7 @@ the screenshot must be a real, non-blank picture of the page. Chromium missing i
 CI installs it (.ci/run).
 
 BONUS_REPORTS_SCREENSHOT=docs/reports.png also confirms a month of synthetic receipts (loadtests.make_receipts)
-and saves the screenshot there, for the README.
+and saves the screenshot there, for docs/reports.md.
 """
 
 from __future__ import annotations

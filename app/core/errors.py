@@ -45,7 +45,7 @@ def unavailable(code: str, detail: str, retry_after_s: int = 1) -> AppError:
     return AppError(503, code, detail, headers={"Retry-After": str(retry_after_s)})
 
 
-# Every `code` the API answers with, for the OpenAPI schema and the README.
+# Every `code` the API answers with, for the OpenAPI schema and docs/contract.md.
 ERROR_CODES: dict[str, str] = {
     "validation_error": "the request does not match the schema; `errors` lists field paths",
     "invalid_json": "the body is not valid JSON",
