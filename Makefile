@@ -72,3 +72,9 @@ suite: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m loadtests.bench $(BENCH_ARGS)
+
+# the image built with a private dockerd and run on this machine (deploy/image_test.sh, docs/image.md): needs root
+# and Debian (it installs docker.io and debootstrap when missing); `.ci/run` runs it after the suites
+.PHONY: image-test
+image-test: $(STAMP)
+	deploy/image_test.sh
