@@ -150,7 +150,7 @@ def stop_under_load(container: str, receipts: list[dict[str, Any]], key: str, da
     stats = {
         "sent": len(sent), "answered_2xx": len(answered), "statuses": Counter(a.status for _, a in answered),
         "in_flight_at_stop_answered": len(in_flight), "answered_after_stop": len(after_stop),
-        "longest_in_flight_ms": round(max((a.ended - stop_at for a in after_stop), default=0) * 1000),
+        "last_answer_after_stop_s": round(max((a.ended - stop_at for a in after_stop), default=0), 2),
         "non_2xx": Counter(f"{a.status} {a.code}" for _, a in refused),
         "no_answer": Counter((a.error or "").split(":")[0] for _, a in unanswered),
         "stopped_in_s": round(stopped_in, 2), "exit": state,
@@ -237,7 +237,13 @@ def main() -> int:
 
         stream_receipts = receipts[1:]
         sent, stats = stop_under_load(container, stream_receipts, pos_key, database_url)
-        say(f"docker stop during a stream of confirms from {CLIENTS} clients: {stats}")
+        cut = ", ".join(f"{n} {kind}" for kind, n in stats["no_answer"].items()) or "none"
+        say(f"docker stop during a stream of confirms from {CLIENTS} clients: {stats['sent']} sent, "
+            f"{stats['answered_2xx']} answered 201 ({stats['in_flight_at_stop_answered']} of them in flight when "
+            f"docker stop was called, {stats['answered_after_stop']} answered after it, the last "
+            f"{stats['last_answer_after_stop_s']} s after); other statuses: {dict(stats['non_2xx']) or 'none'}; "
+            f"no answer (connections closed by the stopping server): {cut}, none of them applied; "
+            f"the container exited {stats['exit'].split()[0]} in {stats['stopped_in_s']} s")
         answers.update({rid: a.body for rid, a in sent if a.ok})
 
         docker("start", container)

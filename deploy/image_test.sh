@@ -60,6 +60,8 @@ cleanup() {
     for _ in $(seq 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$DOCKERD_PID" 2>/dev/null
     wait "$DOCKERD_PID" 2>/dev/null
+    # a dockerd killed leaves its containerd and shims: they run with paths under $WORK in their command lines
+    for pid in $(pgrep -f -- "$WORK/"); do kill -KILL "$pid"; done
   fi
   # netns and overlay leftovers are mounts: unmount what is under the work directory before removing it
   grep -o " $WORK/[^ ]*" /proc/mounts | sort -r | while read -r mount; do umount -l "$mount"; done
@@ -143,6 +145,10 @@ user=$(docker image inspect -f '{{.Config.User}}' "$IMAGE")
 [ "$user" = 10001:10001 ] || fail "the image runs as '$user', not 10001:10001"
 [ "$(docker run --rm --entrypoint id "$IMAGE" -u)" = 10001 ] || fail "the container does not run as uid 10001"
 docker run --rm -i --entrypoint python "$IMAGE" - <deploy/image_contents.py || fail "what is in the image"
+# and the check is not blind: the base image, with its pip and as root, fails it
+if docker run --rm -i "$BASE" python - <deploy/image_contents.py 2>/dev/null; then
+  fail "deploy/image_contents.py passes the base image, pip and all"
+fi
 say "in the image: no pip, setuptools, wheel, compiler, sources, tests or embedded servers; uid 10001"
 
 # --- 4. the image run: migrate, serve, confirm, stop under load ------------------------------------------------
