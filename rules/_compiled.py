@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from ._program import Bonus, Campaign, CampaignBase, Coupon, Program
-from ._receipt import Line
+from ._receipt import Line, category_prefixes
 
 __all__ = ["CompiledProgram", "compile_program", "fraction"]
 
@@ -68,8 +68,8 @@ class _Index:
         for sku in {line.sku for line in lines}:
             for campaign in self.by_sku.get(sku, ()):
                 found[campaign.id] = campaign
-        for prefixes in {line.category: line.category_prefixes for line in lines}.values():
-            for prefix in prefixes:
+        for category in {line.category for line in lines if line.category}:
+            for prefix in category_prefixes(category):
                 for campaign in self.by_category.get(prefix, ()):
                     found[campaign.id] = campaign
         return sorted(found.values(), key=_order)

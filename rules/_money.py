@@ -17,6 +17,8 @@ def ceil_div(numerator: int, denominator: int) -> int:
 
 def quantity_floor(min_price: int, quantity: Decimal) -> int:
     """`min_price × quantity`, rounded up to the minor unit: the lowest a line may go."""
+    if not min_price:  # most lines: no Decimal arithmetic
+        return 0
     thousandths = int(quantity * QUANTITY_SCALE)
     return ceil_div(min_price * thousandths, QUANTITY_SCALE)
 

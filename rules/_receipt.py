@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -69,13 +69,18 @@ class Line(_Strict):
     def sells_certificate(self) -> bool:
         return self.gift_certificate is not None
 
-    @cached_property
+    @property
     def category_prefixes(self) -> tuple[str, ...]:
-        """'shoes/winter/boots' → ('shoes', 'shoes/winter', 'shoes/winter/boots'), computed once per line."""
-        if not self.category:
-            return ()
-        parts = self.category.split("/")
-        return tuple("/".join(parts[: i + 1]) for i in range(len(parts)))
+        """'shoes/winter/boots' → ('shoes', 'shoes/winter', 'shoes/winter/boots')."""
+        return category_prefixes(self.category) if self.category else ()
+
+
+@lru_cache(maxsize=16384)
+def category_prefixes(category: str) -> tuple[str, ...]:
+    """Cached across receipts: a chain has a few hundred categories, and every line of every receipt asks
+    for its prefixes when campaigns are looked up and scoped."""
+    parts = category.split("/")
+    return tuple("/".join(parts[: i + 1]) for i in range(len(parts)))
 
 
 class CertificatePayment(_Strict):
