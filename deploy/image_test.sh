@@ -66,7 +66,11 @@ cleanup() {
   # netns and overlay leftovers are mounts: unmount what is under the work directory before removing it
   grep -o " $WORK/[^ ]*" /proc/mounts | sort -r | while read -r mount; do umount -l "$mount"; done
   rm -rf "$WORK"
-  [ $status -eq 0 ] || echo "image test FAILED after $((SECONDS - STARTED)) s (dockerd stopped, $WORK removed)" >&2
+  if [ $status -eq 0 ]; then
+    echo "image test passed in $((SECONDS - STARTED)) s (dockerd stopped, $WORK removed)"
+  else
+    echo "image test FAILED after $((SECONDS - STARTED)) s (dockerd stopped, $WORK removed)" >&2
+  fi
   exit $status
 }
 trap cleanup EXIT
@@ -160,4 +164,4 @@ say "image size $((size / 1000000)) MB: the base $((base_size / 1000000)) MB (he
   "python3), the service's own layers $(((size - base_size) / 1000000)) MB; the largest packages in /opt/venv (MB):"
 docker run --rm --entrypoint sh "$IMAGE" -c 'cd /opt/venv/lib/python3.11/site-packages && du -sm -- * | sort -rn \
   | head -8' | awk '{ printf "  %s %s\n", $1, $2 }'
-echo "image test passed in $((SECONDS - STARTED)) s"
+say "every check passed; stopping dockerd"
