@@ -274,15 +274,23 @@ def parser() -> argparse.ArgumentParser:
                           help="progress on stderr even when it is not a terminal")
     simulate.set_defaults(func=cmd_simulate)
 
-    report = sub.add_parser("report", help="program KPIs, campaign results, segments; rebuild the summaries")
+    report = sub.add_parser("report", help="program KPIs, campaign results, segments, stores, customers; rebuild "
+                                           "the summaries")
     report_sub = report.add_subparsers(dest="report", required=True)
-    for name in ("program", "campaigns"):
+    for name in ("program", "campaigns", "stores", "customers"):
         one = report_sub.add_parser(name)
         one.add_argument("--from", dest="from_", default=None, help="first day, YYYY-MM-DD (default: 29 days "
                                                                      "before --to)")
         one.add_argument("--to", default=None, help="last day, included (default: today)")
         one.add_argument("--store", default=None)
-        one.add_argument("--format", choices=("table", "json", "csv"), default="table")
+        one.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                         help="csv of customers: every member from --cursor on" if name == "customers" else None)
+    customers = report_sub.choices["customers"]
+    customers.add_argument("--order", choices=("ltv", "receipts", "amount", "items"), default="ltv")
+    customers.add_argument("--limit", type=int, default=50, help="rows of a page (table, json): 1 to 500")
+    customers.add_argument("--cursor", default=None, help="the next_cursor of the page before")
+    customers.add_argument("--inactive-days", type=int, default=None,
+                           help="only members with no purchase in the last N days of the period")
     report_sub.add_parser("segments").add_argument("--format", choices=("table", "json", "csv"), default="table")
     report_sub.add_parser("members", help="a CVM segment's members as CSV").add_argument("segment")
     report_sub.add_parser("rebuild", help="fold the whole history into the summaries again, with progress")

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import Servers
+from tests.load import sql
 from tests.programs import program
 from tests.support import Service, assert_problem, card, confirm, line, receipt
 
@@ -147,6 +148,85 @@ def test_a_program_without_receipts_in_the_period_still_lists_its_campaigns(week
     assert got["campaigns"][0]["receipts"] == 0 and got["campaigns"][0]["average_check"] is None
 
 
+def test_program_kpis_of_two_new_buyers(week: dict[str, Any]) -> None:
+    client, a = week["client"], week["a"]
+    got = report(client, "program", **{"from": a.isoformat()})["kpis"]
+    # both cards first bought in the period, nobody passed into churn (the default churn_days is far away)
+    assert {k: got[k] for k in ("churned", "new_buyers", "stable", "churn_to_new", "churn_to_stable")} == {
+        "churned": 0, "new_buyers": 2, "stable": 0, "churn_to_new": 0.0, "churn_to_stable": None}
+    # card revenue 4,060,000 over 2 active members; points 125,400 accrued less 4,200 reversed
+    assert got["revenue_per_member"] == 2030000
+    assert got["points_cost"] == 121200 and got["points_cost_per_member"] == 60600
+    assert got["segments"][0] == {"segment": "newcomer", "receipts": 4, "revenue": 4060000, "receipts_share": 1.0,
+                                  "revenue_share": 1.0}
+    assert [s["receipts"] for s in got["segments"][1:]] == [0, 0, 0] and len(got["segments"]) == 4
+    s2 = report(client, "program", **{"from": a.isoformat(), "store": "s2"})["kpis"]
+    # at s2: c1's two receipts (1,800,000 + 900,000) over one member; member flows stay the chain's
+    assert s2["revenue_per_member"] == 2700000 and s2["new_buyers"] == 2
+    assert s2["points_cost"] == 54000 + 26400 and s2["segments"][0]["receipts"] == 2
+
+
+def test_stores_report_by_store_and_day(week: dict[str, Any]) -> None:
+    client, a, b, today = week["client"], week["a"], week["b"], week["today"]
+    got = report(client, "stores", **{"from": a.isoformat()})
+    assert got["period"]["from"] == a.isoformat() and len(got["stores"]) == 2
+    s2, s1 = got["stores"]  # by revenue: s2 2,700,000, s1 1,440,000
+    # s2: c1's 1,800,000 and 900,000 on day b; one member, 2 receipts over 4 days: 2 × 30 / 4 = 15
+    assert {k: v for k, v in s2.items() if k != "days"} == {
+        "store": "s2", "receipts": 2, "with_card": 2, "identified_share": 1.0, "revenue": 2700000,
+        "average_check": 1350000, "registrations": 0, "members": 1, "purchase_frequency": 15.0}
+    # s1: 100,000 (c1) and 80,000 (cardless) on day a, 1,260,000 (c2, after its refund) on day b; c1 and c2
+    # both first bought at s1 (c1 on day a; c2's cancelled receipt does not count) and opened today
+    assert {k: v for k, v in s1.items() if k != "days"} == {
+        "store": "s1", "receipts": 3, "with_card": 2, "identified_share": 0.6667, "revenue": 1440000,
+        "average_check": 480000, "registrations": 2, "members": 2, "purchase_frequency": 7.5}
+    assert s1["days"] == [
+        {"day": a.isoformat(), "receipts": 2, "with_card": 1, "identified_share": 0.5, "revenue": 180000,
+         "average_check": 90000, "registrations": 0},
+        {"day": b.isoformat(), "receipts": 1, "with_card": 1, "identified_share": 1.0, "revenue": 1260000,
+         "average_check": 1260000, "registrations": 0},
+        {"day": today.isoformat(), "receipts": 0, "with_card": 0, "identified_share": None, "revenue": 0,
+         "average_check": None, "registrations": 2},
+    ]
+    # 4 receipts with a card, 2 members, 4 days: 4 × 30 / (2 × 4) = 15
+    assert got["total"] == {"receipts": 5, "with_card": 4, "identified_share": 0.8, "revenue": 4140000,
+                            "average_check": 828000, "registrations": 2, "registrations_without_purchase": 0,
+                            "members": 2, "purchase_frequency": 15.0}
+    only = report(client, "stores", **{"from": a.isoformat(), "store": "s2"})
+    assert [s["store"] for s in only["stores"]] == ["s2"] and only["total"]["registrations"] == 0
+
+
+def test_customers_ranked_paged_and_inactive(week: dict[str, Any]) -> None:
+    client, a, c1, c2 = week["client"], week["a"], week["c1"], week["c2"]
+    by_amount = report(client, "customers", order="amount", **{"from": a.isoformat()})
+    assert by_amount["order"] == "amount" and by_amount["next_cursor"] is None
+    first, second = by_amount["customers"]
+    # c1: 100,000 + 1,800,000 + 900,000 on three one-line receipts; c2: 1,260,000 on one of three lines
+    assert {k: first[k] for k in ("card", "receipts", "amount", "items_per_receipt", "ltv", "lifetime_receipts")} \
+        == {"card": c1, "receipts": 3, "amount": 2800000, "items_per_receipt": 1.0, "ltv": 2800000,
+            "lifetime_receipts": 3}
+    assert {k: second[k] for k in ("card", "receipts", "amount", "items_per_receipt", "ltv")} == {
+        "card": c2, "receipts": 1, "amount": 1260000, "items_per_receipt": 3.0, "ltv": 1260000}
+    by_items = report(client, "customers", order="items", limit="1", **{"from": a.isoformat()})
+    assert [c["card"] for c in by_items["customers"]] == [c2] and by_items["next_cursor"]
+    rest = report(client, "customers", order="items", limit="1", cursor=by_items["next_cursor"],
+                  **{"from": a.isoformat()})
+    assert [c["card"] for c in rest["customers"]] == [c1] and rest["next_cursor"] is None
+    at_s2 = report(client, "customers", order="receipts", store="s2", **{"from": a.isoformat()})
+    assert [(c["card"], c["receipts"], c["amount"]) for c in at_s2["customers"]] == [(c1, 2, 2700000)]
+    # both last bought on day b, two days before today: quiet for 2 days up to today, not for 3
+    quiet = report(client, "customers", inactive_days="2")
+    assert {c["card"] for c in quiet["customers"]} == {c1, c2}
+    assert quiet["inactive_before"].startswith((week["today"] - timedelta(days=1)).isoformat())
+    assert report(client, "customers", inactive_days="3")["customers"] == []
+    as_csv = client.get("/v1/reports/customers", params={"from": a.isoformat(), "order": "amount", "limit": "1"},
+                        headers={"Accept": "text/csv"})
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [(r["card"], r["amount"], r["items_per_receipt"]) for r in rows] == [(c1, "2800000", "1.0"),
+                                                                                (c2, "1260000", "3.0")]
+
+
 SEGMENTED = {"newcomer_days": 5, "pre_churn_days": 10, "churn_days": 20}
 
 
@@ -197,6 +277,18 @@ def test_segments_follow_first_and_last_standing_purchase(make_module_service: C
     assert {row["receipts"] for row in rows} == {"1"} and {row["segment"] for row in rows} == {"churn"}
     nobody = list(csv.DictReader(io.StringIO(client.get("/v1/reports/segments/none/members").text)))
     assert sorted(row["card"] for row in nobody) == sorted([cards["none"], cards["undone"]])
+    # the last 6 days: "churn" and "moved" (last purchase 25 days ago) passed into churn 5 days ago; "new" first
+    # bought in them, "loyal" bought in them and before: 2 churned per new buyer, and per stable member
+    kpis = report(client, "program", **{"from": (now - timedelta(days=5)).date().isoformat()})["kpis"]
+    assert {k: kpis[k] for k in ("churned", "new_buyers", "stable", "churn_to_new", "churn_to_stable")} == {
+        "churned": 2, "new_buyers": 1, "stable": 1, "churn_to_new": 2.0, "churn_to_stable": 2.0}
+    # "loyal" bought 300,000 and "new" 100,000 in them: newcomers 1 of 2 receipts, a quarter of the revenue
+    shares = {s["segment"]: (s["receipts_share"], s["revenue_share"]) for s in kpis["segments"]}
+    assert shares == {"newcomer": (0.5, 0.25), "loyal": (0.5, 0.75), "pre_churn": (0.0, 0.0), "churn": (0.0, 0.0)}
+    # inactive for 20 days or more: the two churned, the most valuable first (equal: in the order they joined)
+    quiet = report(client, "customers", inactive_days="20")
+    assert [c["card"] for c in quiet["customers"]] == [cards["churn"], cards["moved"]]
+    assert [(c["receipts"], c["amount"], c["ltv"]) for c in quiet["customers"]] == [(1, 100000, 100000)] * 2
 
 
 @pytest.mark.parametrize(("params", "code", "detail"), [
@@ -213,9 +305,42 @@ def test_bad_periods_are_422_with_the_reason(shop: Service, params: dict[str, st
         assert detail in str(problem), problem
 
 
+@pytest.mark.parametrize(("params", "code", "path"), [
+    ({"order": "name"}, "validation_error", "query.order"),
+    ({"limit": "0"}, "validation_error", "query.limit"),
+    ({"limit": "501"}, "validation_error", "query.limit"),
+    ({"inactive_days": "0"}, "validation_error", "query.inactive_days"),
+    ({"inactive_days": "many"}, "validation_error", "query.inactive_days"),
+    ({"cursor": "not-a-cursor"}, "invalid_cursor", None),
+    ({"cursor": "a2x0djoxOjE"}, "invalid_cursor", None),  # base64 of "kltv:1:1", for another order
+    ({"cursor": "x" * 129}, "validation_error", "query.cursor"),
+    ({"from": "2026-11-02", "to": "2026-11-01"}, "invalid_period", None),
+])
+def test_bad_customer_queries_are_422_and_roll_nothing_up(shop: Service, params: dict[str, str], code: str,
+                                                          path: str | None) -> None:
+    client = shop.client()
+    before = sql(shop.database_url, "SELECT watermark, rolled_at FROM report_state")
+    # something to roll up that no other test's period or figures holds: cardless, 20 days back
+    confirm(client, receipt([line("1", 100000)], store_id="s-bad",
+                            issued_at=(datetime.now(UTC) - timedelta(days=20)).isoformat()))
+    for accept in ("application/json", "text/csv"):
+        problem = assert_problem(client.get("/v1/reports/customers", params={"order": "amount", **params},
+                                            headers={"Accept": accept}), 422, code)
+        if path:
+            assert path in [error["path"] for error in problem["errors"]], problem
+    assert sql(shop.database_url, "SELECT watermark, rolled_at FROM report_state") == before
+
+
+@pytest.mark.parametrize("params", [{"from": "2026-13-01"}, {"from": "2026-11-02", "to": "2026-11-01"},
+                                    {"store": "s 1"}, {"to": "2026-1-1"}])
+def test_bad_store_report_periods_are_422(shop: Service, params: dict[str, str]) -> None:
+    answer = shop.client().get("/v1/reports/stores", params=params)
+    assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json", answer.text
+
+
 def test_reports_need_an_admin_key_and_a_known_segment(shop: Service) -> None:
     pos = shop.key("pos")
-    for path in ("program", "campaigns", "segments", "segments/churn/members"):
+    for path in ("program", "campaigns", "segments", "segments/churn/members", "stores", "customers"):
         assert_problem(shop.client(pos).get(f"/v1/reports/{path}"), 403, "forbidden")
         assert_problem(shop.client(None).get(f"/v1/reports/{path}"), 401, "unauthorized")
     assert_problem(shop.client().get("/v1/reports/segments/vip/members"), 404, "segment_not_found")
@@ -234,6 +359,28 @@ def test_the_cli_prints_the_same_reports(shop: Service, week: dict[str, Any]) ->
     assert ["program", "receipts.total", "3"] in rows and ["program", "revenue.total", "1440000"] in rows
     segments = shop.cli("report", "segments", check=True).stdout
     assert "# cvm" in segments and "newcomer" in segments
+    stores_api = report(client, "stores", **{"from": a.isoformat()})
+    stores = shop.cli("report", "stores", "--from", a.isoformat(), "--format", "json", check=True)
+    assert {**json.loads(stores.stdout), "as_of": None} == {**stores_api, "as_of": None}
+    rows = list(csv.reader(io.StringIO(shop.cli("report", "stores", "--from", a.isoformat(), "--format", "csv",
+                                                check=True).stdout)))
+    assert ["stores", "s1", "3", "2", "0.6667", "1440000", "480000", "2", "2", "7.5"] in rows
+    assert ["total", "registrations", "2"] in rows
+    page = shop.cli("report", "customers", "--from", a.isoformat(), "--order", "items", "--limit", "1",
+                    "--format", "json", check=True)
+    api = report(client, "customers", order="items", limit="1", **{"from": a.isoformat()})
+    assert {**json.loads(page.stdout), "as_of": None} == {**api, "as_of": None}
+    every = shop.cli("report", "customers", "--from", a.isoformat(), "--order", "amount", "--format", "csv",
+                     check=True).stdout.splitlines()
+    assert every[0].startswith("card,phone,receipts,amount") and len(every) == 3
+    assert every[1].startswith(f"{week['c1']},,3,2800000,1.0,2800000,3,")
+    kpis = list(csv.reader(io.StringIO(shop.cli("report", "program", "--from", a.isoformat(), "--format", "csv",
+                                                check=True).stdout)))
+    assert ["program", "kpis.points_cost", "121200"] in kpis
+    assert ["segment_shares", "newcomer", "4", "4060000", "1.0", "1.0"] in kpis
+    for wrong in (["--limit", "0"], ["--cursor", "nope"]):
+        refused = shop.cli("report", "customers", *wrong)
+        assert refused.returncode == 1 and "error:" in refused.stderr, refused.stderr
     bad = shop.cli("report", "program", "--from", "2026-02-30")
     assert bad.returncode == 1 and "from must be a date" in bad.stderr
 

@@ -8,7 +8,7 @@ import csv
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ class CliSources:
 
 TABLES: dict[str, Callable[[dict[str, Any]], list[export.Table]]] = {
     "program": export.program_tables, "campaigns": export.campaigns_tables, "segments": export.segments_tables,
+    "stores": export.stores_tables, "customers": export.customers_tables,
 }
 
 
@@ -50,7 +51,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.report == "rebuild":
             return await _rebuild(sources)
         if args.report == "members":
-            await _members(sources, service.check_segment(args.segment))
+            await _write_csv(service.segment_members(sources, service.check_segment(args.segment)))
+            return 0
+        if args.report == "customers" and args.format == "csv":
+            await _write_csv(service.customer_rows(sources, _customers_query(sources, args)))
             return 0
         report = await _report(sources, args)
         if args.format == "json":
@@ -66,10 +70,24 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 async def _report(sources: CliSources, args: argparse.Namespace) -> dict[str, Any]:
     if args.report == "segments":
         return await service.segments_report(sources)
+    if args.report == "customers":
+        return await service.customers_report(sources, _customers_query(sources, args))
     period = service.parse_period(sources, args.from_, args.to, args.store)
     if args.report == "program":
         return await service.program_report(sources, period)
+    if args.report == "stores":
+        return await service.stores_report(sources, period)
     return await service.campaigns_report(sources, period)
+
+
+def _customers_query(sources: CliSources, args: argparse.Namespace) -> service.CustomersQuery:
+    """The API's checks of the customers query (argparse has checked the order already)."""
+    period = service.parse_period(sources, args.from_, args.to, args.store)
+    if not 1 <= args.limit <= service.MAX_CUSTOMERS_PAGE:
+        raise AppError(422, "validation_error", f"--limit must be 1 to {service.MAX_CUSTOMERS_PAGE}")
+    if args.inactive_days is not None and not 1 <= args.inactive_days <= service.MAX_PERIOD_DAYS:
+        raise AppError(422, "validation_error", f"--inactive-days must be 1 to {service.MAX_PERIOD_DAYS}")
+    return service.CustomersQuery(period, args.order, args.limit, args.cursor, args.inactive_days)
 
 
 async def _rebuild(sources: CliSources) -> int:
@@ -83,7 +101,7 @@ async def _rebuild(sources: CliSources) -> int:
     return 0
 
 
-async def _members(sources: CliSources, segment: str) -> None:
+async def _write_csv(rows: AsyncIterator[list[Any]]) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    async for row in service.segment_members(sources, segment):
+    async for row in rows:
         writer.writerow(row)

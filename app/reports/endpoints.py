@@ -1,13 +1,13 @@
-"""HTTP for reports (admin keys): JSON reports and the members of a segment as CSV."""
+"""HTTP for reports (admin keys): JSON reports, and the members of a segment and the customers as CSV."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.core import auth
@@ -15,7 +15,7 @@ from app.core.auth import Principal
 from app.core.http import PROBLEM_RESPONSES, json_response
 
 from . import service
-from .schemas import CampaignsReport, ProgramReport, SegmentsReport
+from .schemas import CampaignsReport, CustomersReport, ProgramReport, SegmentsReport, StoresReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 
@@ -43,6 +43,39 @@ async def program(request: Request, _: Principal = Depends(auth.admin),
 async def campaigns(request: Request, _: Principal = Depends(auth.admin),
                     chosen: service.Period = Depends(period)) -> Response:
     return json_response(await service.campaigns_report(request.app.state.ctx, chosen))
+
+
+@router.get("/stores", response_model=StoresReport,
+            summary="Per store, per day and in total: receipts, revenue, identified share, registrations, frequency")
+async def stores(request: Request, _: Principal = Depends(auth.admin),
+                 chosen: service.Period = Depends(period)) -> Response:
+    return json_response(await service.stores_report(request.app.state.ctx, chosen))
+
+
+Order = Literal["ltv", "receipts", "amount", "items"]
+
+
+@router.get("/customers", response_model=CustomersReport,
+            responses={200: {"content": {"text/csv": {}},
+                             "description": "a page of members (JSON), or every member from the cursor on as CSV "
+                                            "(Accept: text/csv)"}},
+            summary="Members ranked by lifetime value, receipts, amount or items per receipt; the inactive ones")
+async def customers(request: Request, _: Principal = Depends(auth.admin), chosen: service.Period = Depends(period),
+                    order: Annotated[Order, Query(description="the ranking, descending")] = "ltv",
+                    limit: Annotated[int, Query(ge=1, le=service.MAX_CUSTOMERS_PAGE,
+                                                description="rows of a JSON page")] = 50,
+                    cursor: Annotated[str | None, Query(max_length=128)] = None,
+                    inactive_days: Annotated[int | None, Query(ge=1, le=service.MAX_PERIOD_DAYS, description=(
+                        "only members with no purchase in the last N days of the period"))] = None,
+                    accept: Annotated[str, Header(include_in_schema=False)] = "") -> Response:
+    query = service.CustomersQuery(chosen, order, limit, cursor, inactive_days)
+    ctx = request.app.state.ctx
+    if "text/csv" not in accept.lower():
+        return json_response(await service.customers_report(ctx, query))
+    rows = service.customer_rows(ctx, query)
+    header = await anext(rows)  # fold in the newest rows (and fail with a problem) before streaming starts
+    return StreamingResponse(_csv(header, rows), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="customers.csv"'})
 
 
 @router.get("/segments", response_model=SegmentsReport, summary="CVM segment sizes and the RFM grid, now")

@@ -1,7 +1,9 @@
 """Reports as tables for people (`bonus-engine report ... --format table`) and as CSV.
 
-A report is one or more tables: the program's KPIs as metric/value rows and its days; campaigns one row
-each; segments the CVM sizes and the RFM cells. Money stays in minor units, as in the JSON.
+A report is one or more tables: the program's KPIs as metric/value rows, its days and its segments' shares;
+campaigns one row each; segments the CVM sizes and the RFM cells; stores the totals, one row per store and
+one per store and day; customers one row each and the page's cursor. Money stays in minor units, as in the
+JSON.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+
+from .service import CUSTOMER_COLUMNS
 
 Table = tuple[str, list[str], list[list[Any]]]  # (title, header, rows)
 
@@ -19,11 +23,35 @@ def _flat(prefix: str, value: Any) -> list[list[Any]]:
     return [[prefix, "" if value is None else value]]
 
 
+def _rows(header: list[str], items: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[item[name] for name in header] for item in items]
+
+
 def program_tables(report: dict[str, Any]) -> list[Table]:
-    kpis = {key: value for key, value in report.items() if key != "days"}
-    days = [[d["day"], d["receipts"], d["revenue"], d["points_accrued"], d["points_redeemed"]] for d in report["days"]]
-    return [("program", ["metric", "value"], _flat("", kpis)),
-            ("days", ["day", "receipts", "revenue", "points_accrued", "points_redeemed"], days)]
+    figures = {key: value for key, value in report.items() if key != "days"}
+    figures["kpis"] = {key: value for key, value in report["kpis"].items() if key != "segments"}
+    days = ["day", "receipts", "revenue", "points_accrued", "points_redeemed"]
+    shares = ["segment", "receipts", "revenue", "receipts_share", "revenue_share"]
+    return [("program", ["metric", "value"], _flat("", figures)), ("days", days, _rows(days, report["days"])),
+            ("segment_shares", shares, _rows(shares, report["kpis"]["segments"]))]
+
+
+STORE_FIGURES = ["receipts", "with_card", "identified_share", "revenue", "average_check", "registrations"]
+
+
+def stores_tables(report: dict[str, Any]) -> list[Table]:
+    stores = ["store", *STORE_FIGURES, "members", "purchase_frequency"]
+    days = [[store["store"], *_rows(["day", *STORE_FIGURES], [day])[0]] for store in report["stores"]
+            for day in store["days"]]
+    return [("total", ["metric", "value"], _flat("", report["total"])),
+            ("stores", stores, _rows(stores, report["stores"])), ("days", ["store", "day", *STORE_FIGURES], days)]
+
+
+def customers_tables(report: dict[str, Any]) -> list[Table]:
+    page = [["order", report["order"]], ["inactive_days", report["inactive_days"]],
+            ["inactive_before", report["inactive_before"]], ["next_cursor", report["next_cursor"]]]
+    return [("customers", CUSTOMER_COLUMNS, _rows(CUSTOMER_COLUMNS, report["customers"])),
+            ("page", ["metric", "value"], page)]
 
 
 def campaigns_tables(report: dict[str, Any]) -> list[Table]:

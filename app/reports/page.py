@@ -1,4 +1,4 @@
-"""The marketer's report page: one self-contained HTML5 document from the three report dicts.
+"""The marketer's report page: one self-contained HTML5 document from the report dicts.
 
 Pure: no I/O, standard library only. Everything that comes from data is escaped; the page loads nothing
 (no scripts, fonts, images or links to other origins), so it reads the same offline, printed or saved.
@@ -76,8 +76,10 @@ def moment(iso: str) -> str:
 # --- the document -----------------------------------------------------------------------------------
 
 
-def render(program: Report, campaigns: Report, segments: Report) -> str:
-    """The whole page for one period: header, KPI cards, daily charts, segments, RFM grid, campaigns."""
+def render(program: Report, campaigns: Report, segments: Report, stores: Report | None = None,
+           customers: Report | None = None) -> str:
+    """The whole page for one period: header, KPI cards, daily charts, segments, RFM grid, campaigns, and
+    with their reports the stores and the top customers."""
     body = "".join((
         _header(program),
         _kpis(program),
@@ -87,7 +89,10 @@ def render(program: Report, campaigns: Report, segments: Report) -> str:
         _section("Segment sizes", _segments_chart(segments)),
         _section("RFM grid", _rfm_grid(segments)),
         "</div>",
+        _section("Segments: share of receipts and of revenue", _segment_shares_chart(program)),
         _section("Campaign cost", _campaign_chart(campaigns["campaigns"]) + _campaign_table(campaigns)),
+        _section("Stores", _stores(stores)) if stores is not None else "",
+        _section("Top customers by amount", _customers(customers)) if customers is not None else "",
     ))
     title = f"Loyalty report {_period_text(program['period'])}"
     return ("<!DOCTYPE html>\n"
@@ -123,7 +128,8 @@ def _card(key: str, label: str, value: str, note: str = "") -> str:
 
 def _kpis(program: Report) -> str:
     groups = (("Sales", _sales_cards(program)), ("Average check", _check_cards(program)),
-              ("Members", _member_cards(program)), ("Points", _points_cards(program)),
+              ("Members", _member_cards(program)), ("Retention", _retention_cards(program)),
+              ("Per member", _per_member_cards(program)), ("Points", _points_cards(program)),
               ("Liability", _liability_cards(program)))
     rows = "".join(f'<section class="group"><h2>{name}</h2><div class="kpis">{"".join(cards)}</div></section>'
                    for name, cards in groups)
@@ -160,6 +166,28 @@ def _member_cards(program: Report) -> tuple[str, ...]:
         _card("active_members", "Active members", count(members["active"]), "bought in this period"),
         _card("active_share", "Active share", share(members["active_share"]), "of all members"),
         _card("new_members", "New members", count(members["new"]), "joined in this period"),
+    )
+
+
+def _retention_cards(program: Report) -> tuple[str, ...]:
+    kpis = program.get("kpis") or {}
+    return (
+        _card("churned", "Churned", count(kpis.get("churned")), "passed into churn in this period"),
+        _card("new_buyers", "New buyers", count(kpis.get("new_buyers")), "first purchase in this period"),
+        _card("churn_to_new", "Churned per new buyer", decimal(kpis.get("churn_to_new")),
+              f"{count(kpis.get('stable'))} stable: bought before and in this period"),
+        _card("churn_to_stable", "Churned per stable member", decimal(kpis.get("churn_to_stable"))),
+    )
+
+
+def _per_member_cards(program: Report) -> tuple[str, ...]:
+    kpis = program.get("kpis") or {}
+    return (
+        _card("revenue_per_member", "Revenue per member", amount(kpis.get("revenue_per_member")),
+              "card revenue per active member"),
+        _card("points_cost", "Points cost", amount(kpis.get("points_cost")), "accrued and bonus less reversed"),
+        _card("points_cost_per_member", "Points cost per member", amount(kpis.get("points_cost_per_member")),
+              "per active member"),
     )
 
 
@@ -252,6 +280,106 @@ def _segments_chart(segments: Report) -> str:
                f"{_segment_definitions(segments.get('settings') or {})}")
     chart = charts.bars("Members per customer segment", rows, label_width=130, width=560, note_width=120)
     return f'{chart}<p class="caption">{escape(caption)}</p>'
+
+
+def basis_points(value: float | None) -> int:
+    """A share 0..1 as whole hundredths of a percent, for a chart's integer scale."""
+    return 0 if value is None else round(value * 10000)
+
+
+def percent_of_basis_points(value: int) -> str:
+    return f"{value / 100:.1f}%".replace(".0%", "%")
+
+
+def _segment_shares_chart(program: Report) -> str:
+    rows = (program.get("kpis") or {}).get("segments") or []
+    if not any(row["receipts"] for row in rows):
+        return _NO_DATA
+    labels = [_SEGMENT_NAMES.get(row["segment"], row["segment"]) for row in rows]
+    series = [Series("share of receipts", BLUE, [basis_points(row["receipts_share"]) for row in rows]),
+              Series("share of revenue", GREEN, [basis_points(row["revenue_share"]) for row in rows])]
+    chart = charts.columns("Share of receipts and of revenue per customer segment", labels, series,
+                           percent_of_basis_points, percent_of_basis_points)
+    return (f'{chart}<p class="caption">Receipts with a card in this period, by the segment each member is in '
+            "now. A segment whose share of revenue is above its share of receipts brings bigger checks.</p>")
+
+
+# --- stores -----------------------------------------------------------------------------------------
+
+_STORE_BARS = 15  # stores in the revenue chart; the table lists them all
+_STORE_SERIES = (BLUE, GREEN, ORANGE)  # the busiest stores' receipts per day
+_STORE_COLUMNS = ("Store", "Receipts", "Revenue", "Average check", "Identified share", "Registrations",
+                  "Members", "Purchases per member per 30 days")
+
+
+def _stores(report: Report) -> str:
+    rows = report.get("stores") or []
+    if not rows:
+        return _NO_DATA
+    bars = [Row(row["store"], [Part(row["revenue"], BLUE, f"{row['store']}: revenue {amount(row['revenue'])}")],
+                f"{amount(row['revenue'])} · {count(row['receipts'])} receipts") for row in rows[:_STORE_BARS]]
+    more = f" ({len(rows) - _STORE_BARS} more in the table)" if len(rows) > _STORE_BARS else ""
+    chart = charts.bars("Revenue per store", bars, label_width=200)
+    return (f'<p class="caption">Revenue per store, highest first{escape(more)}.</p>{chart}'
+            f"{_store_days_chart(rows, report['period'])}{_store_table(report)}")
+
+
+def _store_days_chart(rows: Sequence[Report], period: Report) -> str:
+    """Receipts per day of the busiest stores, every day of the period."""
+    busiest = rows[:len(_STORE_SERIES)]
+    first, last = date.fromisoformat(period["from"]), date.fromisoformat(period["to"])
+    days = [(first + timedelta(days=offset)).isoformat() for offset in range((last - first).days + 1)]
+    series = []
+    for row, color in zip(busiest, _STORE_SERIES, strict=False):
+        by_day = {day["day"]: day["receipts"] for day in row["days"]}
+        series.append(Series(row["store"], color, [by_day.get(day, 0) for day in days]))
+    return charts.columns("Receipts per day of the busiest stores", [day_label(day) for day in days], series,
+                          count, count)
+
+
+def _store_table(report: Report) -> str:
+    head = "".join(f'<th scope="col">{name}</th>' for name in _STORE_COLUMNS)
+    body = "".join(
+        f'<tr data-store="{escape(row["store"])}"><th scope="row">{escape(row["store"])}</th>'
+        + "".join(f"<td>{escape(cell)}</td>" for cell in (
+            count(row["receipts"]), amount(row["revenue"]), amount(row["average_check"]),
+            share(row["identified_share"]), count(row["registrations"]), count(row["members"]),
+            decimal(row["purchase_frequency"])))
+        + "</tr>" for row in report["stores"])
+    total = report["total"]
+    foot = (f'<tr><th scope="row">All stores</th><td>{count(total["receipts"])}</td><td>{amount(total["revenue"])}'
+            f'</td><td>{amount(total["average_check"])}</td><td>{share(total["identified_share"])}</td>'
+            f'<td>{count(total["registrations"])}</td><td>{count(total["members"])}</td>'
+            f'<td>{decimal(total["purchase_frequency"])}</td></tr>')
+    caption = (f"Registrations: accounts opened in the period, at the store of their first purchase "
+               f"({count(total['registrations_without_purchase'])} have not bought yet). Members: those who "
+               "bought at the store in the period.")
+    return (f'<div class="scroll"><table class="wide"><caption>{escape(caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody><tfoot>{foot}</tfoot></table></div>")
+
+
+# --- customers --------------------------------------------------------------------------------------
+
+_CUSTOMER_COLUMNS = ("Card", "Receipts", "Amount", "Items per receipt", "Lifetime value", "Last purchase")
+
+
+def _customers(report: Report) -> str:
+    rows = report.get("customers") or []
+    if not rows:
+        return _NO_DATA
+    bars = [Row(row["card"], [Part(row["amount"], GREEN, f"{row['card']}: {amount(row['amount'])}")],
+                amount(row["amount"])) for row in rows]
+    head = "".join(f'<th scope="col">{name}</th>' for name in _CUSTOMER_COLUMNS)
+    body = "".join(
+        f'<tr data-card="{escape(row["card"])}"><th scope="row">{escape(row["card"])}</th>'
+        + "".join(f"<td>{escape(cell)}</td>" for cell in (
+            count(row["receipts"]), amount(row["amount"]), decimal(row["items_per_receipt"]), amount(row["ltv"]),
+            long_day(row["last_purchase_at"])))
+        + "</tr>" for row in rows)
+    return (charts.bars("Top customers by amount in the period", bars, label_width=220)
+            + f'<div class="scroll"><table class="wide"><caption>The members who spent most in this period; '
+            f"lifetime value is the revenue of all their purchases.</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table></div>")
 
 
 # --- RFM grid ---------------------------------------------------------------------------------------
@@ -408,6 +536,8 @@ th,td{padding:6px 8px;border-bottom:1px solid var(--line);text-align:right;white
 th[scope=row]{text-align:left;white-space:normal}
 thead th{font-size:12px;color:var(--muted);font-weight:600;vertical-align:bottom}
 .campaigns thead th:first-child{text-align:left}
+.wide{width:100%;font-size:13.5px;margin-top:12px}
+.wide thead th{white-space:normal;text-align:right}
 .campaigns{width:100%;font-size:13.5px;margin-top:12px}
 .campaigns thead th{white-space:normal;text-align:right}
 .campaigns tbody th{min-width:230px}

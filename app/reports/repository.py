@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -172,4 +173,119 @@ async def segment_members(conn: asyncpg.Connection, segment: str, now: datetime,
                  " AND a.first_purchase_at > $3 AND a.first_purchase_at <= $4 ORDER BY c.card")
         args = _segment_ranges(segment, now, settings)
     async for row in conn.cursor(query, *args, prefetch=2000):
+        yield row
+
+
+# --- stores (migration 0006) --------------------------------------------------------------------------
+
+
+async def store_sales(conn: asyncpg.Connection, start: date, end: date, store: str | None) -> list[asyncpg.Record]:
+    """Per store and day with sales: receipts, with a card, revenue."""
+    return await conn.fetch(
+        "SELECT store_id, day, receipts, with_card, revenue FROM report_sales"
+        f" WHERE {_days(store)} AND receipts <> 0 ORDER BY store_id, day",
+        *_args(start, end, store),
+    )
+
+
+async def store_members(conn: asyncpg.Connection, start: date, end: date, store: str | None) -> list[asyncpg.Record]:
+    """Per store: the members with a standing receipt there in the period."""
+    return await conn.fetch(
+        f"SELECT store_id, count(DISTINCT account_id) AS members FROM report_members WHERE {_days(store)}"
+        " GROUP BY store_id",
+        *_args(start, end, store),
+    )
+
+
+async def registrations(conn: asyncpg.Connection, start_at: datetime, end_at: datetime, time_zone: str,
+                        store: str | None) -> list[asyncpg.Record]:
+    """Accounts opened in the period, per day they were opened and the store of their first standing
+    receipt (NULL: no standing receipt)."""
+    return await conn.fetch(
+        "SELECT nullif(a.first_store_id, '') AS store_id, (c.created_at AT TIME ZONE $3::text)::date AS day,"
+        " count(*) AS registrations"
+        " FROM accounts c LEFT JOIN report_accounts a ON a.account_id = c.id"
+        " WHERE c.created_at >= $1 AND c.created_at < $2" + (" AND a.first_store_id = $4" if store else "")
+        + " GROUP BY 1, 2",
+        start_at, end_at, time_zone, *([store] if store else []),
+    )
+
+
+# --- KPIs -------------------------------------------------------------------------------------------
+
+
+async def member_flows(conn: asyncpg.Connection, start_at: datetime, end_at: datetime, now: datetime,
+                       churn_days: int) -> asyncpg.Record:
+    """Members whose first standing purchase is in the period (`new_buyers`), and those who passed into churn
+    in it: their last standing purchase + churn_days is in the period and not after now (`churned`)."""
+    return await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE first_purchase_at >= $1 AND first_purchase_at < $2) AS new_buyers,"
+        " count(*) FILTER (WHERE last_purchase_at >= $1 - make_interval(days => $4::int)"
+        "                    AND last_purchase_at < least($2, $3::timestamptz + interval '1 microsecond')"
+        "                                           - make_interval(days => $4::int)) AS churned"
+        " FROM report_accounts",
+        start_at, end_at, now, churn_days,
+    )
+
+
+async def segment_sales(conn: asyncpg.Connection, start: date, end: date, store: str | None, now: datetime,
+                        settings: Segments) -> list[asyncpg.Record]:
+    """The period's receipts with a card and their revenue, by the CVM segment their member is in now."""
+    period = "m.day BETWEEN $5 AND $6" + (" AND m.store_id = $7" if store else "")
+    return await conn.fetch(
+        f"WITH bought AS (SELECT m.account_id, sum(m.receipts) AS receipts, sum(m.revenue) AS revenue"
+        f"                FROM report_members m WHERE {period} GROUP BY m.account_id)"
+        f" SELECT {_SEGMENT} AS segment, sum(b.receipts)::bigint AS receipts, sum(b.revenue)::bigint AS revenue"
+        " FROM bought b JOIN report_accounts a ON a.account_id = b.account_id GROUP BY 1",
+        *_segment_args(now, settings), *_args(start, end, store),
+    )
+
+
+# --- customers --------------------------------------------------------------------------------------
+
+# The ranking key of each order, a numeric (items: lines per receipt exactly; -1 for no receipt in the period)
+CUSTOMER_ORDERS = {
+    "ltv": "a.revenue::numeric",
+    "receipts": "coalesce(p.receipts, 0)::numeric",
+    "amount": "coalesce(p.amount, 0)::numeric",
+    "items": "CASE WHEN p.receipts > 0 THEN p.lines::numeric / p.receipts ELSE -1 END",
+}
+
+
+def customers_query(order: str, store: bool, inactive: bool, after: bool, limit: bool) -> str:
+    """Members by the key of `order` descending, ties by account id. Parameters: $1 $2 the period's days,
+    then as present: the store, the cut-off of the inactive list (last purchase before it), the cursor's key
+    and account id, the limit."""
+    args = iter(range(3, 10))
+    period = "day BETWEEN $1 AND $2" + (f" AND store_id = ${next(args)}" if store else "")
+    members = (f"report_accounts a LEFT JOIN period p ON p.account_id = a.account_id"
+               f" WHERE a.last_purchase_at < ${next(args)}" if inactive
+               else "period p JOIN report_accounts a ON a.account_id = p.account_id")
+    page = ""
+    if after:
+        key, account = next(args), next(args)
+        page = f" WHERE key < ${key}::numeric OR (key = ${key}::numeric AND account_id > ${account}::bigint)"
+    return (
+        "WITH period AS (SELECT account_id, sum(receipts)::bigint AS receipts, sum(revenue)::bigint AS amount,"
+        f"                      sum(lines)::bigint AS lines FROM report_members WHERE {period} GROUP BY account_id),"
+        " ranked AS (SELECT a.account_id, coalesce(p.receipts, 0) AS receipts, coalesce(p.amount, 0) AS amount,"
+        "                   coalesce(p.lines, 0) AS lines, a.revenue AS ltv, a.receipts AS lifetime_receipts,"
+        "                   a.first_purchase_at, a.last_purchase_at,"
+        f"                  {CUSTOMER_ORDERS[order]} AS key FROM {members}),"
+        f" chosen AS (SELECT * FROM ranked{page} ORDER BY key DESC, account_id"
+        + (f" LIMIT ${next(args)}" if limit else "") + ")"
+        " SELECT c.card, c.phone, chosen.* FROM chosen JOIN accounts c ON c.id = chosen.account_id"
+        " ORDER BY chosen.key DESC, chosen.account_id"
+    )
+
+
+async def customers(conn: asyncpg.Connection, order: str, start: date, end: date, store: str | None,
+                    inactive_before: datetime | None, after: tuple[Decimal, int] | None,
+                    limit: int | None) -> AsyncIterator[asyncpg.Record]:
+    """The rows of the customers report; a cursor, so that the CSV of every member streams."""
+    query = customers_query(order, store is not None, inactive_before is not None, after is not None,
+                            limit is not None)
+    args = [start, end, *([store] if store else []), *([inactive_before] if inactive_before else []),
+            *(after or ()), *([limit] if limit is not None else [])]
+    async for row in conn.cursor(query, *args, prefetch=2000 if limit is None else limit):
         yield row

@@ -62,21 +62,30 @@ _FOLD_RECEIPTS = _EVENTS + """
         revenue = s.revenue + excluded.revenue, card_revenue = s.card_revenue + excluded.card_revenue,
         lines = s.lines + excluded.lines
 ), members AS (
-    INSERT INTO report_members AS m (day, store_id, account_id, receipts)
-    SELECT day, store_id, account_id, sum(receipts) FROM events
-    WHERE account_id IS NOT NULL GROUP BY day, store_id, account_id HAVING sum(receipts) <> 0
-    ON CONFLICT (day, store_id, account_id) DO UPDATE SET receipts = m.receipts + excluded.receipts
+    -- a partial refund changes revenue only: its row is kept by the revenue
+    INSERT INTO report_members AS m (day, store_id, account_id, receipts, revenue, lines)
+    SELECT day, store_id, account_id, sum(receipts), sum(revenue), sum(receipts * lines) FROM events
+    WHERE account_id IS NOT NULL GROUP BY day, store_id, account_id HAVING sum(receipts) <> 0 OR sum(revenue) <> 0
+    ON CONFLICT (day, store_id, account_id) DO UPDATE SET receipts = m.receipts + excluded.receipts,
+        revenue = m.revenue + excluded.revenue, lines = m.lines + excluded.lines
 ), buyers AS (
-    -- first and last purchase only move outward here; a receipt that stops standing is handled by _RESPAN
-    INSERT INTO report_accounts AS a (account_id, receipts, revenue, first_purchase_at, last_purchase_at)
+    -- first and last purchase only move outward here; a receipt that stops standing is handled by _RESPAN.
+    -- The first store is that of the earliest receipt, ties by store id: (first_purchase_at, first_store_id)
+    -- is the least pair, so the order receipts are folded in does not matter
+    INSERT INTO report_accounts AS a (account_id, receipts, revenue, first_purchase_at, last_purchase_at,
+                                      first_store_id)
     SELECT account_id, sum(receipts), sum(revenue),
            coalesce(min(issued_at) FILTER (WHERE receipts > 0), 'infinity'),
-           coalesce(max(issued_at) FILTER (WHERE receipts > 0), '-infinity')
+           coalesce(max(issued_at) FILTER (WHERE receipts > 0), '-infinity'),
+           coalesce((array_agg(store_id ORDER BY issued_at, store_id) FILTER (WHERE receipts > 0))[1], '')
     FROM events WHERE account_id IS NOT NULL GROUP BY account_id
     ON CONFLICT (account_id) DO UPDATE SET
         receipts = a.receipts + excluded.receipts, revenue = a.revenue + excluded.revenue,
         first_purchase_at = least(a.first_purchase_at, excluded.first_purchase_at),
-        last_purchase_at = greatest(a.last_purchase_at, excluded.last_purchase_at)
+        last_purchase_at = greatest(a.last_purchase_at, excluded.last_purchase_at),
+        first_store_id = CASE WHEN (excluded.first_purchase_at, excluded.first_store_id)
+                                   < (a.first_purchase_at, a.first_store_id)
+                              THEN excluded.first_store_id ELSE a.first_store_id END
 ), campaign_events AS (
     SELECT e.day, e.store_id, c ->> 'id' AS campaign_id, e.receipts,
            e.receipts * (c ->> 'discount')::bigint AS discount, e.receipts * (c ->> 'points')::bigint AS points,
@@ -95,7 +104,8 @@ ON CONFLICT (day, store_id, campaign_id) DO UPDATE SET
     revenue = c.revenue + excluded.revenue
 """
 
-# When a member's receipt stops standing, their first or last purchase may move inward: read it again.
+# When a member's receipt stops standing, their first or last purchase (and first store) may move inward:
+# read them again.
 _RESPAN = """
 WITH touched AS (
     SELECT DISTINCT r.account_id FROM refunds f
@@ -103,12 +113,14 @@ WITH touched AS (
     WHERE f.change_xid >= $1 AND f.change_xid < $2 AND r.account_id IS NOT NULL
       AND (f.refund ->> 'status') IN ('refunded', 'cancelled')
 ), span AS (
-    SELECT r.account_id, min(r.issued_at) AS first_at, max(r.issued_at) AS last_at
+    SELECT r.account_id, min(r.issued_at) AS first_at, max(r.issued_at) AS last_at,
+           (array_agg(r.store_id ORDER BY r.issued_at, r.store_id))[1] AS first_store
     FROM receipts r JOIN touched ON r.owner_id = touched.account_id AND r.account_id IS NOT NULL
     WHERE r.status IN ('confirmed', 'partially_refunded')
     GROUP BY r.account_id
 )
-UPDATE report_accounts a SET first_purchase_at = span.first_at, last_purchase_at = span.last_at
+UPDATE report_accounts a SET first_purchase_at = span.first_at, last_purchase_at = span.last_at,
+                             first_store_id = span.first_store
 FROM span WHERE a.account_id = span.account_id
 """
 

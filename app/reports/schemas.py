@@ -59,6 +59,26 @@ class Day(BaseModel):
     points_redeemed: int
 
 
+class SegmentSales(BaseModel):
+    segment: str
+    receipts: int  # the period's receipts with a card of the members in this segment now
+    revenue: int
+    receipts_share: float | None
+    revenue_share: float | None
+
+
+class Kpis(BaseModel):
+    churned: int  # members who passed into churn in the period
+    new_buyers: int  # members whose first purchase is in the period
+    stable: int  # members who bought in the period and before it
+    churn_to_new: float | None
+    churn_to_stable: float | None
+    revenue_per_member: int | None  # card revenue per active member
+    points_cost: int  # accrued + bonus - reversed
+    points_cost_per_member: int | None
+    segments: list[SegmentSales]
+
+
 class ProgramReport(BaseModel):
     period: dict[str, str | None]
     as_of: str
@@ -68,7 +88,72 @@ class ProgramReport(BaseModel):
     members: Members
     points: Points
     liability: Liability
+    kpis: Kpis
     days: list[Day]
+
+
+class StoreDay(BaseModel):
+    day: str
+    receipts: int
+    with_card: int
+    identified_share: float | None
+    revenue: int
+    average_check: int | None
+    registrations: int  # accounts opened that day whose first receipt was at this store
+
+
+class StoreResult(BaseModel):
+    store: str
+    receipts: int
+    with_card: int
+    identified_share: float | None
+    revenue: int
+    average_check: int | None
+    registrations: int
+    members: int  # members with a receipt at this store in the period
+    purchase_frequency: float | None  # receipts with a card per member per 30 days
+    days: list[StoreDay]  # the days with sales or registrations
+
+
+class StoreTotals(BaseModel):
+    receipts: int
+    with_card: int
+    identified_share: float | None
+    revenue: int
+    average_check: int | None
+    registrations: int  # every account opened in the period
+    registrations_without_purchase: int
+    members: int
+    purchase_frequency: float | None
+
+
+class StoresReport(BaseModel):
+    period: dict[str, str | None]
+    as_of: str
+    total: StoreTotals
+    stores: list[StoreResult]
+
+
+class Customer(BaseModel):
+    card: str
+    phone: str | None
+    receipts: int  # in the period
+    amount: int  # revenue in the period
+    items_per_receipt: float | None
+    ltv: int  # revenue of every standing receipt
+    lifetime_receipts: int
+    first_purchase_at: str
+    last_purchase_at: str
+
+
+class CustomersReport(BaseModel):
+    period: dict[str, str | None]
+    as_of: str
+    order: str
+    inactive_days: int | None
+    inactive_before: str | None
+    customers: list[Customer]
+    next_cursor: str | None
 
 
 class Untouched(BaseModel):

@@ -1,4 +1,5 @@
-"""Reports for marketers and finance: the program's KPIs, campaign results, CVM segments and the RFM grid.
+"""Reports for marketers and finance: the program's KPIs, campaign results, CVM segments and the RFM grid,
+stores, and customers ranked or gone quiet.
 
 Each report first folds the newest rows into the summaries (a small window; a wide one is left to the
 background roll-up and `as_of` tells how fresh the answer is), then reads only summaries: the cost does
@@ -7,10 +8,12 @@ not grow with the history. Days are the chain's calendar days in BONUS_ENGINE_RE
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -129,10 +132,20 @@ async def segments_report(ctx: Sources) -> dict[str, Any]:
     return await _segments(ctx, await _fresh(ctx))
 
 
-async def all_reports(ctx: Sources, period: Period) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The program, campaigns and segments reports on one roll-up (the report page shows all three)."""
+async def stores_report(ctx: Sources, period: Period) -> dict[str, Any]:
+    return await _stores(ctx, period, await _fresh(ctx))
+
+
+PAGE_CUSTOMERS = 10  # the report page's top customers
+
+
+async def all_reports(ctx: Sources, period: Period) -> dict[str, dict[str, Any]]:
+    """Every report of the page on one roll-up: program, campaigns, segments, stores and the top customers
+    by amount."""
     as_of = await _fresh(ctx)
-    return await _program(ctx, period, as_of), await _campaigns(ctx, period, as_of), await _segments(ctx, as_of)
+    return {"program": await _program(ctx, period, as_of), "campaigns": await _campaigns(ctx, period, as_of),
+            "segments": await _segments(ctx, as_of), "stores": await _stores(ctx, period, as_of),
+            "customers": await _customers(ctx, CustomersQuery(period, "amount", PAGE_CUSTOMERS), as_of)}
 
 
 async def _program(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
@@ -143,8 +156,12 @@ async def _program(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
         active = await repository.active_members(conn, period.start, period.end, period.store, start_at)
         members = await repository.members(conn, start_at, end_at)
         liability = await repository.liability(conn, today(ctx))
+        everywhere = active if period.store is None else await repository.active_members(
+            conn, period.start, period.end, None, start_at)
+        kpis = await _kpi_counts(ctx, conn, period, everywhere)
     total = {name: sum(int(day[name]) for day in days) for name in ("receipts", "with_card", "revenue",
                                                                      "card_revenue", "lines")}
+    by_kind = _points_by_kind(points)
     without_card = total["receipts"] - total["with_card"]
     cardless_revenue = total["revenue"] - total["card_revenue"]
     return {
@@ -159,10 +176,43 @@ async def _program(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
                           "without_card": average(cardless_revenue, without_card)},
         "members": {"total": members["total"], "active": active, "active_share": ratio(active, members["total"]),
                     "new": members["new"]},
-        "points": _points_by_kind(points),
+        "points": by_kind,
         "liability": dict(liability),
+        "kpis": _kpis(kpis, total["card_revenue"], active, by_kind),
         "days": _series(period, days, points),
     }
+
+
+async def _kpi_counts(ctx: Sources, conn: asyncpg.Connection, period: Period, active: int) -> dict[str, Any]:
+    """The member flows of the whole chain (`active`: its members with a receipt in the period) and the
+    period's receipts by segment."""
+    start_at, end_at = period.bounds()
+    now = utcnow()
+    settings = ctx.programs.current.program.segments
+    flows = await repository.member_flows(conn, start_at, end_at, now, settings.churn_days)
+    sales = {row["segment"]: row for row in await repository.segment_sales(conn, period.start, period.end,
+                                                                           period.store, now, settings)}
+    return {"churned": int(flows["churned"]), "new_buyers": int(flows["new_buyers"]),
+            "stable": active - int(flows["new_buyers"]), "segments": sales}
+
+
+def _kpis(counts: dict[str, Any], card_revenue: int, active: int, points: dict[str, int]) -> dict[str, Any]:
+    """The ratios of the program report's `kpis` (docs/contract.md, Reports)."""
+    points_cost = points["accrued"] + points["bonus"] - points["reversed"]
+    sales = counts["segments"]
+    receipts = sum(int(row["receipts"]) for row in sales.values())
+    revenue = sum(int(row["revenue"]) for row in sales.values())
+    segments = []
+    for name in SEGMENTS[:-1]:
+        row = sales.get(name)
+        mine = (int(row["receipts"]), int(row["revenue"])) if row else (0, 0)
+        segments.append({"segment": name, "receipts": mine[0], "revenue": mine[1],
+                         "receipts_share": ratio(mine[0], receipts), "revenue_share": ratio(mine[1], revenue)})
+    return {"churned": counts["churned"], "new_buyers": counts["new_buyers"], "stable": counts["stable"],
+            "churn_to_new": ratio(counts["churned"], counts["new_buyers"]),
+            "churn_to_stable": ratio(counts["churned"], counts["stable"]),
+            "revenue_per_member": average(card_revenue, active), "points_cost": points_cost,
+            "points_cost_per_member": average(points_cost, active), "segments": segments}
 
 
 def _points_by_kind(rows: list[asyncpg.Record]) -> dict[str, int]:
@@ -270,3 +320,149 @@ async def segment_members(ctx: Sources, segment: str) -> AsyncIterator[list[Any]
                    row["first_purchase_at"].isoformat() if row["first_purchase_at"] else "",
                    row["last_purchase_at"].isoformat() if row["last_purchase_at"] else "",
                    row["receipts"], row["revenue"]]
+
+
+# --- stores -----------------------------------------------------------------------------------------
+
+FREQUENCY_DAYS = 30  # purchase frequency: receipts per member per this many days
+
+
+def frequency(receipts: int, members: int, days: int) -> float | None:
+    """Receipts with a card per member per 30 days of the period, to 2 decimal places (not money)."""
+    return round(receipts * FREQUENCY_DAYS / (members * days), 2) if members else None
+
+
+async def _stores(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
+    """Per store, per day and in total: sales, identified share, registrations and purchase frequency."""
+    start_at, end_at = period.bounds()
+    async with ctx.db.connection() as conn:
+        sales = await repository.store_sales(conn, period.start, period.end, period.store)
+        members = {row["store_id"]: int(row["members"])
+                   for row in await repository.store_members(conn, period.start, period.end, period.store)}
+        registered = await repository.registrations(conn, start_at, end_at, period.time_zone, period.store)
+        active = await repository.active_members(conn, period.start, period.end, period.store, start_at)
+    length = (period.end - period.start).days + 1
+    stores: dict[str, dict[str, dict[str, int]]] = {}  # store → day → figures
+    for row in sales:
+        day = stores.setdefault(row["store_id"], {}).setdefault(row["day"].isoformat(), _zero_day())
+        for name in ("receipts", "with_card", "revenue"):
+            day[name] += int(row[name])
+    without_purchase = 0
+    for row in registered:
+        if row["store_id"] is None:
+            without_purchase += int(row["registrations"])
+            continue
+        stores.setdefault(row["store_id"], {}).setdefault(row["day"].isoformat(), _zero_day())[
+            "registrations"] += int(row["registrations"])
+    rows = [_store_row(store, days, members.get(store, 0), length) for store, days in stores.items()]
+    rows.sort(key=lambda row: (-row["revenue"], row["store"]))
+    total = _sales_figures({name: sum(row[name] for row in rows)
+                            for name in ("receipts", "with_card", "revenue", "registrations")})
+    total.update(registrations=total["registrations"] + without_purchase,
+                 registrations_without_purchase=without_purchase, members=active,
+                 purchase_frequency=frequency(total["with_card"], active, length))
+    return {"period": period.as_dict(), "as_of": as_of, "total": total, "stores": rows}
+
+
+def _zero_day() -> dict[str, int]:
+    return {"receipts": 0, "with_card": 0, "revenue": 0, "registrations": 0}
+
+
+def _sales_figures(figures: dict[str, int]) -> dict[str, Any]:
+    return {"receipts": figures["receipts"], "with_card": figures["with_card"],
+            "identified_share": ratio(figures["with_card"], figures["receipts"]), "revenue": figures["revenue"],
+            "average_check": average(figures["revenue"], figures["receipts"]),
+            "registrations": figures["registrations"]}
+
+
+def _store_row(store: str, days: dict[str, dict[str, int]], members: int, length: int) -> dict[str, Any]:
+    figures = _sales_figures({name: sum(day[name] for day in days.values())
+                              for name in ("receipts", "with_card", "revenue", "registrations")})
+    return {"store": store, **figures, "members": members,
+            "purchase_frequency": frequency(figures["with_card"], members, length),
+            "days": [{"day": day, **_sales_figures(days[day])} for day in sorted(days)]}
+
+
+# --- customers --------------------------------------------------------------------------------------
+
+CUSTOMER_ORDERS = tuple(repository.CUSTOMER_ORDERS)
+MAX_CUSTOMERS_PAGE = 500
+CUSTOMER_COLUMNS = ["card", "phone", "receipts", "amount", "items_per_receipt", "ltv", "lifetime_receipts",
+                    "first_purchase_at", "last_purchase_at"]
+_CUSTOMER_CURSOR = re.compile(r"^k(ltv|receipts|amount|items):(-?[0-9]{1,40}(?:\.[0-9]{1,40})?):([0-9]{1,19})$")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomersQuery:
+    """What the customers report ranks: `order` descending over the period, after `cursor` (a position
+    this service gave), `limit` rows (None: all); with `inactive_days`, the members gone quiet instead."""
+
+    period: Period
+    order: str
+    limit: int | None = None
+    cursor: str | None = None
+    inactive_days: int | None = None
+
+    def after(self) -> tuple[Decimal, int] | None:
+        """The cursor's (key, account id); 422 `invalid_cursor` for one this service did not give for this order."""
+        if self.cursor is None:
+            return None
+        try:
+            text = base64.urlsafe_b64decode(self.cursor + "=" * (-len(self.cursor) % 4)).decode()
+            match = _CUSTOMER_CURSOR.match(text)
+            if match is None or match.group(1) != self.order:
+                raise ValueError
+            return Decimal(match.group(2)), int(match.group(3))
+        except (ValueError, InvalidOperation):
+            raise AppError(422, "invalid_cursor", f"the cursor is not one this service gave for order={self.order}"
+                           ) from None
+
+    def inactive_before(self) -> datetime | None:
+        """The inactive list's cut-off: the end of the period less `inactive_days`."""
+        return None if self.inactive_days is None else self.period.bounds()[1] - timedelta(days=self.inactive_days)
+
+
+def customer_cursor(order: str, row: asyncpg.Record) -> str:
+    return base64.urlsafe_b64encode(f"k{order}:{row['key']}:{row['account_id']}".encode()).decode().rstrip("=")
+
+
+def _customer(row: asyncpg.Record) -> dict[str, Any]:
+    receipts = int(row["receipts"])
+    return {"card": row["card"], "phone": row["phone"], "receipts": receipts, "amount": int(row["amount"]),
+            "items_per_receipt": round(int(row["lines"]) / receipts, 2) if receipts else None,
+            "ltv": int(row["ltv"]), "lifetime_receipts": int(row["lifetime_receipts"]),
+            "first_purchase_at": row["first_purchase_at"].isoformat(),
+            "last_purchase_at": row["last_purchase_at"].isoformat()}
+
+
+async def customers_report(ctx: Sources, query: CustomersQuery) -> dict[str, Any]:
+    query.after()  # a bad cursor is refused before anything is rolled up
+    return await _customers(ctx, query, await _fresh(ctx))
+
+
+async def _customers(ctx: Sources, query: CustomersQuery, as_of: str) -> dict[str, Any]:
+    assert query.limit is not None
+    rows = []
+    async with ctx.db.connection() as conn, conn.transaction():
+        async for row in repository.customers(conn, query.order, query.period.start, query.period.end,
+                                              query.period.store, query.inactive_before(), query.after(),
+                                              query.limit + 1):
+            rows.append(row)
+    more = len(rows) > query.limit
+    cutoff = query.inactive_before()
+    return {"period": query.period.as_dict(), "as_of": as_of, "order": query.order,
+            "inactive_days": query.inactive_days, "inactive_before": cutoff.isoformat() if cutoff else None,
+            "customers": [_customer(row) for row in rows[:query.limit]],
+            "next_cursor": customer_cursor(query.order, rows[query.limit - 1]) if more else None}
+
+
+async def customer_rows(ctx: Sources, query: CustomersQuery) -> AsyncIterator[list[Any]]:
+    """The rows of the customers CSV, header first: every member of the ranking after the cursor."""
+    after = query.after()
+    await _fresh(ctx)
+    yield CUSTOMER_COLUMNS
+    async with ctx.db.connection() as conn, conn.transaction():
+        async for row in repository.customers(conn, query.order, query.period.start, query.period.end,
+                                              query.period.store, query.inactive_before(), after, None):
+            one = _customer(row)
+            yield ["" if one[name] is None else one[name] for name in CUSTOMER_COLUMNS]

@@ -60,5 +60,5 @@ async def admin(request: Request) -> None:
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
 async def reports_page(request: Request, _: None = Depends(admin),
                        chosen: service.Period = Depends(period)) -> HTMLResponse:
-    program, campaigns, segments = await service.all_reports(request.app.state.ctx, chosen)
-    return HTMLResponse(page.render(program, campaigns, segments), headers=_HEADERS)
+    reports = await service.all_reports(request.app.state.ctx, chosen)
+    return HTMLResponse(page.render(**reports), headers=_HEADERS)

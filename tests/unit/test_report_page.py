@@ -35,8 +35,45 @@ def program(day_rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         "points": {"accrued": 100000, "bonus": 5000, "redeemed": 30000, "returned": 100, "reversed": 2000,
                    "expired": 4000, "adjusted": -50},
         "liability": {"outstanding": 1234567, "expiring_30_days": 10000, "expiring_90_days": 50000},
+        "kpis": {"churned": 30, "new_buyers": 120, "stable": 580, "churn_to_new": 0.25, "churn_to_stable": 0.0517,
+                 "revenue_per_member": 128571, "points_cost": 103000, "points_cost_per_member": 147,
+                 "segments": [segment_sales("newcomer", 0.1, 0.05), segment_sales("loyal", 0.6, 0.75),
+                              segment_sales("pre_churn", 0.2, 0.15), segment_sales("churn", 0.1, 0.05)]},
         "days": days(30) if day_rows is None else day_rows,
     }
+
+
+def segment_sales(name: str, receipts_share: float | None, revenue_share: float | None) -> dict[str, Any]:
+    receipts = round((receipts_share or 0) * 800)
+    return {"segment": name, "receipts": receipts, "revenue": round((revenue_share or 0) * 90000000),
+            "receipts_share": receipts_share, "revenue_share": revenue_share}
+
+
+def store(name: str, revenue: int, registrations: int = 3) -> dict[str, Any]:
+    day_rows = [{"day": f"2026-11-{d:02d}", "receipts": d, "with_card": d // 2, "identified_share": 0.5,
+                 "revenue": revenue // 30, "average_check": 1000, "registrations": registrations}
+                for d in range(1, 31)]
+    return {"store": name, "receipts": 465, "with_card": 225, "identified_share": 0.4839, "revenue": revenue,
+            "average_check": revenue // 465, "registrations": 30 * registrations, "members": 90,
+            "purchase_frequency": 2.5, "days": day_rows}
+
+
+def stores(rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    rows = [store("s1", 60000000), store("s2", 40000000), store("s17", 23456789, 0),
+            store("s9", 100)] if rows is None else rows
+    return {"period": PERIOD, "as_of": AS_OF, "stores": rows,
+            "total": {"receipts": 1200, "with_card": 800, "identified_share": 0.6667, "revenue": 123456789,
+                      "average_check": 102881, "registrations": 120, "registrations_without_purchase": 30,
+                      "members": 700, "purchase_frequency": 1.14}}
+
+
+def customers(count: int = 3) -> dict[str, Any]:
+    rows = [{"card": f"2900000000{i}", "phone": None, "receipts": 10 - i, "amount": 500000 - 1000 * i,
+             "items_per_receipt": 2.5, "ltv": 9000000, "lifetime_receipts": 40,
+             "first_purchase_at": "2025-01-02T10:00:00+00:00", "last_purchase_at": "2026-11-20T18:00:00+00:00"}
+            for i in range(count)]
+    return {"period": PERIOD, "as_of": AS_OF, "order": "amount", "inactive_days": None, "inactive_before": None,
+            "customers": rows, "next_cursor": None}
 
 
 def campaign(campaign_id: str, name: str, discount: int, points: int) -> dict[str, Any]:
@@ -79,6 +116,10 @@ def empty_period() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     report["members"] = {"total": 0, "active": 0, "active_share": None, "new": 0}
     report["points"] = dict.fromkeys(report["points"], 0)
     report["liability"] = dict.fromkeys(report["liability"], 0)
+    report["kpis"] = {"churned": 0, "new_buyers": 0, "stable": 0, "churn_to_new": None, "churn_to_stable": None,
+                      "revenue_per_member": None, "points_cost": 0, "points_cost_per_member": None,
+                      "segments": [segment_sales(name, None, None) for name in ("newcomer", "loyal", "pre_churn",
+                                                                                 "churn")]}
     groups = segments()
     groups["members"] = 0
     groups["cvm"] = [{**row, "members": 0, "revenue": 0} for row in groups["cvm"]]
@@ -194,7 +235,9 @@ def test_the_kpis_are_formatted_exactly() -> None:
         "card_lift": "+34.5%", "members": "5,000", "active_members": "700", "active_share": "14.0%",
         "new_members": "120", "points_accrued": "1,000.00", "points_redeemed": "300.00", "points_expired": "40.00",
         "points_reversed": "20.00", "liability": "12,345.67", "expiring_30_days": "100.00",
-        "expiring_90_days": "500.00",
+        "expiring_90_days": "500.00", "churned": "30", "new_buyers": "120", "churn_to_new": "0.25",
+        "churn_to_stable": "0.05", "revenue_per_member": "1,285.71", "points_cost": "1,030.00",
+        "points_cost_per_member": "1.47",
     }
     assert "1 Nov 2026 – 30 Nov 2026" in html and "Europe/Moscow" in html and "all stores" in html
     assert "27 Nov 2026, 07:30 (+00:00)" in html
@@ -205,7 +248,47 @@ def test_the_page_is_well_formed_and_loads_nothing() -> None:
     assert_well_formed(html)
     assert_self_contained(html)
     assert set(svgs(html)) == {"Receipts per day", "Points accrued and redeemed per day",
-                               "Members per customer segment", "Campaign cost: discount and points per campaign"}
+                               "Members per customer segment", "Campaign cost: discount and points per campaign",
+                               "Share of receipts and of revenue per customer segment"}
+    full = page.render(program(), campaigns(), segments(), stores(), customers())
+    assert_well_formed(full)
+    assert_self_contained(full)
+    assert {"Revenue per store", "Receipts per day of the busiest stores",
+            "Top customers by amount in the period"} <= set(svgs(full))
+
+
+def test_segment_shares_side_by_side() -> None:
+    html = page.render(program(), campaigns(), segments())
+    chart = svgs(html)["Share of receipts and of revenue per customer segment"]
+    titles = [rect.find("title").text for rect in bars(chart)]  # type: ignore[union-attr]
+    assert titles[:4] == ["Newcomers: 10% share of receipts", "Newcomers: 5% share of revenue",
+                          "Loyal: 60% share of receipts", "Loyal: 75% share of revenue"]
+    assert len(titles) == 8
+
+
+def test_stores_chart_and_table() -> None:
+    html = page.render(program(), campaigns(), segments(), stores(), customers())
+    revenue = svgs(html)["Revenue per store"]
+    widths = [float(rect.get("width", "0")) for rect in bars(revenue)]
+    assert len(widths) == 4 and widths == sorted(widths, reverse=True)
+    days = svgs(html)["Receipts per day of the busiest stores"]
+    assert len(bars(days)) == 3 * 30  # the three busiest stores, every day of the period
+    row = re.findall(r"<td>([^<]*)</td>", html.split('data-store="s2">', 1)[1].split("</tr>", 1)[0])
+    assert row == ["465", "400,000.00", "860.21", "48.4%", "90", "90", "2.50"]
+    assert "30 have not bought yet" in html
+    many = stores([store(f"s{i}", 1000 * (50 - i)) for i in range(20)])
+    html = page.render(program(), campaigns(), segments(), many)
+    assert len(bars(svgs(html)["Revenue per store"])) == 15 and "5 more in the table" in html
+    assert html.count("data-store=") == 20
+    assert "No data for this period." in page.render(program(), campaigns(), segments(), stores([]))
+
+
+def test_top_customers_table() -> None:
+    html = page.render(program(), campaigns(), segments(), stores(), customers())
+    assert len(bars(svgs(html)["Top customers by amount in the period"])) == 3
+    row = re.findall(r"<td>([^<]*)</td>", html.split('data-card="29000000001">', 1)[1].split("</tr>", 1)[0])
+    assert row == ["9", "4,990.00", "2.50", "90,000.00", "20 Nov 2026"]
+    assert "No data for this period." in page.render(program(), campaigns(), segments(), stores(), customers(0))
 
 
 def test_one_bar_per_day_and_two_per_day_for_points() -> None:
@@ -286,11 +369,12 @@ def test_a_period_without_receipts_says_so() -> None:
     html = page.render(*empty_period())
     assert_well_formed(html)
     assert_self_contained(html)
-    assert html.count("No data for this period.") == 3  # receipts, points, RFM grid
+    assert html.count("No data for this period.") == 4  # receipts, points, RFM grid, segment shares
     assert "No campaign gave a discount or points in this period." in html
     assert set(svgs(html)) == {"Members per customer segment"}
     values = kpis(html)
     assert values["receipts"] == "0" and values["revenue"] == "0.00"
+    assert values["churn_to_new"] == values["revenue_per_member"] == values["points_cost_per_member"] == "—"
     assert values["average_check"] == values["average_check_with_card"] == values["card_lift"] == "—"
     assert values["identified_share"] == values["items_per_receipt"] == values["active_share"] == "—"
     for junk in ("None", "nan", "inf"):
@@ -301,7 +385,7 @@ def test_no_days_at_all() -> None:
     report, campaign_report, groups = empty_period()
     report["days"] = []
     html = page.render(report, campaign_report, groups)
-    assert html.count("No data for this period.") == 3
+    assert html.count("No data for this period.") == 4
 
 
 def test_a_single_day() -> None:
