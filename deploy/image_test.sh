@@ -23,6 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 STARTED=$SECONDS
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+export PATH=$PATH:/usr/sbin:/sbin  # dockerd, debootstrap, chroot
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
