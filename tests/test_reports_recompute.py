@@ -113,7 +113,7 @@ def load(services: tuple[Service, Service], rng: random.Random) -> None:
 def poll(services: tuple[Service, Service], stop: threading.Event, failures: list[str]) -> None:
     clients = [s.client() for s in services]
     while not stop.is_set():
-        for i, path in enumerate(("program", "campaigns", "segments")):
+        for i, path in enumerate(("program", "campaigns", "segments", "stores", "customers?order=items")):
             answer = clients[i % 2].get(f"/v1/reports/{path}")
             if answer.status_code != 200:
                 failures.append(f"{path}: {answer.status_code} {answer.text[:200]}")
@@ -192,6 +192,82 @@ def expected_segments(db: str, now: datetime) -> tuple[dict[str, set[str]], list
     return cards, sorted((*key, n, revenue) for key, (n, revenue) in cells.items())
 
 
+def expected_stores(db: str, start: date, end: date) -> dict[str, dict[str, int]]:
+    """Per store: the period's standing receipts, with a card, revenue, members; and the accounts opened in the
+    period whose earliest standing receipt (ties by store id) is at the store."""
+    stores = {row["store_id"]: {k: int(v) for k, v in row.items() if k != "store_id"} for row in sql(
+        db, "SELECT store_id, count(*) AS receipts, count(account_id) AS with_card,"
+            " sum(purchase_amount - refunded_purchase) AS revenue, count(DISTINCT account_id) AS members"
+            f" FROM receipts WHERE {STANDING} AND {DAY} BETWEEN $1 AND $2 GROUP BY store_id", start, end)}
+    for row in sql(db, "SELECT first.store_id, count(*) AS n FROM accounts a JOIN LATERAL ("
+                       f"  SELECT store_id FROM receipts r WHERE r.account_id = a.id AND r.{STANDING}"
+                       "   ORDER BY issued_at, store_id LIMIT 1) first ON true"
+                       f" WHERE (a.created_at AT TIME ZONE '{ZONE}')::date BETWEEN $1 AND $2 GROUP BY 1", start, end):
+        stores.setdefault(row["store_id"], {"receipts": 0, "with_card": 0, "revenue": 0, "members": 0})[
+            "registrations"] = row["n"]
+    return {store: {"registrations": 0, **figures} for store, figures in stores.items()}
+
+
+def expected_customers(db: str, start: date, end: date) -> list[tuple[str, int, int, int, int]]:
+    """(card, receipts, amount, lines, ltv) of every member with a standing receipt in the period."""
+    rows = sql(db, "SELECT a.card, count(*) FILTER (WHERE " + DAY.replace("issued_at", "r.issued_at")
+               + " BETWEEN $1 AND $2) AS n,"
+               " coalesce(sum(r.purchase_amount - r.refunded_purchase) FILTER (WHERE "
+               + DAY.replace("issued_at", "r.issued_at") + " BETWEEN $1 AND $2), 0) AS amount,"
+               " coalesce(sum(jsonb_array_length(r.lines)) FILTER (WHERE "
+               + DAY.replace("issued_at", "r.issued_at") + " BETWEEN $1 AND $2), 0) AS lines,"
+               " sum(r.purchase_amount - r.refunded_purchase) AS ltv"
+               f" FROM accounts a JOIN receipts r ON r.account_id = a.id AND r.{STANDING} GROUP BY a.card",
+               start, end)
+    return sorted((r["card"], r["n"], int(r["amount"]), int(r["lines"]), int(r["ltv"])) for r in rows if r["n"])
+
+
+def expected_flows(db: str, start: date, end: date, now: datetime) -> dict[str, int]:
+    """New buyers, churned and stable members of the period, from each member's standing receipts."""
+    start_at = datetime.combine(start, datetime.min.time(), ZoneInfo(ZONE))
+    end_at = datetime.combine(end + timedelta(days=1), datetime.min.time(), ZoneInfo(ZONE))
+    churn = timedelta(days=SEGMENTS["churn_days"])
+    spans = sql(db, "SELECT min(issued_at) AS first, max(issued_at) AS last, count(*) FILTER"
+                    " (WHERE issued_at >= $1 AND issued_at < $2) AS in_period"
+                    f" FROM receipts WHERE account_id IS NOT NULL AND {STANDING} GROUP BY account_id", start_at, end_at)
+    new = sum(start_at <= m["first"] < end_at for m in spans)
+    return {"new_buyers": new, "churned": sum(start_at <= m["last"] + churn < end_at and m["last"] + churn <= now
+                                              for m in spans),
+            "stable": sum(bool(m["in_period"]) for m in spans) - new}
+
+
+def check_new_reports(db: str, client: httpx.Client, start: date, today: date) -> None:
+    """Stores, customers (every page of one ranking, and the CSV) and the program's KPIs against plain SQL."""
+    params = {"from": start.isoformat()}
+    stores = client.get("/v1/reports/stores", params=params).json()
+    want = expected_stores(db, start, today)
+    assert {s["store"]: {k: s[k] for k in ("receipts", "with_card", "revenue", "members", "registrations")}
+            for s in stores["stores"]} == want
+    assert stores["total"]["registrations"] == sum(s["registrations"] for s in want.values()) + stores["total"][
+        "registrations_without_purchase"]
+    shown, cursor = [], None
+    while True:
+        page = client.get("/v1/reports/customers", params={**params, "order": "amount", "limit": "7",
+                                                           **({"cursor": cursor} if cursor else {})}).json()
+        shown += page["customers"]
+        if not (cursor := page["next_cursor"]):
+            break
+    customers = expected_customers(db, start, today)
+    assert [c["amount"] for c in shown] == sorted((c[2] for c in customers), reverse=True)
+    assert sorted((c["card"], c["receipts"], c["amount"], c["ltv"]) for c in shown) == [
+        (card, n, amount, ltv) for card, n, amount, _, ltv in customers]
+    as_csv = client.get("/v1/reports/customers", params={**params, "order": "items"}, headers={"Accept": "text/csv"})
+    rows = [line.split(",") for line in as_csv.text.splitlines()[1:]]
+    lines = {card: (n, lines) for card, n, _, lines, _ in customers}
+    assert sorted(row[0] for row in rows) == sorted(lines)
+    assert all(row[4] == str(round(lines[row[0]][1] / lines[row[0]][0], 2)) for row in rows), rows[:3]
+    for first in (start, today - timedelta(days=5)):  # everyone is new in the long period; not in the short
+        kpis = client.get("/v1/reports/program", params={"from": first.isoformat()}).json()["kpis"]
+        flows = expected_flows(db, first, today, datetime.now(UTC))
+        assert {k: kpis[k] for k in ("new_buyers", "churned", "stable")} == flows
+    assert flows["stable"] > 0
+
+
 def test_reports_equal_a_sql_recomputation_after_concurrent_load(pair: tuple[Service, Service]) -> None:
     stop, failures = threading.Event(), []
     poller = threading.Thread(target=poll, args=(pair, stop, failures))
@@ -221,4 +297,5 @@ def test_reports_equal_a_sql_recomputation_after_concurrent_load(pair: tuple[Ser
         exported = client.get(f"/v1/reports/segments/{name}/members").text.splitlines()[1:]
         assert {row.split(",")[0] for row in exported} == cards.get(name, set()), name
     assert sorted((c["r"], c["f"], c["m"], c["members"], c["revenue"]) for c in segments["rfm"]["cells"]) == cells
+    check_new_reports(db, client, start, today)
     assert pair[0].audit().returncode == 0
