@@ -93,6 +93,31 @@ def test_chromium_shows_the_figures_of_the_json_api(svc: Service, tmp_path: Path
     assert len(re.findall(r'<rect class="bar"', dom.split("<title>Receipts per day</title>", 1)[1]
                           .split("</svg>", 1)[0])) == len(figures["days"])
     assert "Winter: 5% from 5,000, 10% from 10,000" in dom  # the example program's campaign, by name
+    kpis = figures["kpis"]
+    assert shown["new_buyers"] == page.count(kpis["new_buyers"]) and kpis["new_buyers"] >= 3
+    assert shown["churn_to_new"] == page.decimal(kpis["churn_to_new"])
+    assert shown["revenue_per_member"] == page.amount(kpis["revenue_per_member"])
+    assert shown["points_cost_per_member"] == page.amount(kpis["points_cost_per_member"])
+    stores = svc.client().get("/v1/reports/stores").json()["stores"]
+    s1 = next(row for row in stores if row["store"] == "s1")
+    assert cells(dom, f'data-store="{s1["store"]}"') == [
+        page.count(s1["receipts"]), page.amount(s1["revenue"]), page.amount(s1["average_check"]),
+        page.share(s1["identified_share"]), page.count(s1["registrations"]), page.count(s1["members"]),
+        page.decimal(s1["purchase_frequency"])]
+    top = svc.client().get("/v1/reports/customers", params={"order": "amount", "limit": "10"}).json()["customers"]
+    assert len(top) == 3 and dom.count("data-card=") == 3
+    for customer in top:
+        assert cells(dom, f'data-card="{customer["card"]}"')[:4] == [
+            page.count(customer["receipts"]), page.amount(customer["amount"]),
+            page.decimal(customer["items_per_receipt"]), page.amount(customer["ltv"])]
+    for title in ("Revenue per store", "Top customers by amount in the period",
+                  "Share of receipts and of revenue per customer segment"):
+        assert f"<title>{title}</title>" in dom, title
+
+
+def cells(dom: str, row: str) -> list[str]:
+    """The data cells of the table row with this attribute, as the browser's DOM holds them."""
+    return re.findall(r"<td>([^<]*)</td>", dom.split(row + ">", 1)[1].split("</tr>", 1)[0])
 
 
 def test_chromium_takes_a_screenshot_of_the_page(svc: Service, tmp_path: Path) -> None:
