@@ -11,6 +11,7 @@ from ._outcome import BonusGrant, CampaignEffect, CertificateCharge, CouponVerdi
 from ._program import Bonus, Campaign, Program, ProgramError, parse_program
 from ._receipt import CertificatePayment, Line, Receipt, normalize_code
 from ._refund import REVERSIBLE, refund_share
+from ._types import decimal_text
 
 __all__ = [
     "NO_ACCOUNT",
@@ -39,6 +40,7 @@ __all__ = [
     "Receipt",
     "balances",
     "compile_program",
+    "decimal_text",
     "dump_program",
     "evaluate",
     "floor_points",

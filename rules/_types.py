@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, PlainSerializer
@@ -17,10 +18,13 @@ Money = Annotated[int, Field(strict=True, ge=0, le=MAX_MONEY)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
 
+@lru_cache(maxsize=4096)
 def decimal_text(value: Decimal) -> str:
-    """A decimal as plain text without exponent or trailing zeros: `7.50` → `7.5`, `2.000` → `2`."""
-    text = format(value.normalize(), "f")
-    return text
+    """A decimal as plain text without exponent or trailing zeros: `7.50` → `7.5`, `2.000` → `2`.
+
+    Cached (every stored line's quantity goes through it, and a chain's quantities repeat): equal decimals
+    share an entry, which is right since the text depends only on the value."""
+    return format(value.normalize(), "f")
 
 
 def _to_decimal(value: Any) -> Any:

@@ -20,7 +20,7 @@ from app.core.context import AppContext, utcnow
 from app.core.errors import AppError, conflict, not_found
 from app.core.idempotency import fingerprint
 from app.points.book import Book
-from rules import REVERSIBLE, refund_share
+from rules import REVERSIBLE, decimal_text, refund_share
 
 from . import instruments, repository
 from .result import TOTALS, account_summary
@@ -66,7 +66,7 @@ def _reverse_lines(lines: list[dict[str, Any]], wanted: dict[str, Decimal]) -> l
         returned_parts = line.get("refunded_certificates", {})
         by_code = refund_share(parts, returned_parts, bought, before, quantity, names=sorted(parts))
         share["gift_certificates"] = sum(by_code.values())
-        line["returned"] = format((before + quantity).normalize(), "f")
+        line["returned"] = decimal_text(before + quantity)
         line["refunded"] = {name: line["refunded"].get(name, 0) + share[name] for name in REVERSIBLE}
         line["refunded_certificates"] = {code: returned_parts.get(code, 0) + by_code[code] for code in parts}
         shares.append({"line": line, "quantity": quantity, "certificates": by_code, **share})
@@ -77,7 +77,7 @@ def _element(refund_id: str, store_id: str | None, shares: list[dict[str, Any]],
     lines = [
         {
             "line_id": s["line"]["line_id"],
-            "quantity": format(s["quantity"].normalize(), "f"),
+            "quantity": decimal_text(s["quantity"]),
             "amount": s["amount"],
             "discount": s["discount"],
             "points_redeemed": s["points_redeemed"],

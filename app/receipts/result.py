@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules import Outcome, Receipt
+from rules import Outcome, Receipt, decimal_text
 
 TOTALS = ("amount", "discount", "points_redeemed", "gift_certificates", "to_pay", "points_accrued")
 
@@ -67,7 +67,7 @@ def stored_lines(receipt: Receipt, outcome: Outcome) -> list[dict[str, Any]]:
     return [
         {
             "line_id": line.line_id,
-            "quantity": format(line.quantity.normalize(), "f"),
+            "quantity": decimal_text(line.quantity),
             "returned": "0",
             "sells_certificate": line.sells_certificate,
             "gift_certificate": line.gift_certificate,
