@@ -8,8 +8,8 @@ It creates a fresh database (on DATABASE_URL's server, or an embedded PostgreSQL
 an embedded Valkey), migrates it, loads the example program (plus `--campaigns` campaigns scoped to
 other skus), seeds the accounts, starts `bonus-engine serve --workers N`, and measures, one after the
 other: the HTTP ceiling (/healthz), the register mix at full speed, the mix again at 80% of that rate
-(open loop) for the latency goal, balance reads with a warm cache, and the SQL ceiling (raw asyncpg,
-the statements of one confirm). Then, the service stopped and its database dropped, the fixed SQL
+(open loop) for the latency goal and at 50% for the median, balance reads with a warm cache at full speed
+and at 80% of that rate (open loop), and the SQL ceiling (raw asyncpg, the statements of one confirm). Then, the service stopped and its database dropped, the fixed SQL
 ceiling in a database of its own on the same server: shared/bench's pgbench scripts (found beside the
 repository, or in `--ceiling-scripts`; the figures are null, with a warning, without them or without
 pgbench), the least work any points ledger does per receipt, one a transaction
@@ -409,9 +409,15 @@ async def measure(args: argparse.Namespace, servers: tuple[str, str]) -> dict[st
         peak_rps = peak.rps(*CONFIRMS, "calculate_only", "refund", "balance")
         steps = register_mix(200_000, cards, seed=2, run_id="at80")
         at80 = await drive(port, steps, args.concurrency * 2, args.seconds, rate=0.8 * peak_rps)
+        steps = register_mix(200_000, cards, seed=3, run_id="at50")
+        at50 = await drive(port, steps, args.concurrency * 2, args.seconds, rate=0.5 * peak_rps)
         hot = cards[:1000]  # read over and over: cache hits after the first read
         reads = [Step("balance", card=hot[i % len(hot)]) for i in range(500_000)]
         balance = await drive(port, reads, args.concurrency, args.ceiling_seconds)
+        # the latency of reads, as of confirms, at 80% of their peak (open loop): at the peak itself a closed
+        # loop's latency is its connections over the rate, whatever the service does
+        balance_at80 = await drive(port, reads[::-1], args.concurrency * 2, args.ceiling_seconds,
+                                   rate=0.8 * balance.rps("balance"))
         # the service's background work (the report roll-up of the phases above) must not share the
         # database server with the ceiling
         served.stop()
@@ -431,8 +437,13 @@ async def measure(args: argparse.Namespace, servers: tuple[str, str]) -> dict[st
         "at80_rate_rps": round(0.8 * peak_rps, 1),
         "at80_confirm_rps": round(at80.rps(*CONFIRMS), 1),
         "at80_confirm_p99_ms": round(at80.percentile_ms(99, *CONFIRMS), 2),
+        "at50_rate_rps": round(0.5 * peak_rps, 1),
+        "at50_confirm_p50_ms": round(at50.percentile_ms(50, *CONFIRMS), 2),
+        "at50_confirm_p99_ms": round(at50.percentile_ms(99, *CONFIRMS), 2),
         "balance_rps": round(balance.rps("balance"), 1),
         "balance_p99_ms": round(balance.percentile_ms(99, "balance"), 2),
+        "balance_at80_p50_ms": round(balance_at80.percentile_ms(50, "balance"), 2),
+        "balance_at80_p99_ms": round(balance_at80.percentile_ms(99, "balance"), 2),
         "sql_ceiling_tps": round(sql["tps"], 1),
         "sql_ceiling_concurrency": sql.get("concurrency"),
         "sql_ceiling_small_documents_tps": round(sql["small_documents_tps"], 1),
@@ -441,7 +452,8 @@ async def measure(args: argparse.Namespace, servers: tuple[str, str]) -> dict[st
         "confirm_to_sql_ceiling": round(confirm_rps / sql["tps"], 3) if sql["tps"] else None,
         "balance_to_http_ceiling": round(balance.rps("balance") / http_rps, 3) if http_rps else None,
         "errors": {**{f"peak_{k}": v for k, v in peak.errors.items()},
-                   **{f"at80_{k}": v for k, v in at80.errors.items()}},
+                   **{f"at80_{k}": v for k, v in at80.errors.items()},
+                   **{f"at50_{k}": v for k, v in at50.errors.items()}},
         "loadgen_cpu_share": round(peak.cpu_s / (peak.elapsed_s * cores), 3),
         # CPU per confirm of the peak phase (the mix's other requests included): the service's processes,
         # and the rest of the machine (PostgreSQL, Redis, the kernel) when the servers are local
