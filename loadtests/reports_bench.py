@@ -2,20 +2,24 @@
 
     python -m loadtests.reports_bench [--accounts 1000000] [--receipts 10000000] [--seconds 20]
                                       [--keep-database NAME | --reuse-database NAME [--rebuild]] [--explain PATH]
+                                      [--reports-only]
 
 In one run: a fresh database on the machine's PostgreSQL (DATABASE_URL's server, default
 postgresql://postgres@127.0.0.1:5432; Redis from REDIS_URL with a key prefix of its own), migrated, seeded
 with loadtests.seed_history, the example program loaded, `bonus-engine report rebuild` timed (the one-off cost
 of upgrading a database that has a history), VACUUM ANALYZE, then `bonus-engine serve --workers 2` and:
-1. each report over HTTP, the first request after the server started ("cold") and `--runs` more ("warm");
-   the members CSV of the biggest segment: time to the first byte, total, rows per second;
+1. each report over HTTP, the first request after the server started ("cold") and `--runs` more ("warm"):
+   program, campaigns, stores and customers (each ranking, a second page, the inactive list) for 30 days
+   and a year, segments, and the page; the members CSV of the biggest segment and the customers CSV of 30
+   days: time to the first byte, total, rows per second;
 2. the register mix alone, then with a "marketer" who requests the program, campaigns (both for a year) and
    segments reports back to back, one at a time, `--rounds` times, then alone once more: confirm throughput
    and p50/p99, the median of each kind of phase side by side;
 3. EXPLAIN (ANALYZE, BUFFERS) of every SQL statement of app.reports.repository: each one's execution time
    (the plans go to `--explain PATH`).
-It prints a table on stderr and one JSON line on stdout. `--reuse-database` skips seeding (and the rebuild
-unless `--rebuild`) and never drops that database; `--keep-database` names the new database and keeps it.
+`--reports-only` skips step 2. It prints a table on stderr and one JSON line on stdout. `--reuse-database`
+skips seeding (and the rebuild unless `--rebuild`) and never drops that database; `--keep-database` names the
+new database and keeps it.
 """
 
 from __future__ import annotations
@@ -114,7 +118,16 @@ def report_paths() -> dict[str, str]:
             "program_30d_store": "/v1/reports/program?store=s1",
             "program_year_store": f"/v1/reports/program?{year}&store=s1",
             "campaigns_30d": "/v1/reports/campaigns", "campaigns_year": f"/v1/reports/campaigns?{year}",
-            "segments": "/v1/reports/segments"}
+            "segments": "/v1/reports/segments",
+            "stores_30d": "/v1/reports/stores", "stores_year": f"/v1/reports/stores?{year}",
+            "stores_30d_store": "/v1/reports/stores?store=s1",
+            **{f"customers_{order}_30d": f"/v1/reports/customers?order={order}"
+               for order in ("ltv", "receipts", "amount", "items")},
+            "customers_amount_year": f"/v1/reports/customers?order=amount&{year}",
+            "customers_amount_30d_store": "/v1/reports/customers?order=amount&store=s1",
+            "customers_inactive_90": "/v1/reports/customers?inactive_days=90",
+            "customers_inactive_90_amount": "/v1/reports/customers?inactive_days=90&order=amount",
+            "page_30d": "/reports"}
 
 
 FAILURES: dict[str, int] = {}  # path: requests that did not answer 200 (a report over the statement timeout)
@@ -142,7 +155,11 @@ async def time_reports(client: httpx.AsyncClient, runs: int) -> tuple[dict[str, 
     answers: dict[str, Any] = {}
     for name, path in paths.items():
         cold[name], response = await get(client, path)
-        answers[name] = response.json() if response.status_code == 200 else None
+        answers[name] = response.json() if response.status_code == 200 and not name.startswith("page") else None
+    if answers["customers_amount_30d"] and answers["customers_amount_30d"]["next_cursor"]:  # the second page
+        paths["customers_amount_30d_page_2"] = f"{paths['customers_amount_30d']}&cursor=" \
+                                               f"{answers['customers_amount_30d']['next_cursor']}"
+        cold["customers_amount_30d_page_2"] = (await get(client, paths["customers_amount_30d_page_2"]))[0]
     warm: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(runs):
         for name, path in paths.items():
@@ -152,12 +169,17 @@ async def time_reports(client: httpx.AsyncClient, runs: int) -> tuple[dict[str, 
 
 async def members_csv(client: httpx.AsyncClient, segment: str) -> dict[str, float]:
     """One download of a segment's members: time to the first byte of the body, total, rows."""
+    return await download(client, f"/v1/reports/segments/{segment}/members")
+
+
+async def download(client: httpx.AsyncClient, path: str) -> dict[str, float]:
+    """One CSV download: time to the first byte of the body, total, rows."""
     started = time.perf_counter()
     first = 0.0
     newlines = 0
-    async with client.stream("GET", f"/v1/reports/segments/{segment}/members") as response:
+    async with client.stream("GET", path, headers={"Accept": "text/csv"}) as response:
         if response.status_code != 200:
-            raise RuntimeError(f"members of {segment}: {response.status_code}")
+            raise RuntimeError(f"{path}: {response.status_code}")
         async for chunk in response.aiter_raw():
             first = first or time.perf_counter() - started
             newlines += chunk.count(b"\n")
@@ -166,9 +188,13 @@ async def members_csv(client: httpx.AsyncClient, segment: str) -> dict[str, floa
 
 
 async def time_members(client: httpx.AsyncClient, segment: str, runs: int) -> dict[str, Any]:
-    downloads = [await members_csv(client, segment) for _ in range(1 + runs)]
+    return {"segment": segment, **await time_download(client, f"/v1/reports/segments/{segment}/members", runs)}
+
+
+async def time_download(client: httpx.AsyncClient, path: str, runs: int) -> dict[str, Any]:
+    downloads = [await download(client, path) for _ in range(1 + runs)]
     warm = downloads[1:]
-    return {"segment": segment, "rows": downloads[0]["rows"],
+    return {"rows": downloads[0]["rows"],
             "first_byte": summary_ms(downloads[0]["first_byte_s"], [d["first_byte_s"] for d in warm]),
             "total": summary_ms(downloads[0]["total_s"], [d["total_s"] for d in warm]),
             "rows_per_s": round(downloads[0]["rows"] / statistics.median(d["total_s"] for d in warm))}
@@ -275,6 +301,11 @@ class Explaining:
         return self._no_rows(query, args)
 
 
+def ranking(order: str, start: Any, end: Any) -> Any:
+    """The first page of the customers report in one order, for `report_statements`."""
+    return lambda c: repository.customers(c, order, start, end, None, None, None, 51)
+
+
 def report_statements(biggest: str) -> dict[str, Any]:
     """Every statement the reports send, for a year (and 30 days where the period drives the cost)."""
     now = datetime.now(UTC)
@@ -293,6 +324,15 @@ def report_statements(biggest: str) -> dict[str, Any]:
         "liability": lambda c: repository.liability(c, end),
         "campaigns_year": lambda c: repository.campaigns(c, start, end, None),
         "segments": lambda c: repository.segments(c, now, settings),
+        "store_sales_year": lambda c: repository.store_sales(c, start, end, None),
+        "store_members_30d": lambda c: repository.store_members(c, month, end, None),
+        "store_members_year": lambda c: repository.store_members(c, start, end, None),
+        "registrations_year": lambda c: repository.registrations(c, *bounds, "UTC", None),
+        "segment_flows_year": lambda c: repository.segment_flows(c, *bounds, now, settings),
+        **{f"customers_{order}_30d": ranking(order, month, end) for order in repository.CUSTOMER_ORDERS},
+        "customers_amount_year": lambda c: repository.customers(c, "amount", start, end, None, None, None, 51),
+        "customers_inactive_90_30d": lambda c: repository.customers(c, "ltv", month, end, None,
+                                                                    bounds[1] - timedelta(days=90), None, 51),
         "account_count": lambda c: repository.account_count(c),
         "rfm": lambda c: repository.rfm(c),
         f"segment_members_{biggest}": lambda c: repository.segment_members(c, biggest, now, settings),
@@ -340,8 +380,11 @@ async def measure(url: str, redis_url: str, args: argparse.Namespace, out: dict[
             out["segments_cvm"] = {row["segment"]: row["members"] for row in cvm}
             biggest = max(cvm, key=lambda row: row["members"])["segment"]
             out["members_csv"] = await time_members(client, biggest, max(1, args.runs // 2))
-            cards = [card_of(i) for i in range(1, args.accounts + 1)]
-            out["confirms"] = await confirm_phases(port, client, cards, args)
+            out["customers_csv"] = await time_download(client, "/v1/reports/customers?order=amount",
+                                                       max(1, args.runs // 2))
+            if not args.reports_only:
+                cards = [card_of(i) for i in range(1, args.accounts + 1)]
+                out["confirms"] = await confirm_phases(port, client, cards, args)
             out["failed_requests"] = FAILURES
     finally:
         process.terminate()
@@ -388,26 +431,34 @@ def table(out: dict[str, Any]) -> str:
     lines = [f"database {out['database']}: {out.get('database_bytes', 0) / 2**30:.1f} GiB; seed "
              f"{out.get('seed_s', '-')} s, rebuild {out.get('rebuild_s', '-')} s, VACUUM ANALYZE "
              f"{out['vacuum_analyze_s']} s; load average {out['load_average_start']} at start",
-             f"{'report':<22}{'cold ms':>10}{'warm median':>13}{'warm max':>10}"]
+             f"{'report':<30}{'cold ms':>10}{'warm median':>13}{'warm max':>10}"]
     for name, figures in out["reports"].items():
-        lines.append(f"{name:<22}{figures['cold_ms']:>10}{figures['warm_median_ms']:>13}{figures['warm_max_ms']:>10}")
-    csv = out["members_csv"]
-    for part in ("first_byte", "total"):
-        lines.append(f"{'members ' + csv['segment'] + ' ' + part:<22}{csv[part]['cold_ms']:>10}"
-                     f"{csv[part]['warm_median_ms']:>13}{csv[part]['warm_max_ms']:>10}")
-    lines.append(f"  {csv['rows']:,} rows, {csv['rows_per_s']:,} rows/s")
+        lines.append(f"{name:<30}{figures['cold_ms']:>10}{figures['warm_median_ms']:>13}{figures['warm_max_ms']:>10}")
+    for name, csv in (("members " + out["members_csv"]["segment"], out["members_csv"]),
+                      ("customers 30d", out["customers_csv"])):
+        for part in ("first_byte", "total"):
+            lines.append(f"{name + ' ' + part:<30}{csv[part]['cold_ms']:>10}"
+                         f"{csv[part]['warm_median_ms']:>13}{csv[part]['warm_max_ms']:>10}")
+        lines.append(f"  {csv['rows']:,} rows, {csv['rows_per_s']:,} rows/s")
+    if "confirms" in out:
+        lines += confirm_lines(out["confirms"])
+    lines += [f"  {name}: {ms:.1f} ms" for name, ms in out["statements_ms"].items()]
+    return "\n".join(lines)
+
+
+def confirm_lines(confirms: dict[str, Any]) -> list[str]:
+    lines = []
     lines.append(f"{'confirms':<22}{'rps':>10}{'p50 ms':>13}{'p99 ms':>10}  load average")
-    phases = [(f"round {i + 1} {name}", r[name]) for i, r in enumerate(out["confirms"]["rounds"])
+    phases = [(f"round {i + 1} {name}", r[name]) for i, r in enumerate(confirms["rounds"])
               for name in ("alone", "with_reports")]
-    for name, c in [*phases, ("last alone", out["confirms"]["last_alone"])]:
+    for name, c in [*phases, ("last alone", confirms["last_alone"])]:
         lines.append(f"{name:<22}{c['confirm_rps']:>10}{c['confirm_p50_ms']:>13}{c['confirm_p99_ms']:>10}"
                      f"  {c['load_average_before_after']}")
     for name in ("alone", "with_reports"):
-        c = out["confirms"][name]
+        c = confirms[name]
         lines.append(f"{'median ' + name:<22}{c['confirm_rps']:>10}{c['confirm_p50_ms']:>13}{c['confirm_p99_ms']:>10}")
-    lines.append(f"marketer under load: {out['confirms']['marketer']}")
-    lines += [f"  {name}: {ms:.1f} ms" for name, ms in out["statements_ms"].items()]
-    return "\n".join(lines)
+    lines.append(f"marketer under load: {confirms['marketer']}")
+    return lines
 
 
 def main() -> None:
@@ -424,6 +475,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20, help="each confirm phase")
     parser.add_argument("--rounds", type=int, default=3, help="pairs of confirm phases: alone, with reports")
+    parser.add_argument("--reports-only", action="store_true", help="time the reports only, no confirm phases")
     args = parser.parse_args()
     if args.keep_database and args.reuse_database:
         parser.error("--keep-database and --reuse-database exclude each other")

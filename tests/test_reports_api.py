@@ -161,9 +161,9 @@ def test_program_kpis_of_two_new_buyers(week: dict[str, Any]) -> None:
                                   "revenue_share": 1.0}
     assert [s["receipts"] for s in got["segments"][1:]] == [0, 0, 0] and len(got["segments"]) == 4
     s2 = report(client, "program", **{"from": a.isoformat(), "store": "s2"})["kpis"]
-    # at s2: c1's two receipts (1,800,000 + 900,000) over one member; member flows stay the chain's
+    # at s2: c1's two receipts (1,800,000 + 900,000) over one member; member flows and segments stay the chain's
     assert s2["revenue_per_member"] == 2700000 and s2["new_buyers"] == 2
-    assert s2["points_cost"] == 54000 + 26400 and s2["segments"][0]["receipts"] == 2
+    assert s2["points_cost"] == 54000 + 26400 and s2["segments"] == got["segments"]
 
 
 def test_stores_report_by_store_and_day(week: dict[str, Any]) -> None:
@@ -207,6 +207,8 @@ def test_customers_ranked_paged_and_inactive(week: dict[str, Any]) -> None:
             "lifetime_receipts": 3}
     assert {k: second[k] for k in ("card", "receipts", "amount", "items_per_receipt", "ltv")} == {
         "card": c2, "receipts": 1, "amount": 1260000, "items_per_receipt": 3.0, "ltv": 1260000}
+    by_ltv = report(client, "customers", **{"from": a.isoformat()})  # the default order
+    assert by_ltv["order"] == "ltv" and by_ltv["customers"] == by_amount["customers"]
     by_items = report(client, "customers", order="items", limit="1", **{"from": a.isoformat()})
     assert [c["card"] for c in by_items["customers"]] == [c2] and by_items["next_cursor"]
     rest = report(client, "customers", order="items", limit="1", cursor=by_items["next_cursor"],
@@ -282,13 +284,20 @@ def test_segments_follow_first_and_last_standing_purchase(make_module_service: C
     kpis = report(client, "program", **{"from": (now - timedelta(days=5)).date().isoformat()})["kpis"]
     assert {k: kpis[k] for k in ("churned", "new_buyers", "stable", "churn_to_new", "churn_to_stable")} == {
         "churned": 2, "new_buyers": 1, "stable": 1, "churn_to_new": 2.0, "churn_to_stable": 2.0}
-    # "loyal" bought 300,000 and "new" 100,000 in them: newcomers 1 of 2 receipts, a quarter of the revenue
-    shares = {s["segment"]: (s["receipts_share"], s["revenue_share"]) for s in kpis["segments"]}
-    assert shares == {"newcomer": (0.5, 0.25), "loyal": (0.5, 0.75), "pre_churn": (0.0, 0.0), "churn": (0.0, 0.0)}
+    # all their standing receipts, 6 for 800,000: newcomer 1 (100,000), loyal 2 (400,000), pre_churn 1
+    # (100,000), churn 2 (200,000)
+    shares = {s["segment"]: (s["receipts"], s["revenue"], s["receipts_share"], s["revenue_share"])
+              for s in kpis["segments"]}
+    assert shares == {"newcomer": (1, 100000, 0.1667, 0.125), "loyal": (2, 400000, 0.3333, 0.5),
+                      "pre_churn": (1, 100000, 0.1667, 0.125), "churn": (2, 200000, 0.3333, 0.25)}
     # inactive for 20 days or more: the two churned, the most valuable first (equal: in the order they joined)
     quiet = report(client, "customers", inactive_days="20")
     assert [c["card"] for c in quiet["customers"]] == [cards["churn"], cards["moved"]]
     assert [(c["receipts"], c["amount"], c["ltv"]) for c in quiet["customers"]] == [(1, 100000, 100000)] * 2
+    by_items = report(client, "customers", inactive_days="20", order="items", limit="1")
+    assert [(c["card"], c["items_per_receipt"]) for c in by_items["customers"]] == [(cards["churn"], 1.0)]
+    assert report(client, "customers", inactive_days="20", order="items", cursor=by_items["next_cursor"])[
+        "customers"][0]["card"] == cards["moved"]
 
 
 @pytest.mark.parametrize(("params", "code", "detail"), [

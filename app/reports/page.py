@@ -300,8 +300,8 @@ def _segment_shares_chart(program: Report) -> str:
               Series("share of revenue", GREEN, [basis_points(row["revenue_share"]) for row in rows])]
     chart = charts.columns("Share of receipts and of revenue per customer segment", labels, series,
                            percent_of_basis_points, percent_of_basis_points)
-    return (f'{chart}<p class="caption">Receipts with a card in this period, by the segment each member is in '
-            "now. A segment whose share of revenue is above its share of receipts brings bigger checks.</p>")
+    return (f'{chart}<p class="caption">All the purchases of the members in each segment now. A segment whose '
+            "share of revenue is above its share of receipts brings bigger checks.</p>")
 
 
 # --- stores -----------------------------------------------------------------------------------------
@@ -333,8 +333,9 @@ def _store_days_chart(rows: Sequence[Report], period: Report) -> str:
     for row, color in zip(busiest, _STORE_SERIES, strict=False):
         by_day = {day["day"]: day["receipts"] for day in row["days"]}
         series.append(Series(row["store"], color, [by_day.get(day, 0) for day in days]))
-    return charts.columns("Receipts per day of the busiest stores", [day_label(day) for day in days], series,
-                          count, count)
+    chart = charts.columns("Receipts per day of the busiest stores", [day_label(day) for day in days], series,
+                           count, count)
+    return f'<p class="caption">Receipts per day of the {len(series)} busiest stores.</p>{chart}'
 
 
 def _store_table(report: Report) -> str:

@@ -214,30 +214,19 @@ async def registrations(conn: asyncpg.Connection, start_at: datetime, end_at: da
 # --- KPIs -------------------------------------------------------------------------------------------
 
 
-async def member_flows(conn: asyncpg.Connection, start_at: datetime, end_at: datetime, now: datetime,
-                       churn_days: int) -> asyncpg.Record:
-    """Members whose first standing purchase is in the period (`new_buyers`), and those who passed into churn
-    in it: their last standing purchase + churn_days is in the period and not after now (`churned`)."""
-    return await conn.fetchrow(
-        "SELECT count(*) FILTER (WHERE first_purchase_at >= $1 AND first_purchase_at < $2) AS new_buyers,"
-        " count(*) FILTER (WHERE last_purchase_at >= $1 - make_interval(days => $4::int)"
-        "                    AND last_purchase_at < least($2, $3::timestamptz + interval '1 microsecond')"
-        "                                           - make_interval(days => $4::int)) AS churned"
-        " FROM report_accounts",
-        start_at, end_at, now, churn_days,
-    )
-
-
-async def segment_sales(conn: asyncpg.Connection, start: date, end: date, store: str | None, now: datetime,
+async def segment_flows(conn: asyncpg.Connection, start_at: datetime, end_at: datetime, now: datetime,
                         settings: Segments) -> list[asyncpg.Record]:
-    """The period's receipts with a card and their revenue, by the CVM segment their member is in now."""
-    period = "m.day BETWEEN $5 AND $6" + (" AND m.store_id = $7" if store else "")
+    """Per CVM segment now (one pass over the buyers): its members' standing receipts and revenue of all time,
+    the members whose first standing purchase is in the period (`new_buyers`), and those who passed into
+    churn in it: their last standing purchase + churn_days is in the period and not after now (`churned`)."""
     return await conn.fetch(
-        f"WITH bought AS (SELECT m.account_id, sum(m.receipts) AS receipts, sum(m.revenue) AS revenue"
-        f"                FROM report_members m WHERE {period} GROUP BY m.account_id)"
-        f" SELECT {_SEGMENT} AS segment, sum(b.receipts)::bigint AS receipts, sum(b.revenue)::bigint AS revenue"
-        " FROM bought b JOIN report_accounts a ON a.account_id = b.account_id GROUP BY 1",
-        *_segment_args(now, settings), *_args(start, end, store),
+        f"SELECT {_SEGMENT} AS segment, sum(receipts)::bigint AS receipts, sum(revenue)::bigint AS revenue,"
+        " count(*) FILTER (WHERE first_purchase_at >= $5 AND first_purchase_at < $6) AS new_buyers,"
+        " count(*) FILTER (WHERE last_purchase_at >= $5 - make_interval(days => $4::int)"
+        "                    AND last_purchase_at < least($6, $1 + interval '1 microsecond')"
+        "                                           - make_interval(days => $4::int)) AS churned"
+        " FROM report_accounts GROUP BY 1",
+        *_segment_args(now, settings), start_at, end_at,
     )
 
 
@@ -255,27 +244,48 @@ CUSTOMER_ORDERS = {
 def customers_query(order: str, store: bool, inactive: bool, after: bool, limit: bool) -> str:
     """Members by the key of `order` descending, ties by account id. Parameters: $1 $2 the period's days,
     then as present: the store, the cut-off of the inactive list (last purchase before it), the cursor's key
-    and account id, the limit."""
+    and account id, the limit.
+
+    Only what the ranking needs is joined before the limit: a ranking by the period's figures reads the
+    lifetime figures of the rows it keeps, one by lifetime value sums the period only for them (a join of
+    every member-day of the period with every buyer would be most of the cost)."""
     args = iter(range(3, 10))
-    period = "day BETWEEN $1 AND $2" + (f" AND store_id = ${next(args)}" if store else "")
-    members = (f"report_accounts a LEFT JOIN period p ON p.account_id = a.account_id"
-               f" WHERE a.last_purchase_at < ${next(args)}" if inactive
-               else "period p JOIN report_accounts a ON a.account_id = p.account_id")
+    days = "day BETWEEN $1 AND $2" + (f" AND store_id = ${next(args)}" if store else "")
+    cutoff = f"a.last_purchase_at < ${next(args)}" if inactive else ""
+    by_ltv = order == "ltv"
+    if by_ltv:  # the period's figures come after the ranking
+        members = (f"report_accounts a WHERE {cutoff}" if inactive else
+                   f"report_accounts a WHERE a.account_id IN (SELECT account_id FROM report_members WHERE {days})")
+        ranked = f"SELECT a.account_id, {CUSTOMER_ORDERS[order]} AS key FROM {members}"
+    else:
+        members = f"report_accounts a LEFT JOIN period p ON p.account_id = a.account_id WHERE {cutoff}" if inactive \
+            else "period p"
+        ranked = (f"SELECT {'a' if inactive else 'p'}.account_id, coalesce(p.receipts, 0) AS receipts,"
+                  " coalesce(p.amount, 0) AS amount, coalesce(p.lines, 0) AS lines,"
+                  f" {CUSTOMER_ORDERS[order]} AS key FROM {members}")
     page = ""
     if after:
         key, account = next(args), next(args)
         page = f" WHERE key < ${key}::numeric OR (key = ${key}::numeric AND account_id > ${account}::bigint)"
+    period = (f"SELECT account_id, sum(receipts)::bigint AS receipts, sum(revenue)::bigint AS amount,"
+              f" sum(lines)::bigint AS lines FROM report_members WHERE {days}")
+    ctes = [f"ranked AS ({ranked})",
+            f"chosen AS (SELECT * FROM ranked{page} ORDER BY key DESC, account_id"
+            + (f" LIMIT ${next(args)}" if limit else "") + ")"]
+    if by_ltv:
+        ctes.append(f"p AS ({period} AND account_id IN (SELECT account_id FROM chosen) GROUP BY account_id)")
+    else:
+        ctes.insert(0, f"period AS ({period} GROUP BY account_id)")
+    figures = ("coalesce(p.receipts, 0) AS receipts, coalesce(p.amount, 0) AS amount, coalesce(p.lines, 0) AS lines"
+               if by_ltv else "chosen.receipts, chosen.amount, chosen.lines")
     return (
-        "WITH period AS (SELECT account_id, sum(receipts)::bigint AS receipts, sum(revenue)::bigint AS amount,"
-        f"                      sum(lines)::bigint AS lines FROM report_members WHERE {period} GROUP BY account_id),"
-        " ranked AS (SELECT a.account_id, coalesce(p.receipts, 0) AS receipts, coalesce(p.amount, 0) AS amount,"
-        "                   coalesce(p.lines, 0) AS lines, a.revenue AS ltv, a.receipts AS lifetime_receipts,"
-        "                   a.first_purchase_at, a.last_purchase_at,"
-        f"                  {CUSTOMER_ORDERS[order]} AS key FROM {members}),"
-        f" chosen AS (SELECT * FROM ranked{page} ORDER BY key DESC, account_id"
-        + (f" LIMIT ${next(args)}" if limit else "") + ")"
-        " SELECT c.card, c.phone, chosen.* FROM chosen JOIN accounts c ON c.id = chosen.account_id"
-        " ORDER BY chosen.key DESC, chosen.account_id"
+        f"WITH {', '.join(ctes)}"
+        f" SELECT c.card, c.phone, chosen.account_id, chosen.key, {figures}, a.revenue AS ltv,"
+        " a.receipts AS lifetime_receipts, a.first_purchase_at, a.last_purchase_at"
+        " FROM chosen JOIN report_accounts a ON a.account_id = chosen.account_id"
+        " JOIN accounts c ON c.id = chosen.account_id" + (" LEFT JOIN p ON p.account_id = chosen.account_id"
+                                                         if by_ltv else "")
+        + " ORDER BY chosen.key DESC, chosen.account_id"
     )
 
 

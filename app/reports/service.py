@@ -184,16 +184,13 @@ async def _program(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
 
 
 async def _kpi_counts(ctx: Sources, conn: asyncpg.Connection, period: Period, active: int) -> dict[str, Any]:
-    """The member flows of the whole chain (`active`: its members with a receipt in the period) and the
-    period's receipts by segment."""
+    """The member flows of the whole chain (`active`: its members with a receipt in the period) and each
+    segment's receipts and revenue."""
     start_at, end_at = period.bounds()
-    now = utcnow()
-    settings = ctx.programs.current.program.segments
-    flows = await repository.member_flows(conn, start_at, end_at, now, settings.churn_days)
-    sales = {row["segment"]: row for row in await repository.segment_sales(conn, period.start, period.end,
-                                                                           period.store, now, settings)}
-    return {"churned": int(flows["churned"]), "new_buyers": int(flows["new_buyers"]),
-            "stable": active - int(flows["new_buyers"]), "segments": sales}
+    rows = await repository.segment_flows(conn, start_at, end_at, utcnow(), ctx.programs.current.program.segments)
+    new_buyers = sum(int(row["new_buyers"]) for row in rows)
+    return {"churned": sum(int(row["churned"]) for row in rows), "new_buyers": new_buyers,
+            "stable": active - new_buyers, "segments": {row["segment"]: row for row in rows}}
 
 
 def _kpis(counts: dict[str, Any], card_revenue: int, active: int, points: dict[str, int]) -> dict[str, Any]:
