@@ -9,12 +9,12 @@ an embedded Valkey), migrates it, loads the example program (plus `--campaigns` 
 other skus), seeds the accounts, starts `bonus-engine serve --workers N`, and measures, one after the
 other: the HTTP ceiling (/healthz), the register mix at full speed, the mix again at 80% of that rate
 (open loop) for the latency goal and at 50% for the median, balance reads with a warm cache at full speed
-and at 80% of that rate (open loop), and the SQL ceiling (raw asyncpg, the statements of one confirm). Then, the service stopped and its database dropped, the fixed SQL
-ceiling in a database of its own on the same server: shared/bench's pgbench scripts (found beside the
-repository, or in `--ceiling-scripts`; the figures are null, with a warning, without them or without
-pgbench), the least work any points ledger does per receipt, one a transaction
-(`minimal_tx_ceiling_rps`) and ten a transaction (`batched_ceiling_rps`), the best of 2 runs of
-`--ceiling-seconds` (rounded up to whole seconds) each.
+and at 80% of that rate (open loop), and the SQL ceiling (raw asyncpg, the statements of one confirm).
+Then, the service stopped and its database dropped, the fixed SQL ceiling in a database of its own on the
+same server: shared/bench's pgbench scripts (found beside the repository, or in `--ceiling-scripts`; the
+figures are null, with a warning, without them or without pgbench), the least work any points ledger
+does per receipt, one a transaction (`minimal_tx_ceiling_rps`) and ten a transaction
+(`batched_ceiling_rps`), the best of 2 runs of `--ceiling-seconds` (rounded up to whole seconds) each.
 
 With `--baseline REF`, commit REF (a `git worktree` of it) is served too, on the same servers with its own
 database, migrated by its own migrations and seeded the same way, and its register-mix peak is measured

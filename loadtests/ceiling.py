@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from app.accounts import repository as accounts
-from app.core.db import _init_connection, asyncpg_dsn, keep_session
+from app.core.db import _init_connection, asyncpg_dsn, generic_plans_transaction, keep_session
 from app.points.book import FLUSH_PARAMS, Book, flush_books
 from app.points.ids import Ids
 from app.receipts import repository as receipts
@@ -31,7 +31,7 @@ from rules import AccountState, CompiledProgram, Lot, Receipt, evaluate
 
 from .scenarios import register_mix
 
-STATEMENTS_PER_CONFIRM = 6  # BEGIN, 4 statements (see confirm_statements), COMMIT
+STATEMENTS_PER_CONFIRM = 6  # BEGIN (with its SET LOCAL), 4 statements (see confirm_statements), COMMIT
 
 
 async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram, receipt_id: str, card: str,
@@ -40,7 +40,7 @@ async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram,
     accrues: a quiet worker's batch, and the least any batch sends."""
     now = datetime.now(UTC)
     print_ = hashlib.sha256(receipt_id.encode()).digest()
-    async with conn.transaction():
+    async with generic_plans_transaction(conn):
         await receipts.claim_many(conn, [(receipt_id, print_, now)])
         account = (await accounts.lock_many(conn, [card]))[card]
         lots, _, entry_ids, lot_ids = await accounts.locked_state_many(

@@ -37,7 +37,7 @@ def test_bench_prints_every_figure(servers: Servers) -> None:
                 "confirm_to_sql_ceiling", "balance_to_http_ceiling", "loadgen_cpu_share",
                 "service_cpu_ms_per_confirm", "at50_confirm_p50_ms", "balance_at80_p99_ms"):
         assert result[key] > 0, (key, result)
-    assert result["sql_statements_per_confirm"] == STATEMENTS_PER_CONFIRM  # 6 since the receipts go with the ledger flush (c5471c4)
+    assert result["sql_statements_per_confirm"] == STATEMENTS_PER_CONFIRM  # 6 since c5471c4
     assert result["errors"] == {}, result
     assert not any(key.startswith("baseline") for key in result), result  # only with --baseline
     # the fixed ceiling: shared/bench's pgbench scripts beside the repository, found as the bench finds them

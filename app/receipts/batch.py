@@ -202,7 +202,7 @@ async def _commit(ctx: AppContext, batch: list[_Confirm]) -> None:
     program = ctx.programs.current
     answers: dict[_Confirm, Answer | BaseException] = {}
     done: list[tuple[_Confirm, Outcome]] = []  # (confirm, outcome) of the receipts written
-    async with ctx.db.transaction() as conn:
+    async with ctx.db.transaction(generic_plans=True) as conn:
         claimed = await repository.claim_many(
             conn, [(i.receipt.receipt_id, i.fingerprint, i.receipt.issued_at) for i in batch])
         await _replays(conn, [i for i in batch if i.receipt.receipt_id not in claimed], answers)
