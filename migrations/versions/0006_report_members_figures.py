@@ -1,6 +1,6 @@
 """Report summaries for the stores, customers and KPI reports (issue 15): each member-day also sums its
-revenue and lines, each buyer remembers the store of their first standing receipt, and member-days get an
-index by store and member.
+revenue and lines, each buyer remembers the store of their first standing receipt, and member-days get
+indexes by store and member and by member.
 
 No new table: both are summaries already placed by account (deploy/SCALING.md section 4). Rows written
 before carry zeros and an empty store, so the summaries are started again: the next roll-up rebuilds them
@@ -26,6 +26,9 @@ ALTER TABLE report_accounts ADD COLUMN first_store_id text NOT NULL DEFAULT '';
 -- members per store over a long period: an index-only scan in (store, member) order counts them without
 -- sorting every member-day (a year at 10 M receipts: 1.3 s instead of 4 s); only the roll-up writes it
 CREATE INDEX report_members_store_account ON report_members (store_id, account_id, day);
+-- the customers report sums each member's days: in member order from this index alone, a long period needs
+-- no hash of every member (a year at 10 M receipts: 1.7 s instead of 3 to 4 s)
+CREATE INDEX report_members_account ON report_members (account_id) INCLUDE (day, store_id, receipts, revenue, lines);
 UPDATE report_state SET time_zone = '', rolled_at = NULL WHERE id = 1;
 """
 
@@ -36,6 +39,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX report_members_store_account")
+    op.execute("DROP INDEX report_members_store_account, report_members_account")
     op.execute("ALTER TABLE report_accounts DROP COLUMN first_store_id")
     op.execute("ALTER TABLE report_members DROP COLUMN revenue, DROP COLUMN lines")
