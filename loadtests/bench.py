@@ -324,6 +324,14 @@ async def serving(name: str, accounts: int, ledger_rows: int, campaigns: int, wo
         try:
             await wait_ready(port)
             await drive(port, register_mix(400, served.cards, seed=0, run_id="warm"), 32, 5)
+            # statistics that know the warm-up's receipts, lots and ledger rows, as autovacuum's ANALYZE would
+            # have them on a server that has run a while (this machine's PostgreSQL runs without autovacuum:
+            # plans made for empty tables would scan them as they grow)
+            conn = await asyncpg.connect(asyncpg_dsn(url))
+            try:
+                await conn.execute("ANALYZE")
+            finally:
+                await conn.close()
             yield served
         finally:
             served.stop()

@@ -48,7 +48,10 @@ async def keep_session(conn: asyncpg.Connection) -> None:
 # A group-commit batch's statements take arrays (`unnest`) whose lengths change with every batch, so
 # PostgreSQL's default plans them again on each execution (a custom plan per call): about a third of the
 # database's CPU per batch went to planning. Their generic plans are index look-ups per element whatever the
-# length. Sent as one simple query with BEGIN: no round trip of its own; LOCAL: only this transaction.
+# length. A generic plan is made again when ANALYZE (autovacuum's) changes a table's statistics, so a plan
+# made while a table was nearly empty does not outlive its growth where autovacuum runs (the default; see
+# docs/operations.md). Sent as one simple query with BEGIN: no round trip of its own; LOCAL: only this
+# transaction.
 _BEGIN_GENERIC_PLANS = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
 
 
