@@ -2,7 +2,7 @@
 
 A receipt of the register mix stores about 8 KB of lines and result, which PostgreSQL compresses on every
 insert; with lz4 the SQL ceiling of a confirm rose by a fifth on this machine (loadtests/RESULTS.md,
-"Stored documents"). It applies to rows written from now on; old rows keep pglz and read as before. A
+"The changes, each measured": lz4). It applies to rows written from now on; old rows keep pglz and read as before. A
 server built without lz4 (the embedded PostgreSQL is one) keeps pglz: the migration says so and goes on.
 
 Revision ID: 0005
