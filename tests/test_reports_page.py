@@ -31,7 +31,7 @@ from tests.support import ADMIN_KEY, Service, card, confirm, line, receipt
 
 CHROMIUM = "/usr/bin/chromium"
 WIDTH, HEIGHT = 1280, 2400
-README_HEIGHT = 2850
+README_HEIGHT = 5050
 SCREENSHOT = os.environ.get("BONUS_REPORTS_SCREENSHOT")
 CHALLENGE = 'Basic realm="bonus-engine reports"'
 

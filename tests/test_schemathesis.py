@@ -63,7 +63,8 @@ _SEMANTIC_422 = {
     ("POST", "/v1/accounts"), ("POST", "/v1/accounts/{card}/adjustments"), ("GET", "/v1/accounts/{card}/ledger"),
     ("PUT", "/v1/program"), ("GET", "/v1/campaigns"), ("PUT", "/v1/campaigns/{campaign_id}"),
     ("POST", "/v1/coupons/batches"), ("POST", "/v1/gift-certificates"),
-    ("GET", "/v1/reports/program"), ("GET", "/v1/reports/campaigns"),
+    ("GET", "/v1/reports/program"), ("GET", "/v1/reports/campaigns"), ("GET", "/v1/reports/stores"),
+    ("GET", "/v1/reports/customers"),
 }
 _RECEIPT_BODIES = {("POST", "/v1/receipts/calculate"), ("POST", "/v1/receipts")}
 
