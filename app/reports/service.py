@@ -342,12 +342,20 @@ def frequency(receipts: int, members: int, days: int) -> float | None:
 async def _stores(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
     """Per store, per day and in total: sales, identified share, registrations and purchase frequency."""
     start_at, end_at = period.bounds()
-    async with ctx.db.connection() as conn:
-        sales = await repository.store_sales(conn, period.start, period.end, period.store)
-        members = {row["store_id"]: int(row["members"])
-                   for row in await repository.store_members(conn, period.start, period.end, period.store)}
-        registered = await repository.registrations(conn, start_at, end_at, period.time_zone, period.store)
-        active = await repository.active_members(conn, period.start, period.end, period.store, start_at)
+
+    async def bought() -> tuple[list[asyncpg.Record], list[asyncpg.Record], int]:
+        async with ctx.db.connection() as conn:
+            return (await repository.store_sales(conn, period.start, period.end, period.store),
+                    await repository.store_members(conn, period.start, period.end, period.store),
+                    await repository.active_members(conn, period.start, period.end, period.store, start_at))
+
+    async def opened() -> list[asyncpg.Record]:
+        async with ctx.db.connection() as conn:
+            return await repository.registrations(conn, start_at, end_at, period.time_zone, period.store)
+
+    # side by side on two connections: members per store and the registrations are each most of a long period
+    (sales, per_store, active), registered = await asyncio.gather(bought(), opened())
+    members = {row["store_id"]: int(row["members"]) for row in per_store}
     length = (period.end - period.start).days + 1
     stores: dict[str, dict[str, dict[str, int]]] = {}  # store → day → figures
     for row in sales:
