@@ -67,3 +67,10 @@ def test_latency_prints_a_phase_per_fraction(servers: Servers) -> None:
     phases = run(servers, "loadtests.latency", "--accounts", "300", "--seconds", "1", "--fractions", "0.3,0.6")
     assert [p["phase"] for p in phases] == ["peak", "30% of the peak", "60% of the peak"]
     assert all(p["confirm_rps"] > 0 and p["confirm_p99_ms"] >= p["confirm_p50_ms"] > 0 for p in phases), phases
+
+
+def test_batch_cost_prints_cpu_per_confirm_by_batch_size(servers: Servers) -> None:
+    rows = run(servers, "loadtests.batch_cost", "--sizes", "1,3", "--rounds", "3", "--warm", "2",
+               "--accounts", "100")
+    assert [(r["batch"], r["round"]) for r in rows] == [(1, 1), (3, 1), (1, 2), (3, 2)], rows
+    assert all(r["service_cpu_ms_per_confirm"] > 0 for r in rows), rows  # the backend's may round to 0
