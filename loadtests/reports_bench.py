@@ -399,7 +399,19 @@ def sanity(answers: dict[str, Any], standing: int | None) -> dict[str, Any]:
             "year_active_members": year["members"]["active"], "members_total": year["members"]["total"],
             "year_members_new": year["members"]["new"], "year_average_check": year["average_check"]["all"],
             "liability": year["liability"], "points": year["points"],
-            "campaigns_year_receipts": answers["campaigns_year"]["receipts"]["total"]}
+            "campaigns_year_receipts": answers["campaigns_year"]["receipts"]["total"],
+            **stores_and_customers(answers)}
+
+
+def stores_and_customers(answers: dict[str, Any]) -> dict[str, Any]:
+    """The new reports of the same year and 30 days, next to the program report's figures they repeat."""
+    stores, month = answers.get("stores_year"), answers.get("program_30d")
+    customers = answers.get("customers_amount_30d")
+    if not (stores and month and customers):
+        return {}
+    return {"stores_year_total": stores["total"], "stores_year_stores": len(stores["stores"]),
+            "program_30d_kpis": {k: v for k, v in month["kpis"].items() if k != "segments"},
+            "customers_30d_top_amount": customers["customers"][0]["amount"] if customers["customers"] else None}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
