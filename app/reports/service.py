@@ -344,13 +344,15 @@ async def _stores(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
     start_at, end_at = period.bounds()
 
     async def bought() -> tuple[list[asyncpg.Record], list[asyncpg.Record], int]:
-        async with ctx.db.connection() as conn:
+        async with ctx.db.connection() as conn, conn.transaction():
+            await repository.custom_plans(conn)
             return (await repository.store_sales(conn, period.start, period.end, period.store),
                     await repository.store_members(conn, period.start, period.end, period.store),
                     await repository.active_members(conn, period.start, period.end, period.store, start_at))
 
     async def opened() -> list[asyncpg.Record]:
-        async with ctx.db.connection() as conn:
+        async with ctx.db.connection() as conn, conn.transaction():
+            await repository.custom_plans(conn)
             return await repository.registrations(conn, start_at, end_at, period.time_zone, period.store)
 
     # side by side on two connections: members per store and the registrations are each most of a long period
