@@ -358,20 +358,28 @@ class Peak:
     stats: Stats
     service_s: float  # CPU of the service's processes
     machine_s: float | None  # busy CPU of the machine (None without /proc/stat)
+    database_s: float  # CPU of the PostgreSQL backends of the service's database (0 on another machine)
 
     @property
     def service_ms_per_confirm(self) -> float:
         return round(self.service_s / self.stats.count(*CONFIRMS) * 1000, 2)
 
+    @property
+    def database_ms_per_confirm(self) -> float:
+        return round(self.database_s / self.stats.count(*CONFIRMS) * 1000, 2)
+
 
 async def measure_peak(served: Served, steps: list[Step], concurrency: int, seconds: float) -> Peak:
     """The register mix at full speed (closed loop), and the CPU it took."""
+    database = served.url.rsplit("/", 1)[-1]
     service_before, machine_before = cpu.service_seconds(served.process.pid), cpu.machine_seconds()
+    database_before = cpu.database_seconds(database)
     stats = await drive(served.port, steps, concurrency, seconds)
     service_s = cpu.service_seconds(served.process.pid) - service_before
+    database_s = cpu.database_seconds(database) - database_before
     machine_after = cpu.machine_seconds()
     machine_s = machine_after - machine_before if machine_after is not None and machine_before is not None else None
-    return Peak(stats, service_s, machine_s)
+    return Peak(stats, service_s, machine_s, database_s)
 
 
 async def baseline_peak(args: argparse.Namespace, servers: tuple[str, str], steps: list[Step]) -> dict[str, Any]:
@@ -386,6 +394,7 @@ async def baseline_peak(args: argparse.Namespace, servers: tuple[str, str], step
     return {"baseline_ref": args.baseline, "baseline_commit": commit,
             "baseline_confirm_rps": round(peak.stats.rps(*CONFIRMS), 1),
             "baseline_service_cpu_ms_per_confirm": peak.service_ms_per_confirm,
+            "baseline_database_cpu_ms_per_confirm": peak.database_ms_per_confirm,
             "baseline_errors": peak.stats.errors}
 
 
@@ -466,6 +475,8 @@ async def measure(args: argparse.Namespace, servers: tuple[str, str]) -> dict[st
         # CPU per confirm of the peak phase (the mix's other requests included): the service's processes,
         # and the rest of the machine (PostgreSQL, Redis, the kernel) when the servers are local
         "service_cpu_ms_per_confirm": measured.service_ms_per_confirm,
+        # the service's own database backends: what PostgreSQL spent on it, whatever else the server did
+        "database_cpu_ms_per_confirm": measured.database_ms_per_confirm,
         "other_cpu_ms_per_confirm": (round((machine_s - service_s - peak.cpu_s) / peak.count(*CONFIRMS) * 1000, 2)
                                      if machine_s is not None else None),
         "cores": cores,

@@ -28,3 +28,17 @@ def machine_seconds() -> float | None:
         return None
     fields = [int(value) for value in stat.read_text().split("\n", 1)[0].split()[1:]]
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def database_seconds(database: str) -> float:
+    """CPU so far of this machine's PostgreSQL backends serving `database` (user + system), told apart by
+    their process titles (`postgres: … <user> <database> <client> …`): the database's own share of a server
+    that other work may be using too (its WAL writer and checkpointer, shared, are not counted). 0 where the
+    server is on another machine."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        title = process.info["cmdline"] or [""]
+        if process.info["name"] == "postgres" and f" {database} " in title[0]:
+            times = process.info["cpu_times"]
+            total += times.user + times.system
+    return total
