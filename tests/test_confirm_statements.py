@@ -83,7 +83,8 @@ def test_the_sql_ceiling_sends_what_a_confirm_sends(servers: Servers) -> None:
 
     confirmed, ceiling = asyncio.run(run())
     # BEGIN and the batch's generic plans in one simple query (app/core/db.py, _BEGIN_GENERIC_PLANS)
-    assert confirmed[0] == "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan", confirmed
+    assert confirmed[0] == ("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan;"
+                            " SET LOCAL enable_seqscan = off"), confirmed
     assert confirmed[-1] == "COMMIT", confirmed
     assert any("INSERT INTO ledger" in q for q in confirmed)  # it did redeem and accrue
     assert ceiling == confirmed

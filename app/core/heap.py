@@ -1,10 +1,11 @@
 """The garbage collector tuned for a request server: a large heap built once at start, then short-lived
 garbage per request.
 
-Measured on one worker under confirms (loadtests/RESULTS.md, "The changes, each measured": garbage collection): with CPython's
-defaults a young collection ran every few receipts and a full one, walking every object the start had
-built (modules, FastAPI's routes and schemas, pydantic validators, the compiled program), paused the
-worker for up to 60 ms several times a minute: about 4% of its CPU, and straight into the p99.
+Measured on one worker under confirms (loadtests/RESULTS.md, "The changes, each measured": garbage
+collection): with CPython's defaults a young collection ran every few receipts and a full one, walking
+every object the start had built (modules, FastAPI's routes and schemas, pydantic validators, the
+compiled program), paused the worker for up to 60 ms several times a minute: about 4% of its CPU, and
+straight into the p99.
 """
 
 from __future__ import annotations
