@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     # and confirms waiting per worker before it answers 503 `overloaded`; batch 1 confirms one at a time
     confirm_batch_max: int = Field(default=64, ge=1, le=1000)
     # one: the confirms that arrive while it is in flight form the next batch; a second slot made batches
-    # smaller, cost more CPU per confirm and doubled p99 at 80% of the peak (loadtests/RESULTS.md)
+    # smaller, each confirm dearer for the worker and for PostgreSQL, and the peak lower (loadtests/RESULTS.md)
     confirm_batches_in_flight: int = Field(default=1, ge=1, le=64)
     confirm_queue_max: int = Field(default=2000, ge=1)
     program_poll_ms: int = 1000
