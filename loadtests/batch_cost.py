@@ -21,7 +21,6 @@ import secrets
 import time
 from collections.abc import Iterator
 
-import asyncpg
 import orjson
 import psutil
 import yaml
@@ -32,6 +31,7 @@ from app.receipts.batch import _commit, _Confirm
 from rules import Receipt, compile_program, parse_program
 from tests.inprocess import app_context
 
+from ._sql import drop_database
 from .bench import ROOT, database_servers, prepare
 from .scenarios import Step, register_mix
 from .seed import card_of
@@ -71,11 +71,7 @@ async def run(args: argparse.Namespace) -> None:
                                 (_cpu(backend) - database_before) / confirms * 1000, 3),
                         }).decode(), flush=True)
         finally:
-            conn = await asyncpg.connect(admin_url)
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            finally:
-                await conn.close()
+            await drop_database(admin_url, database)
 
 
 def _batch(steps: Iterator[Step], size: int) -> list[_Confirm]:

@@ -55,6 +55,7 @@ from rules import compile_program, parse_program
 
 from . import cpu
 from ._http import Connection, build
+from ._sql import drop_database, execute
 from .ceiling import STATEMENTS_PER_CONFIRM, sql_ceiling
 from .pgbench_ceiling import fixed_ceiling, scripts_dir
 from .scenarios import Step, register_mix
@@ -209,11 +210,7 @@ def code_of(root: Path, database_url: str) -> dict[str, Any]:
 async def new_database(admin_url: str, database: str, root: Path = ROOT) -> str:
     """Create a database on the server of `admin_url` and migrate it with the migrations of the checkout at
     `root`; returns its URL."""
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await conn.close()
+    await execute(admin_url, f'CREATE DATABASE "{database}"')
     url = _with_database(admin_url, database)
     await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "migrate"], **code_of(root, url),
                             check=True, stdout=subprocess.DEVNULL)
@@ -327,19 +324,11 @@ async def serving(name: str, accounts: int, ledger_rows: int, campaigns: int, wo
             # statistics that know the warm-up's receipts, lots and ledger rows, as autovacuum's ANALYZE would
             # have them on a server that has run a while (this machine's PostgreSQL runs without autovacuum:
             # plans made for empty tables would scan them as they grow)
-            conn = await asyncpg.connect(asyncpg_dsn(url))
-            try:
-                await conn.execute("ANALYZE")
-            finally:
-                await conn.close()
+            await execute(url, "ANALYZE")
             yield served
         finally:
             served.stop()
-            conn = await asyncpg.connect(admin_url)
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            finally:
-                await conn.close()
+            await drop_database(admin_url, database)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import asyncpg
+from ._sql import drop_database, execute
 
 ROOT = Path(__file__).resolve().parents[1]
 TPS = re.compile(r"^tps = ([0-9.]+) \((?:without initial connection time|excluding connections establishing)\)",
@@ -92,11 +92,7 @@ async def fixed_ceiling(admin_url: str, seconds: float, scripts: Path | None, ru
         print(f"warning: no fixed SQL ceiling: {missing} not found", file=sys.stderr)
         return {"minimal_tx_ceiling_rps": None, "batched_ceiling_rps": None}
     database = f"ceiling_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await conn.close()
+    await execute(admin_url, f'CREATE DATABASE "{database}"')
     env = pg_environment(admin_url) | {"PGDATABASE": database}
     whole = max(1, math.ceil(seconds))
     try:
@@ -107,9 +103,5 @@ async def fixed_ceiling(admin_url: str, seconds: float, scripts: Path | None, ru
         batched = await asyncio.to_thread(best_receipts_per_second, psql, pgbench, env,
                                           scripts / "batch10_receipts.sql", whole, runs, 10)
     finally:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await drop_database(admin_url, database)
     return {"minimal_tx_ceiling_rps": minimal, "batched_ceiling_rps": batched}

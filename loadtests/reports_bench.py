@@ -48,6 +48,7 @@ from app.core.db import asyncpg_dsn
 from app.reports import repository
 from rules import parse_program
 
+from ._sql import drop_database
 from .bench import CONFIRMS, KEY, Stats, _with_database, drive, new_database, start_serve, wait_ready
 from .scenarios import register_mix
 from .seed import card_of
@@ -430,11 +431,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["statements_ms"] = await explain_all(url, out["members_csv"]["segment"], args.explain)
     finally:
         if not (args.reuse_database or args.keep_database):
-            conn = await asyncpg.connect(asyncpg_dsn(admin_url))
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            finally:
-                await conn.close()
+            await drop_database(admin_url, database)
     out["load_average_end"] = load_average()
     return out
 
