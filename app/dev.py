@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 
 from app import embedded
 
@@ -50,6 +52,10 @@ def run(data_dir: Path, host: str, port: int) -> int:
     from app.core.migrations import upgrade
 
     data_dir = data_dir.resolve()
+    # SIGTERM (a process manager, `kill`, an IDE's stop button) must stop the embedded servers as Ctrl-C does:
+    # by default it ends the process at once, and uvicorn raises it again once it has shut down, so the
+    # `finally` below would never run and both servers would be left running
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     print(f"starting embedded PostgreSQL and Valkey in {data_dir} …", flush=True)
     servers = embedded.start(data_dir)
     try:
@@ -82,3 +88,7 @@ Ctrl-C stops the API and both embedded servers; data stays in {data_dir}.
         servers.stop()
         print("embedded servers stopped", flush=True)
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
