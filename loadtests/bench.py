@@ -44,6 +44,7 @@ from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
@@ -245,8 +246,6 @@ async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int
 
 
 def _with_database(url: str, database: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
 
@@ -360,7 +359,7 @@ class Peak:
 
 async def measure_peak(served: Served, steps: list[Step], concurrency: int, seconds: float) -> Peak:
     """The register mix at full speed (closed loop), and the CPU it took."""
-    database = served.url.rsplit("/", 1)[-1]
+    database = urlsplit(served.url).path.lstrip("/")  # the URL may carry a query (sslmode=…)
     service_before, machine_before = cpu.service_seconds(served.process.pid), cpu.machine_seconds()
     database_before = cpu.database_seconds(database)
     stats = await drive(served.port, steps, concurrency, seconds)

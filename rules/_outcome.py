@@ -109,7 +109,7 @@ def _totals(lines: list[LineOutcome]) -> dict[str, int]:
         if not line.sells_certificate:
             purchase += line.amount - line.discount
     return {
-        "amount": amount, "discount": discount, "final_amount": amount - discount, "points_redeemed": redeemed,
+        "amount": amount, "discount": discount, "points_redeemed": redeemed,
         "gift_certificates": certificates, "to_pay": amount - discount - redeemed - certificates,
         "accrual_points": accrual, "bonus_points": bonus, "points_accrued": accrual + bonus,
         "purchase_amount": purchase,

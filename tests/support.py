@@ -28,6 +28,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_healthy(url: str, process: subprocess.Popen[Any], timeout_s: float) -> None:
+    """Until `url` answers /healthz with 200; RuntimeError when `process` ends or the time runs out first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the service did not start (exit code {process.poll()})")
+        time.sleep(0.1)
+
+
 @dataclass
 class Service:
     url: str
@@ -83,16 +97,7 @@ def start_service(database_url: str, redis_url: str, redis_prefix: str, program_
         stderr=stderr,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the service did not start (exit code {process.poll()})")
-        time.sleep(0.1)
+    wait_healthy(url, process, 30)
     service = Service(url, database_url, env, process)
     if program_yaml:
         answer = service.client().put("/v1/program", content=program_yaml,

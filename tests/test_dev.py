@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,9 @@ from pathlib import Path
 
 import psutil
 
+from tests.support import free_port, wait_healthy
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _servers_of(data_dir: Path) -> list[psutil.Process]:
@@ -32,27 +27,13 @@ def _servers_of(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def _wait_serving(port: int, dev: subprocess.Popen[str], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert dev.poll() is None, dev.communicate()[0]
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: dev\r\nConnection: close\r\n\r\n")
-                if sock.recv(64).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError("bonus-engine dev did not serve /healthz in time")
-
-
 def test_sigterm_stops_the_embedded_servers(tmp_path: Path) -> None:
-    data_dir, port = tmp_path / "dev-data", _free_port()
+    data_dir, port = tmp_path / "dev-data", free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     dev = subprocess.Popen([sys.executable, "-m", "app.cli", "dev", "--data", str(data_dir), "--port", str(port)],
                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_serving(port, dev, timeout_s=120)
+        wait_healthy(f"http://127.0.0.1:{port}", dev, timeout_s=120)
         assert _servers_of(data_dir), "the embedded servers run while dev serves"
         dev.send_signal(signal.SIGTERM)
         output, _ = dev.communicate(timeout=60)
