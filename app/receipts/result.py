@@ -63,10 +63,12 @@ def account_summary(card: str, view: dict[str, Any], tier_applied: str | None) -
 
 
 def stored_lines(receipt: Receipt, outcome: Outcome) -> list[dict[str, Any]]:
-    """The per-line figures refunds reverse, kept with the receipt."""
+    """The per-line figures refunds reverse, kept with the receipt; sku and category for the reports."""
     return [
         {
             "line_id": line.line_id,
+            "sku": line.sku,
+            "category": line.category,
             "quantity": decimal_text(line.quantity),
             "returned": "0",
             "sells_certificate": line.sells_certificate,
