@@ -26,8 +26,10 @@ async def app_context(database_url: str, redis_url: str, prefix: str, program: C
                       ) -> AsyncIterator[AppContext]:
     """`program` active, a group committer with `in_flight` batches at once, every connection set up by
     `init` (the service's own by default)."""
-    settings = Settings(DATABASE_URL=database_url, REDIS_URL=redis_url, BONUS_ENGINE_REDIS_PREFIX=prefix,
-                        BONUS_ENGINE_DB_POOL_MIN="1", BONUS_ENGINE_DB_POOL_MAX=str(pool_max))
+    # fields by name: Settings ignores unknown keywords, and the environment's names are not its fields
+    settings = Settings(DATABASE_URL=database_url, REDIS_URL=redis_url, redis_prefix=prefix, db_pool_min=1,
+                        db_pool_max=pool_max)
+    assert (settings.redis_prefix, settings.db_pool_max) == (prefix, pool_max)
     db = Database(settings)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("app.core.db._init_connection", init)

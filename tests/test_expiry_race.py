@@ -92,7 +92,7 @@ def test_expiry_sweeps_race_redemptions_without_double_spending(servers: Servers
 
         def sweep_function() -> None:
             async def loop() -> None:
-                db = Database(Settings(DATABASE_URL=database_url, BONUS_ENGINE_DB_POOL_MAX="2"))
+                db = Database(Settings(DATABASE_URL=database_url, db_pool_max=2))
                 await db.connect()
                 try:
                     while not stop.is_set():

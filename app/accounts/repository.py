@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-_COLUMNS = "id, card, status, phone, birth_date, registration_fingerprint, debt, version, created_at"
+from rules import Lot
+
+# an account row as every reader gets it
+COLUMNS = "id, card, status, phone, birth_date, registration_fingerprint, debt, version, created_at"
 
 
 # `cards` holds the uniqueness of a card and its account, so a look-up by card goes through it, in the same
 # statement. A scalar subquery rather than a join: on Citus (accounts by id, cards by card) it is read
 # first on the card's shard and the rest routes to the account's shard, where FOR UPDATE is allowed.
-_BY_CARD = f"SELECT {_COLUMNS} FROM accounts WHERE id = (SELECT account_id FROM cards WHERE card = $1)"
+_BY_CARD = f"SELECT {COLUMNS} FROM accounts WHERE id = (SELECT account_id FROM cards WHERE card = $1)"
 
 
 async def get(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
@@ -28,7 +32,7 @@ async def lock_many(conn: asyncpg.Connection, cards: list[str]) -> dict[str, asy
     """Lock the accounts of these cards in id order (rows are locked after the sort), the one order every
     transaction that locks several accounts takes; cards without an account are left out."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM accounts WHERE id IN (SELECT account_id FROM cards WHERE card = ANY($1::text[]))"
+        f"SELECT {COLUMNS} FROM accounts WHERE id IN (SELECT account_id FROM cards WHERE card = ANY($1::text[]))"
         " ORDER BY id FOR UPDATE",
         cards,
     )
@@ -36,7 +40,7 @@ async def lock_many(conn: asyncpg.Connection, cards: list[str]) -> dict[str, asy
 
 
 async def lock_by_id(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE", account_id)
+    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE", account_id)
     assert row is not None
     return row
 
@@ -153,6 +157,47 @@ async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], as
         lots[account_id].append(tuple(lot))  # type: ignore[arg-type]
     facts = [dict(zip(_FACTS, values, strict=True)) for values in row["facts"] or ()]
     return lots, facts, list(row["entry_ids"]), list(row["lot_ids"])
+
+
+@dataclass(frozen=True, slots=True)
+class RefundState:
+    """What a refund reads under its account's lock, in one round trip (`refund_state`)."""
+
+    lots: list[Lot]  # live lots
+    moved_lots: list[Lot]  # the lots of `moves`, emptied ones included: returned points go back into them
+    moves: list[tuple[int, int | None, int]]  # (entry_id, lot_id, points) of the entries asked, in order made
+    facts: dict[str, Any]  # purchase facts as of `at`, the refunded receipt left out
+    entry_ids: list[int]  # reserved from the ledger's sequence
+
+
+async def refund_state(conn: asyncpg.Connection, account_id: int, receipt_id: str, at: datetime, window_days: int,
+                       moves_of: list[int], entry_ids: int) -> RefundState:
+    """An account's live lots, the moves of the entries `moves_of` (a redemption and its earlier returns)
+    with their lots, its purchase facts as of `at` without the receipt being refunded (the caller counts
+    what is left of it), and `entry_ids` ids reserved: what `Book.open`, the moves of the entries, the lots
+    a return needs, `purchase_facts` and `Ids.reserve` read one at a time. Under the account's lock, taken
+    by an earlier statement: this one's snapshot is taken after it."""
+    row = await conn.fetchrow(
+        "SELECT array(SELECT nextval('ledger_id_seq') FROM generate_series(1, $6)) AS entry_ids,"
+        "       (SELECT array_agg((id, remaining, available_at, expires_at) ORDER BY id) FROM lots"
+        "        WHERE account_id = $1 AND remaining > 0) AS lots,"
+        "       (SELECT array_agg((entry_id, lot_id, points) ORDER BY id) FROM lot_moves"
+        "        WHERE account_id = $1 AND entry_id = ANY($5::bigint[])) AS moves,"
+        "       (SELECT array_agg((id, remaining, available_at, expires_at) ORDER BY id) FROM lots"
+        "        WHERE account_id = $1 AND id IN (SELECT lot_id FROM lot_moves"
+        "                                         WHERE account_id = $1 AND entry_id = ANY($5::bigint[]))"
+        "       ) AS moved_lots,"
+        "       (SELECT row(f.*) FROM (" + _PURCHASES.format(owner="$1", at="$2", since="$3")
+        + " AND receipt_id <> $4) f) AS facts",
+        account_id, at, window_start(at, window_days), receipt_id, moves_of, entry_ids,
+    )
+    return RefundState(
+        lots=[Lot(*lot) for lot in row["lots"] or ()],
+        moved_lots=[Lot(*lot) for lot in row["moved_lots"] or ()],
+        moves=[tuple(move) for move in row["moves"] or ()],
+        facts=dict(zip(_FACTS, row["facts"], strict=True)),
+        entry_ids=list(row["entry_ids"]),
+    )
 
 
 async def ledger_page(conn: asyncpg.Connection, account_id: int, before_id: int | None,

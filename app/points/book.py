@@ -88,6 +88,11 @@ class Book:
         self._entries: list[Entry] = []
         self._granted: dict[int, int] = {}  # lot id → the points of a lot this book created
         self._moves: list[tuple[int | None, int | None, int]] = []  # (entry_id, lot_id, points)
+        self._spare: dict[int, Lot] = {}  # lots read by another statement, for `give_back`
+
+    def know(self, lots: Sequence[Lot]) -> None:
+        """Lots another statement read (emptied ones included) that `give_back` may return points into."""
+        self._spare.update((lot.id, lot) for lot in lots)
 
     @classmethod
     async def open(cls, conn: asyncpg.Connection, account_id: int, debt: int, now: datetime) -> Book:
@@ -160,6 +165,8 @@ class Book:
     async def _load_lots(self, lot_ids: Sequence[int]) -> None:
         """Lots emptied earlier are not loaded by `open`; returns may need them."""
         missing = sorted(set(lot_ids) - {lot.id for lot in self.lots})
+        self.lots += [self._spare[lot_id] for lot_id in missing if lot_id in self._spare]
+        missing = [lot_id for lot_id in missing if lot_id not in self._spare]
         if missing:
             rows = await self.conn.fetch(
                 "SELECT id, remaining, available_at, expires_at FROM lots"

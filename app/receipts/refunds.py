@@ -10,16 +10,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
-
 from app.accounts import repository as accounts
-from app.accounts.view import account_view
+from app.accounts.view import Purchase, view_of, with_purchase
 from app.core import metrics
 from app.core.auth import Principal
 from app.core.context import AppContext, utcnow
 from app.core.errors import AppError, conflict, not_found
 from app.core.idempotency import fingerprint
-from app.points.book import Book
+from app.points.book import FLUSH_PARAMS, Book, flush_books
+from app.points.ids import Ids
 from rules import REVERSIBLE, decimal_text, refund_share
 
 from . import instruments, repository
@@ -27,6 +26,7 @@ from .result import TOTALS, account_summary
 from .schemas import RefundRequest
 
 CANCEL_ID = "~cancel"  # outside the refund_id alphabet, so no client refund can take it
+_REFUND_ENTRIES = 2  # a refund writes at most an accrual reversal and a redemption return
 
 
 def _wanted(request: RefundRequest, lines: list[dict[str, Any]]) -> dict[str, Decimal]:
@@ -92,8 +92,9 @@ def _element(refund_id: str, store_id: str | None, shares: list[dict[str, Any]],
             "totals": {name: totals[name] for name in TOTALS}}
 
 
-async def _reverse_points(conn: asyncpg.Connection, book: Book, links: dict[str, Any], shares: list[dict[str, Any]],
+async def _reverse_points(book: Book, links: dict[str, Any], shares: list[dict[str, Any]], moves: list[Any],
                           receipt_id: str, refund_id: str) -> None:
+    """`moves`: (entry_id, lot_id, points) of the receipt's redemption and its earlier returns."""
     fields = {"receipt_id": receipt_id, "refund_id": None if refund_id == CANCEL_ID else refund_id}
     if refund_id == CANCEL_ID:
         fields["reason"] = "cancel"
@@ -104,8 +105,8 @@ async def _reverse_points(conn: asyncpg.Connection, book: Book, links: dict[str,
         metrics.POINTS.labels("accrual_reversal").inc(reversed_points)
     returned = sum(s["points_redeemed"] for s in shares)
     if returned:
-        taken = await repository.entry_moves(conn, book.account_id, [links["redemption_entry"]])
-        given_back = await repository.entry_moves(conn, book.account_id, links.get("return_entries", []))
+        taken = [(lot_id, points) for entry_id, lot_id, points in moves if entry_id == links["redemption_entry"]]
+        given_back = [(lot_id, points) for entry_id, lot_id, points in moves if entry_id != links["redemption_entry"]]
         entry_id = await book.give_back(returned, taken, given_back, **fields)
         links.setdefault("return_entries", []).append(entry_id)
         metrics.POINTS.labels("redemption_return").inc(returned)
@@ -113,21 +114,31 @@ async def _reverse_points(conn: asyncpg.Connection, book: Book, links: dict[str,
 
 async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None, principal: Principal
                  ) -> tuple[dict[str, Any], bool]:
-    """(response, replayed?); `request` None is a cancel."""
+    """(response, replayed?); `request` None is a cancel.
+
+    Statements: the receipt locked; its account locked with the refund looked up; the account's lots,
+    moves and purchase facts with ledger ids reserved; the ledger, the receipt and the refund written in
+    one (certificates add their own, in code order, before that)."""
     cancel = request is None
     refund_id = CANCEL_ID if request is None else request.refund_id
     print_ = fingerprint(request) if request is not None else b"cancel"
     program = ctx.programs.current
-    now = utcnow()
+    window_days = program.program.tiers.window_days
     snapshot = None
-    async with ctx.db.transaction() as conn:
+    async with ctx.db.transaction(generic_plans=True) as conn:
         row = await repository.get(conn, receipt_id, lock=True)
         if row is None or row["status"] == "pending":
             raise not_found("receipt_not_found", "no confirmed receipt with this id")
         if cancel and not principal.is_admin and principal.store_id not in (None, row["store_id"]):
             raise AppError(403, "forbidden", "only the receipt's own store or an admin key may cancel it")
         owner_id = row["owner_id"]
-        done = await repository.find_refund(conn, owner_id, receipt_id, refund_id)
+        account = None
+        if row["account_id"] is not None:
+            account, done = await repository.lock_account_finding_refund(conn, row["account_id"], receipt_id,
+                                                                         refund_id)
+            done = None if done is None else {"fingerprint": done[0], "refund": done[1]}
+        else:
+            done = await repository.find_refund(conn, owner_id, receipt_id, refund_id)
         if done is not None:
             if done["fingerprint"] != print_:
                 raise conflict("idempotency_conflict", "this refund_id was used with another body")
@@ -135,30 +146,34 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
             return dict(done["refund"]), True
         if cancel and row["status"] in ("refunded", "cancelled"):
             return dict(row["result"]), True
+        now = utcnow()  # after waiting for the locks
         lines = row["lines"]
         wanted = _wanted(request or RefundRequest(refund_id="cancel"), lines)
         shares = _reverse_lines(lines, wanted)
         links = row["links"]
-        account = book = None
-        version = 0
-        if row["account_id"] is not None:
-            account = await accounts.lock_by_id(conn, row["account_id"])
-            now = utcnow()  # after waiting for the account lock
-            book = await Book.open(conn, account["id"], account["debt"], now)
+        book = None
+        if account is not None:
+            returns = any(s["points_redeemed"] for s in shares)
+            state = await accounts.refund_state(
+                conn, account["id"], receipt_id, now, window_days,
+                [links["redemption_entry"], *links.get("return_entries", [])] if returns else [], _REFUND_ENTRIES)
+            ids = Ids(conn)
+            ids.add(state.entry_ids, [])
+            book = Book(conn, account["id"], state.lots, account["debt"], now, ids)
+            book.know(state.moved_lots)
             book.settle()
-            await _reverse_points(conn, book, links, shares, receipt_id, refund_id)
-            version = await book.flush()
+            await _reverse_points(book, links, shares, state.moves, receipt_id, refund_id)
         everything = all(Decimal(line["returned"]) == Decimal(line["quantity"]) for line in lines)
         status = "cancelled" if cancel else ("refunded" if everything else "partially_refunded")
         await instruments.reverse(conn, receipt_id, None if cancel else refund_id, shares, links, everything)
         refunded_purchase = sum(s["amount"] - s["discount"] for s in shares if not s["line"]["sells_certificate"])
-        await repository.update_after_refund(conn, owner_id, receipt_id, status=status,
-                                             refunded_purchase=refunded_purchase, lines=lines, links=links)
         result = dict(row["result"])
         if account is not None and book is not None:
-            current = {**account, "debt": book.debt, "version": version}  # as this transaction left it
-            view, changes_at = await account_view(conn, current, program, now, book.live_lots())
-            snapshot = (view, version, changes_at)
+            facts = state.facts  # the receipt's own purchase is counted below, as this refund leaves it
+            if status == "partially_refunded":
+                left = row["purchase_amount"] - row["refunded_purchase"] - refunded_purchase
+                facts = with_purchase(facts, Purchase(row["issued_at"], left), now, window_days)
+            view, changes_at = view_of({**account, "debt": book.debt}, program, now, book.live_lots(), facts)
             result["account"] = account_summary(account["card"], view, result["account"]["tier_applied"])
         element = _element(refund_id, principal.store_id, shares, now.isoformat())
         returned = {line["line_id"]: line["returned"] for line in lines}
@@ -166,9 +181,12 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         result["lines"] = [{**line, "refunded_quantity": returned[line["line_id"]]} for line in result["lines"]]
         result["refunds"] = [*result.get("refunds", []), element]
         response = {**result, "refund": element}
-        await repository.store_result(conn, owner_id, receipt_id, result)
-        await repository.insert_refund(conn, owner_id, receipt_id, refund_id, print_, row["account_id"],
-                                       principal.store_id, response, refunded_purchase)
+        versions = await flush_books(conn, [book] if book is not None else [], repository.refunded_ctes(
+            owner_id, receipt_id, status=status, refunded_purchase=refunded_purchase, lines=lines, links=links,
+            result=result, refund_id=refund_id, fingerprint=print_, account_id=row["account_id"],
+            store_id=principal.store_id, response=response, first=FLUSH_PARAMS + 1))
+        if account is not None:
+            snapshot = (view, versions[account["id"]], changes_at)
     if snapshot is not None:
         await ctx.cache_account(*snapshot)
     metrics.RECEIPTS.labels("cancelled" if cancel else "refunded").inc()

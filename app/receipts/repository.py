@@ -16,6 +16,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from app.accounts.repository import COLUMNS as ACCOUNT_COLUMNS
+
 _OWNER_BITS = 0x7FFF_FFFF_FFFF_FFFF
 
 # one statement: the claim's owner (a scalar subquery, read first), then the receipt on that owner's shard
@@ -70,8 +72,9 @@ async def get_many(conn: asyncpg.Connection, receipt_ids: list[str]) -> dict[str
 
 async def get(conn: asyncpg.Connection, receipt_id: str, *, lock: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT receipt_id, owner_id, fingerprint, account_id, store_id, issued_at, status, program_version, lines,"
-        f" links, result FROM receipts WHERE {_BY_ID}" + (" FOR UPDATE" if lock else ""),
+        "SELECT receipt_id, owner_id, fingerprint, account_id, store_id, issued_at, status, program_version,"
+        f" purchase_amount, refunded_purchase, lines, links, result FROM receipts WHERE {_BY_ID}"
+        + (" FOR UPDATE" if lock else ""),
         receipt_id,
     )
 
@@ -135,19 +138,47 @@ async def insert_confirmed_many(conn: asyncpg.Connection, receipts: list[Confirm
     await conn.execute("WITH " + ctes + " SELECT 1", *args)
 
 
-async def store_result(conn: asyncpg.Connection, owner_id: int, receipt_id: str, result: dict[str, Any]) -> None:
-    await conn.execute(
-        "UPDATE receipts SET result = $3 WHERE owner_id = $1 AND receipt_id = $2", owner_id, receipt_id, result
+async def lock_account_finding_refund(conn: asyncpg.Connection, account_id: int, receipt_id: str,
+                                      refund_id: str) -> tuple[asyncpg.Record, asyncpg.Record | None]:
+    """(the account of a receipt stored under it, locked; `find_refund`'s answer), in one round trip. The
+    refund is read under the receipt's row lock, which every refund of the receipt takes first: none can
+    commit while this statement waits for the account's lock, so its snapshot is fresh enough."""
+    row = await conn.fetchrow(
+        f"SELECT {ACCOUNT_COLUMNS}, (SELECT row(fingerprint, refund) FROM refunds WHERE owner_id = $1"
+        "  AND receipt_id = $2 AND refund_id = $3) AS done FROM accounts WHERE id = $1 FOR UPDATE",
+        account_id, receipt_id, refund_id,
     )
+    assert row is not None
+    return row, row["done"]
 
 
-async def update_after_refund(conn: asyncpg.Connection, owner_id: int, receipt_id: str, *, status: str,
-                              refunded_purchase: int, lines: list[dict[str, Any]], links: dict[str, Any]) -> None:
-    await conn.execute(
-        "UPDATE receipts SET status = $3, refunded_purchase = refunded_purchase + $4, lines = $5, links = $6"
-        " WHERE owner_id = $1 AND receipt_id = $2",
-        owner_id, receipt_id, status, refunded_purchase, lines, links,
-    )
+# The refunded receipt's new state and the refund, written with the ledger's flush; parameters numbered
+# from {first}
+_REFUNDED_CTES = """
+refunded AS (
+    UPDATE receipts SET status = ${p2}, refunded_purchase = refunded_purchase + ${p3}, lines = ${p4}::jsonb,
+                        links = ${p5}::jsonb, result = ${p6}::json
+    WHERE owner_id = ${p0} AND receipt_id = ${p1}
+), refund AS (
+    INSERT INTO refunds (owner_id, receipt_id, refund_id, fingerprint, account_id, store_id, refund,
+                         purchase_refunded)
+    VALUES (${p0}, ${p1}, ${p7}, ${p8}, ${p9}, ${p10}, ${p11}::json, ${p3})
+)"""
+
+
+def refunded_ctes(owner_id: int, receipt_id: str, *, status: str, refunded_purchase: int,
+                  lines: list[dict[str, Any]], links: dict[str, Any], result: dict[str, Any], refund_id: str,
+                  fingerprint: bytes, account_id: int | None, store_id: str | None, response: dict[str, Any],
+                  first: int) -> tuple[str, list[Any]]:
+    """The CTEs that write a refund: the receipt's status, refunded purchase, lines, links and result, and the
+    refund's own row; their parameters numbered from `first`, and the arguments."""
+    sql = _REFUNDED_CTES.format(**{f"p{i}": first + i for i in range(12)})
+    return sql, [owner_id, receipt_id, status, refunded_purchase, lines, links, result, refund_id, fingerprint,
+                 account_id, store_id, response]
+
+
+
+
 
 
 async def find_refund(conn: asyncpg.Connection, owner_id: int, receipt_id: str,
@@ -156,22 +187,3 @@ async def find_refund(conn: asyncpg.Connection, owner_id: int, receipt_id: str,
         "SELECT fingerprint, refund FROM refunds WHERE owner_id = $1 AND receipt_id = $2 AND refund_id = $3",
         owner_id, receipt_id, refund_id,
     )
-
-
-async def insert_refund(conn: asyncpg.Connection, owner_id: int, receipt_id: str, refund_id: str,
-                        fingerprint: bytes, account_id: int | None, store_id: str | None,
-                        response: dict[str, Any], purchase_refunded: int) -> None:
-    await conn.execute(
-        "INSERT INTO refunds (owner_id, receipt_id, refund_id, fingerprint, account_id, store_id, refund,"
-        " purchase_refunded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        owner_id, receipt_id, refund_id, fingerprint, account_id, store_id, response, purchase_refunded,
-    )
-
-
-async def entry_moves(conn: asyncpg.Connection, account_id: int, entry_ids: list[int]) -> list[tuple[int | None, int]]:
-    """The lot moves of an account's ledger entries, in the order they were made."""
-    rows = await conn.fetch(
-        "SELECT lot_id, points FROM lot_moves WHERE account_id = $1 AND entry_id = ANY($2::bigint[]) ORDER BY id",
-        account_id, entry_ids,
-    )
-    return [(row["lot_id"], row["points"]) for row in rows]
