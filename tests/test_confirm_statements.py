@@ -91,6 +91,36 @@ def test_the_sql_ceiling_sends_what_a_confirm_sends(servers: Servers) -> None:
     assert len(confirmed) == STATEMENTS_PER_CONFIRM
 
 
+def test_calculate_reads_a_card_in_one_statement(servers: Servers) -> None:
+    """The account, its lots and its purchase facts as of the receipt and as of now: one round trip, one
+    snapshot; and the receipt's figures are the ones confirm then gives (the account after it differs)."""
+    database_url = servers.new_database()
+
+    async def run() -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await seed(conn, accounts=1)
+        finally:
+            await conn.close()
+        async with context(database_url, servers.redis_url, f"t{servers.run_id}calc:") as ctx:
+            body = redeeming_receipt(card_of(1))
+            await service.calculate(ctx, body, ADMIN)  # the first run of a statement also introspects types
+            await asyncio.sleep(0.05)
+            SENT.clear()
+            calculated = await service.calculate(ctx, body, ADMIN)
+            await asyncio.sleep(0.05)
+            sent = list(SENT)
+            confirmed, _ = await service.confirm(ctx, body, ADMIN)
+        return sent, calculated, confirmed
+
+    sent, calculated, confirmed = asyncio.run(run())
+    assert len(sent) == 1 and "FROM lots" in sent[0] and "FROM receipts" in sent[0], sent
+    assert calculated["status"] == "calculated"
+    assert calculated["account"]["tier_applied"] == confirmed["account"]["tier_applied"]
+    own = ("status", "refunds", "account")
+    assert {k: v for k, v in calculated.items() if k not in own} == {k: v for k, v in confirmed.items() if k not in own}
+
+
 def test_a_connection_goes_back_to_the_pool_without_a_reset(servers: Servers) -> None:
     """Release sends nothing (asyncpg's default reset is a round trip per request), and what a transaction
     sets with SET LOCAL is gone for the next request on the same connection (the pool holds one)."""

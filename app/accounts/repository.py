@@ -105,16 +105,6 @@ async def purchase_facts(conn: asyncpg.Connection, account_id: int, at: datetime
                                account_id, at, window_start(at, window_days))
 
 
-async def purchase_facts_many(conn: asyncpg.Connection, asks: list[tuple[int, datetime]],
-                              window_days: int) -> list[asyncpg.Record]:
-    """`purchase_facts` for many (account_id, at) in one statement, in the order asked."""
-    return await conn.fetch(
-        "SELECT f.* FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY"
-        " AS q(owner, at, since, n) CROSS JOIN LATERAL ("
-        + _PURCHASES.format(owner="q.owner", at="q.at", since="q.since") + ") f ORDER BY q.n",
-        [account_id for account_id, _ in asks], [at for _, at in asks],
-        [window_start(at, window_days) for _, at in asks],
-    )
 
 
 def window_start(at: datetime, window_days: int) -> datetime:
@@ -157,6 +147,25 @@ async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], as
         lots[account_id].append(tuple(lot))  # type: ignore[arg-type]
     facts = [dict(zip(_FACTS, values, strict=True)) for values in row["facts"] or ()]
     return lots, facts, list(row["entry_ids"]), list(row["lot_ids"])
+
+
+async def calculation_state(conn: asyncpg.Connection, card: str, issued_at: datetime, now: datetime, window_days: int
+                            ) -> tuple[asyncpg.Record, list[Lot], dict[str, Any], dict[str, Any]] | None:
+    """(the account of `card`, its live lots, its purchase facts as of `issued_at` and as of `now`) in one
+    statement and one snapshot, without a lock: what calculate reads; None without an account."""
+    row = await conn.fetchrow(
+        f"WITH a AS ({_BY_CARD}) SELECT a.*,"
+        "       (SELECT array_agg((id, remaining, available_at, expires_at)) FROM lots"
+        "        WHERE account_id = a.id AND remaining > 0) AS lots,"
+        "       (SELECT row(f.*) FROM (" + _PURCHASES.format(owner="a.id", at="$2", since="$3") + ") f) AS at_receipt,"
+        "       (SELECT row(f.*) FROM (" + _PURCHASES.format(owner="a.id", at="$4", since="$5") + ") f) AS at_now"
+        " FROM a",
+        card, issued_at, window_start(issued_at, window_days), now, window_start(now, window_days),
+    )
+    if row is None:
+        return None
+    return (row, [Lot(*lot) for lot in row["lots"] or ()], dict(zip(_FACTS, row["at_receipt"], strict=True)),
+            dict(zip(_FACTS, row["at_now"], strict=True)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,16 +70,15 @@ async def calculate(ctx: AppContext, receipt: Receipt, principal: Principal) -> 
     check_time(receipt, program, now)
     await _check_lookups(ctx, receipt, principal)
     async with ctx.db.connection() as conn:
-        account = await accounts.get(conn, receipt.card) if receipt.card else None
-        facts = await instruments.gather(conn, receipt, program, account["id"] if account else None, now)
+        state = (await accounts.calculation_state(conn, receipt.card, receipt.issued_at, now,
+                                                  program.program.tiers.window_days) if receipt.card else None)
+        facts = await instruments.gather(conn, receipt, program, state[0]["id"] if state else None, now)
         summary = None
-        if account is None:
+        if state is None:
             outcome = evaluate(receipt, state_of(None, receipt, program, None, None), program, now, facts)
         else:
-            # the account's lots, and its purchases as of the receipt and as of now, in two statements
-            book = await Book.open(conn, account["id"], account["debt"], now)
-            at_receipt, at_now = await accounts.purchase_facts_many(
-                conn, [(account["id"], receipt.issued_at), (account["id"], now)], program.program.tiers.window_days)
+            account, lots, at_receipt, at_now = state
+            book = Book(conn, account["id"], lots, account["debt"], now)
             outcome = evaluate(receipt, state_of(account, receipt, program, book, at_receipt), program, now, facts)
             view, _ = view_of(account, program, now, book.live_lots(), at_now)
             summary = account_summary(account["card"], view, outcome.tier_applied)
