@@ -13,6 +13,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from ._conditions import ScopeMemo
 from ._program import Bonus, Campaign, CampaignBase, Coupon, Program
 from ._receipt import Line, category_prefixes
 
@@ -83,6 +84,7 @@ class CompiledProgram:
     registration_bonuses: tuple[Bonus, ...] = ()
     by_id: dict[str, Campaign] = field(default_factory=dict, repr=False)
     shared_codes: dict[str, Coupon] = field(default_factory=dict, repr=False)
+    scope_memo: ScopeMemo = field(default_factory=ScopeMemo, repr=False, compare=False)  # evaluate's, not state
 
     def candidates(self, campaign_type: str, lines: Sequence[Line]) -> list[Campaign]:
         """Campaigns of `campaign_type` that may touch these lines, in priority order (ties by id)."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 from ._program import CampaignBase, Items, When
 from ._receipt import Line
 
-__all__ = ["Context", "LineScopes", "applies", "in_scope", "not_active_reason", "when_holds"]
+__all__ = ["Context", "LineScopes", "ScopeMemo", "applies", "in_scope", "not_active_reason", "when_holds"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +77,44 @@ def in_scope(items: Items | None, line: Line) -> bool:
     return line.sku in sets.skus or not sets.categories.isdisjoint(prefixes)
 
 
+class ScopeMemo:
+    """`in_scope` answers kept across receipts, by items (by identity: they belong to the program's
+    campaigns, and the memo lives as long as the compiled program) and (sku, category). A chain sells the
+    same skus all day, so most receipts find every answer here; past `limit` answers it starts again."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._by_items: dict[int, dict[tuple[str, str | None], bool]] = {}
+        self._size = 0
+        self._limit = limit
+
+    def answers(self, items: Items, kinds: Sequence[tuple[str, str | None]], samples: Sequence[Line]) -> list[bool]:
+        known = self._by_items.get(id(items))
+        if known is None:
+            known = self._by_items[id(items)] = {}
+        answers = []
+        for kind, line in zip(kinds, samples, strict=True):
+            inside = known.get(kind)
+            if inside is None:
+                if self._size >= self._limit:
+                    self._by_items.clear()
+                    self._size = 0
+                    known = self._by_items[id(items)] = {}
+                inside = known[kind] = in_scope(items, line)
+                self._size += 1
+            answers.append(inside)
+        return answers
+
+
 class LineScopes:
     """`in_scope` of each line of one receipt, per `items`, worked out once per distinct (sku, category).
 
     Every stage of an evaluation asks for the scopes of its campaigns, and a receipt repeats skus; whether
     a line is in scope depends only on its sku and category. Items are remembered by identity: they
-    belong to the program's campaigns, which outlive the evaluation.
+    belong to the program's campaigns, which outlive the evaluation. With a `memo`, answers are shared
+    across receipts too.
     """
 
-    def __init__(self, lines: Sequence[Line]) -> None:
+    def __init__(self, lines: Sequence[Line], memo: ScopeMemo | None = None) -> None:
         kinds: dict[tuple[str, str | None], int] = {}
         self._samples: list[Line] = []  # one line of each kind
         self._kind: list[int] = []  # each line's kind
@@ -94,14 +124,19 @@ class LineScopes:
                 kinds[key] = len(self._samples)
                 self._samples.append(line)
             self._kind.append(kinds[key])
+        self._kinds = list(kinds)  # (sku, category) of each sample
+        self._memo = memo
         self._everywhere = (True,) * len(lines)
         self._known: dict[int, tuple[bool, ...]] = {}
+        # each line's entry of a per-kind list, in one C call (itemgetter of one index gives no tuple)
+        self._pick = itemgetter(*self._kind) if len(self._kind) > 1 else lambda inside: tuple(inside[:1])
 
     def of(self, items: Items | None) -> tuple[bool, ...]:
         if items is None:
             return self._everywhere
         known = self._known.get(id(items))
         if known is None:
-            inside = [in_scope(items, line) for line in self._samples]
-            known = self._known[id(items)] = tuple(inside[kind] for kind in self._kind)
+            inside = (self._memo.answers(items, self._kinds, self._samples) if self._memo is not None
+                      else [in_scope(items, line) for line in self._samples])
+            known = self._known[id(items)] = self._pick(inside)
         return known

@@ -69,14 +69,14 @@ class DiscountStage:
 
     def _scope(self, campaign: Campaign) -> list[bool]:
         inside = self.scopes.of(campaign.items)
-        return [not blocked and inside[i] for i, blocked in enumerate(self.blocked)]
+        return [not blocked and on for blocked, on in zip(self.blocked, inside, strict=True)]
 
     def _evaluate(self, step: _Step) -> list[int] | None:
         """The step's discount per line on the current amounts; None for a coupon rejected here."""
         campaign = step.campaign
         scope = self._scope(campaign)
-        left = [r.final_amount for r in self.results]
-        room = [max(0, left[i] - self.floors[i]) for i in range(len(left))]
+        left = [r.amount - r.discount for r in self.results]
+        room = [amount - floor if amount > floor else 0 for amount, floor in zip(left, self.floors, strict=True)]
         if step.coupon is None:
             return DISCOUNTS[campaign.type](campaign, self.lines, left, room, scope) if any(scope) else None
         assert isinstance(campaign, Coupon)

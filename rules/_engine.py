@@ -38,7 +38,7 @@ def evaluate(
     results = [LineOutcome(line.line_id, line.amount, line.sells_certificate) for line in lines]
     effects: dict[str, CampaignEffect] = {}
     candidates = program.candidates_by_type(lines)
-    scopes = LineScopes(lines)
+    scopes = LineScopes(lines, program.scope_memo)
 
     rejected, admitted = admit_coupons(receipt.coupons, facts, program, ctx, earns)
     stage = DiscountStage(ctx, lines, floors, results, candidates, scopes)
@@ -167,7 +167,7 @@ def _accrue(
     touching = zip(*(scopes.of(c.items) for c in campaigns), strict=True) if campaigns else ((),) * len(lines)
     rates: dict[tuple[bool, ...], tuple[list[str], Fraction]] = {}
     for line, result, inside in zip(lines, results, touching, strict=True):
-        if not _accrues(line):
+        if line.no_accrual or line.gift_certificate is not None:  # _accrues, inlined: once per line
             continue
         known = rates.get(inside)
         if known is None:
@@ -176,7 +176,7 @@ def _accrue(
                 rate = _changed_rate(rate, campaign)
             known = rates[inside] = [c.id for c, on in zip(campaigns, inside, strict=True) if on], rate
         touched, rate = known
-        base = result.final_amount - (result.points_redeemed if paid else 0)
+        base = result.amount - result.discount - (result.points_redeemed if paid else 0)
         result.accrual_points = floor_points(base, rate, whole)
         if touched:
             base_points = floor_points(base, tier_percent, whole)

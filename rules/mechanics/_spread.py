@@ -16,10 +16,10 @@ def give(percent: Fraction | None, amount: int | None, left: Sequence[int], room
          scope: Sequence[bool]) -> list[int]:
     """A percent of the in-scope amount left (half up, once) or a fixed amount, capped at the room above
     the floors, spread over the in-scope lines by their amounts left."""
-    weights = [left[i] if scope[i] else 0 for i in range(len(left))]
+    weights = [amount if inside else 0 for amount, inside in zip(left, scope, strict=True)]
     base = sum(weights)
     if base == 0:
         return [0] * len(left)
     wanted = percent_half_up(base, percent) if percent is not None else amount or 0
-    caps = [room[i] if scope[i] else 0 for i in range(len(left))]
+    caps = [free if inside else 0 for free, inside in zip(room, scope, strict=True)]
     return spread(min(wanted, sum(caps)), weights, caps)

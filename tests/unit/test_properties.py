@@ -29,7 +29,7 @@ from rules import (
     take,
     take_for_reversal,
 )
-from rules._conditions import LineScopes, in_scope
+from rules._conditions import LineScopes, ScopeMemo, in_scope
 from rules._program import CAMPAIGN_TYPES, NForM
 from rules.mechanics import n_for_m
 
@@ -340,7 +340,8 @@ def test_n_for_m_matches_unit_by_unit_expansion(
 def test_shortcuts_of_evaluate_agree_with_their_definitions(receipt: Receipt, document: dict[str, Any]) -> None:
     """evaluate looks candidates up once for all types and works scopes out once per (sku, category): per
     type, the campaigns without a positive item filter and those naming a sku or a category (prefix) of a
-    line, registration bonuses aside, in priority order; and the same scopes as per line."""
+    line, registration bonuses aside, in priority order; and the same scopes as per line, with the answers
+    of earlier receipts remembered by the program or not."""
     prog = compile_program(parse_program(document), 1)
     by_type = prog.candidates_by_type(receipt.lines)
     skus = {line.sku for line in receipt.lines}
@@ -358,10 +359,14 @@ def test_shortcuts_of_evaluate_agree_with_their_definitions(receipt: Receipt, do
         assert by_type.get(kind, []) == expected
         assert prog.candidates(kind, receipt.lines) == expected
     scopes = LineScopes(receipt.lines)
+    small = ScopeMemo(limit=3)  # starts again every few answers
+    memos = [LineScopes(receipt.lines, memo) for memo in (prog.scope_memo, prog.scope_memo, small, small)]
     for campaign in prog.program.campaigns:
         expected = tuple(in_scope(campaign.items, line) for line in receipt.lines)
         assert scopes.of(campaign.items) == expected
         assert scopes.of(campaign.items) == expected  # remembered
+        for shared in memos:  # a cold memo, then warm; and a small one that forgets
+            assert shared.of(campaign.items) == expected
 
 
 @PROPERTY
