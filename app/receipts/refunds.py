@@ -22,7 +22,7 @@ from app.points.ids import Ids
 from rules import REVERSIBLE, decimal_text, refund_share
 
 from . import instruments, repository
-from .result import TOTALS, account_summary
+from .result import TOTALS, account_summary, compact, expand
 from .schemas import RefundRequest
 
 CANCEL_ID = "~cancel"  # outside the refund_id alphabet, so no client refund can take it
@@ -147,7 +147,7 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         if cancel and row["status"] in ("refunded", "cancelled"):
             return dict(row["result"]), True
         now = utcnow()  # after waiting for the locks
-        lines = row["lines"]
+        lines = [expand(line) for line in row["lines"]]
         wanted = _wanted(request or RefundRequest(refund_id="cancel"), lines)
         shares = _reverse_lines(lines, wanted)
         links = row["links"]
@@ -182,7 +182,8 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         result["refunds"] = [*result.get("refunds", []), element]
         response = {**result, "refund": element}
         versions = await flush_books(conn, [book] if book is not None else [], repository.refunded_ctes(
-            owner_id, receipt_id, status=status, refunded_purchase=refunded_purchase, lines=lines, links=links,
+            owner_id, receipt_id, status=status, refunded_purchase=refunded_purchase,
+            lines=[compact(line) for line in lines], links=links,
             result=result, refund_id=refund_id, fingerprint=print_, account_id=row["account_id"],
             store_id=principal.store_id, response=response, first=FLUSH_PARAMS + 1))
         if account is not None:
