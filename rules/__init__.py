@@ -8,7 +8,7 @@ from ._facts import NO_FACTS, CertificateFact, CouponFact, ReceiptFacts
 from ._lots import Lot, Move, balances, return_points, settle_debt, take, take_for_reversal
 from ._money import floor_points, percent_half_up, quantity_floor, spread
 from ._outcome import BonusGrant, CampaignEffect, CertificateCharge, CouponVerdict, LineOutcome, Outcome
-from ._program import Bonus, Campaign, Program, ProgramError, parse_program
+from ._program import Bonus, Campaign, Program, ProgramError, TierLevel, parse_program
 from ._receipt import CertificatePayment, Line, Receipt, normalize_code
 from ._refund import REVERSIBLE, refund_share
 from ._types import decimal_text
@@ -36,6 +36,7 @@ __all__ = [
     "Move",
     "Outcome",
     "Program",
+    "TierLevel",
     "ProgramError",
     "Receipt",
     "balances",

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
 
-from rules import CompiledProgram, Lot, balances, next_tier, segment_of, tier_for
+from rules import CompiledProgram, Lot, TierLevel, balances, next_tier, segment_of, tier_for
 
 from . import repository
 
@@ -97,6 +98,13 @@ async def account_view(
     return view_of(account, program, now, lots, facts)
 
 
+@lru_cache(maxsize=256)
+def _accrual_percent(tier: TierLevel) -> Any:
+    """A tier's percent as the program document writes it (`3`, `"7.5"`): every view shows it, and a
+    program has a few tiers (frozen, so one tier is one entry)."""
+    return tier.model_dump(mode="json")["accrual_percent"]
+
+
 def view_of(account: Mapping[str, Any], program: CompiledProgram, now: datetime, lots: Sequence[Lot],
             facts: Mapping[str, Any]) -> tuple[dict[str, Any], datetime | None]:
     """The view from the account row, its live lots and its purchase facts as of `now`."""
@@ -112,7 +120,7 @@ def view_of(account: Mapping[str, Any], program: CompiledProgram, now: datetime,
         "points": {"available": available, "pending": pending, "expiring": expiring(lots, now)},
         "tier": {
             "id": tier.id,
-            "accrual_percent": tier.model_dump(mode="json")["accrual_percent"],
+            "accrual_percent": _accrual_percent(tier),
             "purchases": purchases,
             "next": None if upcoming is None else {
                 "id": upcoming.id,
