@@ -32,6 +32,7 @@ help:
 	@echo "make suite   pytest, against DATABASE_URL/REDIS_URL when set, embedded servers otherwise;"
 	@echo "             options: make suite PYTEST_ARGS='tests/unit -x'"
 	@echo "make bench   python -m loadtests.bench (BENCH_ARGS='--baseline REF')"
+	@echo "make citus-test  Citus built from ../shared/citus when missing, then the tests marked citus"
 
 venv: $(STAMP)
 venv-broken: ;
@@ -78,3 +79,11 @@ bench: $(STAMP)
 .PHONY: image-test
 image-test: $(STAMP)
 	deploy/image_test.sh
+
+# the tests marked `citus` (tests/test_citus.py) on a cluster they start on this machine: Citus built into Debian's
+# PostgreSQL 15 from ../shared/citus when it is missing (3-4 minutes, as root); `.ci/run` runs it after the image
+CITUS ?= ../shared/citus
+.PHONY: citus-test
+citus-test: $(STAMP)
+	$(CITUS)/build.sh
+	BONUS_TEST_CITUS=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m citus tests

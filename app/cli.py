@@ -37,10 +37,13 @@ async def _with_conn(work: Callable[[asyncpg.Connection], Awaitable[Any]], url: 
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from app.core.distribution import distribute
     from app.core.migrations import upgrade
 
     upgrade(get_settings().database_url)
     print("migrations applied")
+    for line in asyncio.run(_with_conn(distribute)):  # on a Citus coordinator: the tables not placed yet
+        print(line)
     return 0
 
 

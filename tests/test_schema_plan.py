@@ -1,5 +1,6 @@
 """The schema against the Citus plan of deploy/SCALING.md section 4, read from the live catalog after the
-migrations: which table goes where is data here, and the rules Citus enforces are checked on it.
+migrations: which table goes where is data (app/core/distribution.py, which `bonus-engine migrate` applies on
+a Citus coordinator), and the rules Citus enforces are checked on it.
 
 - every table of the schema is placed: in a colocation group with its distribution column, a reference
   table, or local to the coordinator (a new table must be placed before it can be created);
@@ -14,41 +15,17 @@ migrations: which table goes where is data here, and the rules Citus enforces ar
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.core.distribution import DISTRIBUTED, GROUPS, LOCAL, REFERENCE
 from app.core.migrations import upgrade
 from tests.conftest import Servers
 from tests.load import sql
 
 SCALING = Path(__file__).resolve().parents[1] / "deploy" / "SCALING.md"
-
-
-@dataclass(frozen=True)
-class Group:
-    """Colocated tables: the rows with one value of the distribution column share a shard."""
-
-    anchor: str
-    tables: dict[str, str]  # table → distribution column
-
-
-GROUPS = (
-    # everything one account's transaction writes
-    Group("accounts", {"accounts": "id", "lots": "account_id", "ledger": "account_id", "lot_moves": "account_id",
-                       "adjustments": "account_id", "receipts": "owner_id", "refunds": "owner_id",
-                       "report_accounts": "account_id", "report_members": "account_id"}),
-    # keyed by what clients send: a card, a receipt id, a coupon or certificate code
-    Group("cards", {"cards": "card", "receipt_claims": "receipt_id", "coupon_codes": "code", "coupon_uses": "code",
-                    "gift_certificates": "code", "certificate_moves": "code"}),
-)
-REFERENCE = frozenset({"programs", "api_keys", "cache_state", "coupon_batches", "report_state", "report_sales",
-                       "report_campaigns", "report_points", "report_expiry"})
-LOCAL = frozenset({"alembic_version"})  # the migrations' bookkeeping, on the coordinator only
-
-DISTRIBUTED = {table: (group, column) for group in GROUPS for table, column in group.tables.items()}
 
 
 def placement(table: str) -> str:
@@ -98,8 +75,8 @@ def plan_violations(database_url: str) -> list[str]:
 
 
 def placement_violations(tables: set[str]) -> list[str]:
-    planned = set(DISTRIBUTED) | REFERENCE | LOCAL
-    return ([f"table {t} is not in the plan: place it (tests/test_schema_plan.py, SCALING.md section 4)"
+    planned = set(DISTRIBUTED) | set(REFERENCE) | LOCAL
+    return ([f"table {t} is not in the plan: place it (app/core/distribution.py, SCALING.md section 4)"
              for t in sorted(tables - planned)]
             + [f"table {t} is in the plan but not in the schema" for t in sorted(planned - tables)])
 
@@ -170,7 +147,7 @@ def test_the_schema_follows_the_plan(at_head: str) -> None:
 def test_the_plan_here_is_the_one_scaling_md_gives(servers: Servers) -> None:
     """The create_reference_table / create_distributed_table calls of SCALING.md place the same tables."""
     text = SCALING.read_text(encoding="utf-8")
-    assert set(re.findall(r"create_reference_table\('(\w+)'\)", text)) == REFERENCE
+    assert set(re.findall(r"create_reference_table\('(\w+)'\)", text)) == set(REFERENCE)
     documented: dict[str, tuple[str, str]] = {}
     for table, column, colocated in re.findall(
             r"create_distributed_table\('(\w+)',\s*'(\w+)'(?:,\s*colocate_with => '(\w+)')?", text):
@@ -208,6 +185,6 @@ def test_a_new_table_must_be_placed(at_head: str) -> None:
     finally:
         sql(at_head, "DROP TABLE unplaced")
     assert found == [
-        "table unplaced is not in the plan: place it (tests/test_schema_plan.py, SCALING.md section 4)",
+        "table unplaced is not in the plan: place it (app/core/distribution.py, SCALING.md section 4)",
         "unplaced_account_id_fkey: unplaced (account_id) → accounts (id): from unplaced to group accounts",
     ]
