@@ -2,6 +2,13 @@
 
 When Redis is down or slow every call returns "no answer" within `redis_timeout_ms`, the service
 works from Postgres, and `bonus_cache_requests_total{result="error"}` says so.
+
+With `redis_cluster` (BONUS_ENGINE_REDIS_CLUSTER=1) the client is a Redis Cluster one, and REDIS_URL names
+one of its nodes. Every command touches one key (a snapshot's key holds its card in braces, so a card stays
+on one slot), and what must be atomic is a script on one key, so nothing here depends on which node holds
+what. A node that is down fails the calls for its slots the same way: no answer, and Postgres serves. The
+pause after a failure and the move to a new cache generation after a lost snapshot are the whole cache's,
+not the node's: while one node is down the others are asked again only after each pause.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from . import metrics
@@ -33,6 +41,13 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
+# A counter that lives ARGV[2] seconds from its first count (a script: one key, atomic, on a cluster too)
+_COUNT = """
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX')
+return value
+"""
+
 
 class Cache:
     def __init__(self, settings: Settings):
@@ -41,13 +56,21 @@ class Cache:
         self._down_until = 0.0
         self.generation = 0  # see cache_state in the schema
         self.lost_writes = False  # a snapshot update was dropped since the generation last moved
-        self._client: redis.Redis | None = None
+        self._client: redis.Redis | RedisCluster | None = None
         if settings.redis_url:
             timeout = settings.redis_timeout_ms / 1000
-            self._client = redis.Redis.from_url(
-                settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
-            )
+            if settings.redis_cluster:
+                # no retries on another node: a call that fails is "no answer" at once, as on one server
+                self._client = RedisCluster.from_url(
+                    settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                    require_full_coverage=False, cluster_error_retry_attempts=0,
+                )
+            else:
+                self._client = redis.Redis.from_url(
+                    settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+                )
             self._set_if_newer = self._client.register_script(_SET_IF_NEWER)
+            self._count = self._client.register_script(_COUNT)
 
     def account_key(self, card: str) -> str:
         return f"{self.prefix}{{acct:{card}}}:g{self.generation}"
@@ -104,7 +127,7 @@ class Cache:
             try:
                 await self._put(snapshots)
             except NoScriptError:  # a new Redis, or one that flushed its scripts
-                await self._client.script_load(_SET_IF_NEWER)
+                await self._client.script_load(_SET_IF_NEWER)  # on a cluster: on every primary
                 await self._put(snapshots)
             return True
         except Exception as error:
@@ -130,11 +153,7 @@ class Cache:
             return None
         assert self._client is not None
         try:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.incrby(key, add)
-                pipe.expire(key, ttl_s, nx=True)
-                value, _ = await pipe.execute()
-            return int(value)
+            return int(await self._count(keys=[key], args=[add, ttl_s]))  # loads the script when it must
         except Exception as error:
             self._failed(error)
             return None

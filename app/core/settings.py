@@ -20,6 +20,7 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "BONUS_ENGINE_REDIS_URL")
     )
     redis_prefix: str = ""  # keeps test runs and tenants apart on one Redis
+    redis_cluster: bool = False  # REDIS_URL names one node of a Redis Cluster, which the client learns from it
     redis_timeout_ms: int = 50
     redis_retry_after_ms: int = 1000  # after a Redis failure, skip Redis this long
     bootstrap_admin_key: str | None = None
