@@ -59,6 +59,14 @@ async def transaction_of(work: Callable[[], Awaitable[Any]]) -> list[str]:
     return SENT[begin:SENT.index("COMMIT", begin) + 1]
 
 
+async def seed_accounts(database_url: str, accounts: int) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await seed(conn, accounts=accounts)
+    finally:
+        await conn.close()
+
+
 def redeeming_receipt(number: str) -> Receipt:
     return Receipt.model_validate(receipt([line("1", 10000), line("2", 5000)], number, redeem_points=1000))
 
@@ -67,11 +75,7 @@ def test_the_sql_ceiling_sends_what_a_confirm_sends(servers: Servers) -> None:
     database_url = servers.new_database()
 
     async def run() -> tuple[list[str], list[str]]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            await seed(conn, accounts=2)
-        finally:
-            await conn.close()
+        await seed_accounts(database_url, 2)
         async with context(database_url, servers.redis_url, f"t{servers.run_id}stmt:") as ctx:
             for _ in range(2):  # the first run of each also introspects types; the second is counted
                 confirmed = await transaction_of(
@@ -97,11 +101,7 @@ def test_calculate_reads_a_card_in_one_statement(servers: Servers) -> None:
     database_url = servers.new_database()
 
     async def run() -> tuple[list[str], dict[str, Any], dict[str, Any]]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            await seed(conn, accounts=1)
-        finally:
-            await conn.close()
+        await seed_accounts(database_url, 1)
         async with context(database_url, servers.redis_url, f"t{servers.run_id}calc:") as ctx:
             body = redeeming_receipt(card_of(1))
             await service.calculate(ctx, body, ADMIN)  # the first run of a statement also introspects types

@@ -13,21 +13,19 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
-
 from app.accounts import repository as accounts
 from app.accounts.view import account_view
 from app.core.auth import Principal
 from app.core.context import AppContext
 from app.receipts import refunds, service
 from app.receipts.schemas import RefundLine, RefundRequest
-from loadtests.seed import card_of, seed
+from loadtests.seed import card_of
 from rules import Receipt, compile_program, load_program
 from tests.conftest import Servers
 from tests.inprocess import app_context
 from tests.programs import program
 from tests.support import line, receipt
-from tests.test_confirm_statements import SENT, _init_watched, transaction_of
+from tests.test_confirm_statements import SENT, _init_watched, seed_accounts, transaction_of
 
 # a short tier window, so that receipts inside and outside it can both be refunded
 PROGRAM = compile_program(load_program(program(pending_days=0, window_days=10), "yaml"), 1)
@@ -59,11 +57,7 @@ def test_refunds_send_six_statements_and_cache_the_view_postgres_reads(servers: 
     database_url = servers.new_database()
 
     async def run() -> list[tuple[str, list[str], Any, Any]]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            await seed(conn, accounts=1)
-        finally:
-            await conn.close()
+        await seed_accounts(database_url, 1)
         steps: list[tuple[str, list[str], Any, Any]] = []
         async with app_context(database_url, servers.redis_url, f"t{servers.run_id}refstmt:", PROGRAM,
                                pool_max=1, init=_init_watched) as ctx:
