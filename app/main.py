@@ -29,6 +29,7 @@ from app.core.lookups import FailedLookups
 from app.core.migrations import head
 from app.core.settings import Settings, get_settings
 from app.coupons.endpoints import router as coupons_router
+from app.customers.endpoints import router as customers_router
 from app.points.expiry import sweep_forever
 from app.program.endpoints import router as program_router
 from app.program.service import ProgramHolder
@@ -46,8 +47,8 @@ Money and points are integers in minor units. Errors are RFC 9457 problem+json w
 `code`: """ + ", ".join(f"`{code}`" for code in ERROR_CODES)
 
 
-ROUTERS: tuple[APIRouter, ...] = (receipts_router, accounts_router, program_router, campaigns_router,
-                                  coupons_router, certificates_router, reports_router, ops.router)
+ROUTERS: tuple[APIRouter, ...] = (receipts_router, accounts_router, customers_router, program_router,
+                                  campaigns_router, coupons_router, certificates_router, reports_router, ops.router)
 
 
 def route_roles() -> dict[tuple[str, str], str | None]:

@@ -401,6 +401,28 @@ def logged_service(servers: Any) -> Iterator[tuple[Service, Path]]:
     service.stop()
 
 
+def test_profiles_never_reach_the_log_nor_the_metrics(logged_service: tuple[Service, Path]) -> None:
+    """Set, refuse, read, card and erase a profile at DEBUG: neither the log nor /metrics holds a value of it
+    (issue 14; docs/security.md, threat model)."""
+    service, stderr_path = logged_service
+    admin, pos = service.client(), service.client(service.key("pos"))
+    number = card()
+    secrets_ = {"birth": "1966-06-13", "pet": "iguana-rex-8812", "note": "allergic-to-sesame-4471"}
+    assert pos.post("/v1/accounts", json={"card": number, "profile": {"birth_date": secrets_["birth"]}}
+                    ).status_code == 201
+    assert pos.patch(f"/v1/accounts/{number}", json={"profile": {
+        "gender": "female", "attributes": {"pet": secrets_["pet"], "note": secrets_["note"]}}}).status_code == 204
+    assert pos.patch(f"/v1/accounts/{number}", json={"profile": {
+        "attributes": {"pet": {"name": secrets_["pet"]}}}}).status_code == 422
+    assert admin.get(f"/v1/accounts/{number}/profile").json()["attributes"]["pet"] == secrets_["pet"]
+    assert admin.get(f"/v1/accounts/{number}/insights").json()["profile"]["birth_date"] == secrets_["birth"]
+    assert admin.delete(f"/v1/accounts/{number}/profile").status_code == 204
+    text = httpx.get(f"{service.url}/metrics").text
+    log = stderr_path.read_text(encoding="utf-8", errors="replace")
+    for value in secrets_.values():
+        assert value not in log and value not in text, value
+
+
 def test_card_numbers_never_reach_the_log_nor_metric_labels(logged_service: tuple[Service, Path]) -> None:
     service, stderr_path = logged_service
     admin = service.client()

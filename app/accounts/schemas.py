@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.customers.schemas import BirthDate, ProfilePatch, check_birth_date
 from rules._receipt import Card
 from rules._types import Identifier
 
@@ -17,11 +18,30 @@ class _Request(BaseModel):
 
 class RegisterRequest(_Request):
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [
-        {"card": "2900000012345", "phone": "+79001234567", "birth_date": "1990-05-17"}]})
+        {"card": "2900000012345", "phone": "+79001234567", "birth_date": "1990-05-17"},
+        {"card": "2900000012346", "profile": {"birth_date": "1985-12-01", "gender": "female",
+                                              "attributes": {"children": 2}}}]})
 
     card: Card
     phone: Annotated[str, Field(pattern=r"^\+?[0-9]{5,20}$")] | None = None
-    birth_date: Annotated[date, Field(strict=True)] | None = None  # "1990-05-17", not a timestamp
+    birth_date: BirthDate | None = None
+    profile: ProfilePatch | None = None  # the profile at registration, as PATCH /v1/accounts/{card} takes it
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible(cls, value: date | None) -> date | None:
+        return check_birth_date(value, date.today())
+
+    @model_validator(mode="after")
+    def _one_birth_date(self) -> RegisterRequest:
+        if self.birth_date is not None and self.profile is not None and self.profile.birth_date is not None:
+            raise ValueError("give the birth date once: birth_date or profile.birth_date")
+        return self
+
+    @property
+    def born(self) -> date | None:
+        """The birth date, wherever the body gave it (both accounts.birth_date)."""
+        return self.birth_date if self.birth_date is not None else self.profile.birth_date if self.profile else None
 
 
 class AdjustmentRequest(_Request):

@@ -12,6 +12,7 @@ from app.core import metrics
 from app.core.context import AppContext, utcnow
 from app.core.errors import AppError, conflict, not_found
 from app.core.idempotency import fingerprint
+from app.customers import profile as profiles
 from app.points.book import Book
 from rules import CompiledProgram
 from rules._conditions import not_active_reason
@@ -49,17 +50,24 @@ async def grant_registration_bonuses(book: Book, program: CompiledProgram, now: 
         metrics.POINTS.labels("bonus").inc(bonus.points)
 
 
+def registration_fingerprint(request: RegisterRequest) -> bytes:
+    """A registration without a profile keeps the fingerprint it had before profiles existed."""
+    return fingerprint(request, exclude={"profile"} if request.profile is None else None)
+
+
 async def create(conn: asyncpg.Connection, program: CompiledProgram, card: str, now: datetime,
                  request: RegisterRequest | None) -> asyncpg.Record | None:
     """Open an account and fire registration bonuses; None if another request created it first."""
     created = await repository.insert(
-        conn, card, request.phone if request else None, request.birth_date if request else None,
-        fingerprint(request) if request else None,
+        conn, card, request.phone if request else None, request.born if request else None,
+        registration_fingerprint(request) if request else None,
     )
     account = await repository.lock(conn, card)
     if not created:
         return None
     assert account is not None
+    if request is not None and request.profile is not None:
+        await profiles.apply(conn, account["id"], request.profile)
     book = Book(conn, account["id"], [], 0, now)
     await grant_registration_bonuses(book, program, now)
     await book.flush()
@@ -70,7 +78,7 @@ async def register(ctx: AppContext, request: RegisterRequest) -> tuple[dict[str,
     """(the account, created?): the same body again is a replay; another body is 409 account_exists."""
     program = ctx.programs.current
     now = utcnow()
-    print_ = fingerprint(request)
+    print_ = registration_fingerprint(request)
     async with ctx.db.transaction() as conn:
         account = await create(conn, program, request.card, now, request)
         created = account is not None
@@ -80,7 +88,9 @@ async def register(ctx: AppContext, request: RegisterRequest) -> tuple[dict[str,
             now = utcnow()  # after waiting for the account lock
             if account["registration_fingerprint"] is None:
                 # enrolled by a receipt: the first registration fills in the details, no second bonus
-                await repository.set_registration(conn, account["id"], request.phone, request.birth_date, print_)
+                await repository.set_registration(conn, account["id"], request.phone, request.born, print_)
+                if request.profile is not None:
+                    await profiles.apply(conn, account["id"], request.profile)
                 account = await repository.lock(conn, request.card)
                 assert account is not None
             elif account["registration_fingerprint"] != print_:

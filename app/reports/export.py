@@ -66,7 +66,10 @@ def campaigns_tables(report: dict[str, Any]) -> list[Table]:
 def segments_tables(report: dict[str, Any]) -> list[Table]:
     cvm = [[s["segment"], s["members"], s["revenue"]] for s in report["cvm"]]
     cells = [[c["r"], c["f"], c["m"], c["members"], c["revenue"]] for c in report["rfm"]["cells"]]
-    return [("cvm", ["segment", "members", "revenue"], cvm), ("rfm", ["r", "f", "m", "members", "revenue"], cells)]
+    deciles = [[d["decile"], d["members"], d["revenue"], d["revenue_share"], d["min_ltv"], d["max_ltv"]]
+               for d in report["ltv_deciles"]]
+    return [("cvm", ["segment", "members", "revenue"], cvm), ("rfm", ["r", "f", "m", "members", "revenue"], cells),
+            ("ltv_deciles", ["decile", "members", "revenue", "revenue_share", "min_ltv", "max_ltv"], deciles)]
 
 
 def as_text(tables: list[Table]) -> str:

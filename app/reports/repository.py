@@ -120,13 +120,15 @@ async def account_count(conn: asyncpg.Connection) -> int:
 
 # Scores 1 to 5: one plus the number of quintile boundaries below the value, so equal values share a
 # score (ntile would split ties at random). Recency scores the last purchase: later is better.
-_RFM = """
-WITH bounds AS (
+_RFM_BOUNDS = """
     SELECT percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY last_purchase_at) AS r,
            percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY receipts) AS f,
            percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY revenue) AS m
     FROM report_accounts
-), cells AS (
+"""
+
+_RFM = f"""
+WITH bounds AS ({_RFM_BOUNDS}), cells AS (
     SELECT 1 + (a.last_purchase_at > b.r[1])::int + (a.last_purchase_at > b.r[2])::int
              + (a.last_purchase_at > b.r[3])::int + (a.last_purchase_at > b.r[4])::int AS r,
            1 + (a.receipts > b.f[1])::int + (a.receipts > b.f[2])::int
@@ -146,6 +148,46 @@ FROM cells c CROSS JOIN bounds b ORDER BY c.r DESC, c.f DESC, c.m DESC
 async def rfm(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     """The non-empty cells of the grid; every row also carries the quintile boundaries."""
     return await conn.fetch(_RFM)
+
+
+async def rfm_bounds(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    """The boundaries the customer card scores against (migration 0007), and when they were computed."""
+    return await conn.fetchrow("SELECT recency, frequency, monetary, computed_at FROM report_rfm WHERE id = 1")
+
+
+async def save_rfm_bounds(conn: asyncpg.Connection, recency: list[datetime], frequency: list[int],
+                          monetary: list[int]) -> None:
+    """Remember boundaries the grid has just computed, so the card needs no pass over every buyer."""
+    await conn.execute(
+        "INSERT INTO report_rfm (id, recency, frequency, monetary, computed_at) VALUES (1, $1, $2, $3, now())"
+        " ON CONFLICT (id) DO UPDATE SET recency = excluded.recency, frequency = excluded.frequency,"
+        " monetary = excluded.monetary, computed_at = excluded.computed_at",
+        recency, frequency, monetary,
+    )
+
+
+async def refresh_rfm_bounds(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    """Compute the boundaries over every buyer now (a pass over report_accounts: about 1 s at 1 M) and
+    remember them; None while no buyer is rolled up (the stored ones, if any, are left as they are)."""
+    bounds = await conn.fetchrow(_RFM_BOUNDS)
+    if bounds is None or bounds["r"] is None:
+        return None
+    await save_rfm_bounds(conn, bounds["r"], bounds["f"], bounds["m"])
+    return await rfm_bounds(conn)
+
+
+# Buyers ranked by lifetime value (report_accounts.revenue), highest first, cut into ten groups of equal size
+# (sizes differ by one at most); ties by account id, so the cut is the same on every run.
+_LTV_DECILES = """
+SELECT decile, count(*) AS members, sum(revenue)::bigint AS revenue, min(revenue) AS min_ltv, max(revenue) AS max_ltv
+FROM (SELECT revenue, ntile(10) OVER (ORDER BY revenue DESC, account_id) AS decile FROM report_accounts) ranked
+GROUP BY decile ORDER BY decile
+"""
+
+
+async def ltv_deciles(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The non-empty deciles (fewer than ten buyers make fewer), top decile first."""
+    return await conn.fetch(_LTV_DECILES)
 
 
 _EVER = datetime(1, 1, 2, tzinfo=UTC)

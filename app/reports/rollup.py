@@ -21,6 +21,8 @@ import asyncpg
 from app.core import metrics
 from app.core.db import Database
 
+from . import repository
+
 log = logging.getLogger("bonus_engine.reports")
 
 # a request folds in a window of at most this many transaction ids, or rebuilds a history of at most
@@ -233,12 +235,31 @@ async def _fold(db: Database, time_zone: str, max_span: int | None, rebuild: boo
     return window
 
 
+# The customer card scores RFM against boundaries remembered in report_rfm (a pass over every buyer to
+# compute: about 1 s at 1 M); the background keeps them at most this old, so no card request pays for it.
+RFM_REFRESH_S = 15 * 60
+
+
+async def refresh_rfm_bounds(db: Database, older_than_s: float = RFM_REFRESH_S) -> bool:
+    """Compute the RFM boundaries again when the stored ones are older than `older_than_s`; True if it did."""
+    async with db.connection() as conn:
+        stale = await conn.fetchval(
+            "SELECT coalesce((SELECT computed_at < now() - make_interval(secs => $1) FROM report_rfm WHERE id = 1),"
+            " true)", older_than_s)
+        if not stale:
+            return False
+        async with conn.transaction():
+            await conn.execute("SET LOCAL statement_timeout = 0")
+            return await repository.refresh_rfm_bounds(conn) is not None
+
+
 async def roll_up_forever(db: Database, time_zone: str, interval_s: float) -> None:
     """The periodic roll-up inside `serve`, safe in every worker at once (one wins the state row)."""
     while True:
         await asyncio.sleep(interval_s)
         try:
             await roll_up(db, time_zone)
+            await refresh_rfm_bounds(db)
         except Exception as error:  # a database outage must not end the loop
             metrics.REPORT_ROLLUPS.labels("failed").inc()
             log.warning("report roll-up failed: %s", error)

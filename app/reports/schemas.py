@@ -5,7 +5,7 @@ Money and points are integers in minor units; shares are fractions of 1 for peop
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ReceiptCounts(BaseModel):
@@ -213,9 +213,19 @@ class Rfm(BaseModel):
     cells: list[RfmCell]
 
 
+class LtvDecile(BaseModel):
+    decile: int = Field(description="1 is the tenth of buyers with the highest lifetime value")
+    members: int
+    revenue: int
+    revenue_share: float | None = Field(description="of all buyers' revenue, 4 decimal places; null for none")
+    min_ltv: int | None
+    max_ltv: int | None
+
+
 class SegmentsReport(BaseModel):
     as_of: str
     settings: dict[str, int]
     members: int
     cvm: list[Segment]
     rfm: Rfm
+    ltv_deciles: list[LtvDecile]

@@ -287,6 +287,10 @@ async def _segments(ctx: Sources, as_of: str) -> dict[str, Any]:
         segments = {row["segment"]: row for row in await repository.segments(conn, utcnow(), settings)}
         accounts = await repository.account_count(conn)
         cells = await repository.rfm(conn)
+        deciles = await repository.ltv_deciles(conn)
+        if cells:  # the card scores against the boundaries the grid used last
+            await repository.save_rfm_bounds(conn, cells[0]["recency_bounds"], cells[0]["frequency_bounds"],
+                                             cells[0]["monetary_bounds"])
     buyers = sum(int(row["members"]) for row in segments.values())
     cvm = [{"segment": name, "members": int(segments[name]["members"]) if name in segments else 0,
             "revenue": int(segments[name]["revenue"]) if name in segments else 0} for name in SEGMENTS[:-1]]
@@ -306,7 +310,23 @@ async def _segments(ctx: Sources, as_of: str) -> dict[str, Any]:
             "cells": [{"r": c["r"], "f": c["f"], "m": c["m"], "members": c["members"], "revenue": int(c["revenue"])}
                       for c in cells],
         },
+        "ltv_deciles": ltv_deciles(deciles),
     }
+
+
+def ltv_deciles(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    """All ten deciles, top first; those fewer than ten buyers leave empty have 0 members and null bounds."""
+    total = sum(int(row["revenue"]) for row in rows)
+    found = {int(row["decile"]): row for row in rows}
+    deciles = []
+    for decile in range(1, 11):
+        row = found.get(decile)
+        revenue = int(row["revenue"]) if row else 0
+        deciles.append({"decile": decile, "members": int(row["members"]) if row else 0, "revenue": revenue,
+                        "revenue_share": ratio(revenue, total),
+                        "min_ltv": int(row["min_ltv"]) if row else None,
+                        "max_ltv": int(row["max_ltv"]) if row else None})
+    return deciles
 
 
 def check_segment(segment: str) -> str:

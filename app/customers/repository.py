@@ -1,0 +1,97 @@
+"""SQL of profiles and of the customer card: one account's rows, each read through its account's indexes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+
+async def profile(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record | None:
+    """The birth date (kept on the account since registration), gender, attributes and when they changed."""
+    return await conn.fetchrow(
+        "SELECT a.birth_date, p.gender, coalesce(p.attributes, '{}') AS attributes, p.updated_at"
+        " FROM accounts a LEFT JOIN profiles p ON p.account_id = a.id WHERE a.id = $1",
+        account_id,
+    )
+
+
+async def set_birth_date(conn: asyncpg.Connection, account_id: int, birth_date: date | None) -> None:
+    await conn.execute("UPDATE accounts SET birth_date = $2 WHERE id = $1", account_id, birth_date)
+
+
+async def save_profile(conn: asyncpg.Connection, account_id: int, gender: str | None,
+                       attributes: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO profiles (account_id, gender, attributes, updated_at) VALUES ($1, $2, $3, now())"
+        " ON CONFLICT (account_id) DO UPDATE SET gender = excluded.gender, attributes = excluded.attributes,"
+        " updated_at = excluded.updated_at",
+        account_id, gender, attributes,
+    )
+
+
+async def erase(conn: asyncpg.Connection, account_id: int) -> None:
+    """Forget the person: profile, birth date, phone, and the registration's fingerprint (a hash of those,
+    which a short phone number would let anyone reverse). Receipts and the ledger stay."""
+    await conn.execute("DELETE FROM profiles WHERE account_id = $1", account_id)
+    await conn.execute(
+        "UPDATE accounts SET birth_date = NULL, phone = NULL, registration_fingerprint = NULL WHERE id = $1",
+        account_id,
+    )
+
+
+# The account's standing receipts (confirmed or partially refunded), as in tier purchases and the reports;
+# owner_id routes to the account's shard, account_id = owner picks the same rows and the partial index.
+_STANDING = ("FROM receipts WHERE owner_id = $1 AND account_id = $1"
+             " AND status IN ('confirmed', 'partially_refunded')")
+
+
+async def purchases(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record:
+    """Receipts, lifetime value (purchase amounts less what refunds took off; certificate sales never
+    count), their lines, and the first and last purchase."""
+    return await conn.fetchrow(
+        "SELECT count(*) AS receipts, coalesce(sum(purchase_amount - refunded_purchase), 0)::bigint AS ltv,"
+        " coalesce(sum(jsonb_array_length(lines)), 0)::bigint AS lines,"
+        f" min(issued_at) AS first_purchase, max(issued_at) AS last_purchase {_STANDING}",
+        account_id,
+    )
+
+
+async def receipt_times(conn: asyncpg.Connection, account_id: int, time_zone: str) -> list[asyncpg.Record]:
+    """Receipts per ISO weekday (1 = Monday) and hour, on the clock of `time_zone`."""
+    return await conn.fetch(
+        "SELECT extract(isodow FROM issued_at AT TIME ZONE $2::text)::int AS weekday,"
+        " extract(hour FROM issued_at AT TIME ZONE $2::text)::int AS hour, count(*) AS receipts"
+        f" {_STANDING} GROUP BY 1, 2",
+        account_id, time_zone,
+    )
+
+
+# Per category, over the goods lines (certificate sales left out) of standing receipts, what refunds left:
+# `paid` the final amount (amount less discount), `amount` before the discount, `promo` the amount of the
+# lines that carried a discount. Lines stored before sku and category were kept have no category: "(none)".
+_CATEGORIES = f"""
+SELECT coalesce(l ->> 'category', '(none)') AS category,
+       sum((l #>> '{{figures,amount}}')::bigint - coalesce((l #>> '{{refunded,amount}}')::bigint, 0)
+           - (l #>> '{{figures,discount}}')::bigint + coalesce((l #>> '{{refunded,discount}}')::bigint, 0))::bigint
+           AS paid,
+       sum((l #>> '{{figures,amount}}')::bigint - coalesce((l #>> '{{refunded,amount}}')::bigint, 0))::bigint
+           AS amount,
+       coalesce(sum((l #>> '{{figures,amount}}')::bigint - coalesce((l #>> '{{refunded,amount}}')::bigint, 0))
+                FILTER (WHERE (l #>> '{{figures,discount}}')::bigint > 0), 0)::bigint AS promo
+FROM (SELECT lines {_STANDING}) r CROSS JOIN jsonb_array_elements(r.lines) AS l
+WHERE NOT coalesce((l ->> 'sells_certificate')::boolean, false)
+GROUP BY 1
+"""
+
+
+async def categories(conn: asyncpg.Connection, account_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(_CATEGORIES, account_id)
+
+
+async def points(conn: asyncpg.Connection, account_id: int) -> dict[str, int]:
+    """The sum of the account's ledger entries per kind (debits are negative)."""
+    rows = await conn.fetch("SELECT kind, sum(points)::bigint AS points FROM ledger WHERE account_id = $1"
+                            " GROUP BY kind", account_id)
+    return {row["kind"]: int(row["points"]) for row in rows}
