@@ -115,6 +115,39 @@ def test_chromium_shows_the_figures_of_the_json_api(svc: Service, tmp_path: Path
         assert f"<title>{title}</title>" in dom, title
 
 
+def test_chromium_goes_from_a_segment_to_each_customers_card(svc: Service, tmp_path: Path) -> None:
+    """The page links each CVM segment's members; each member's row links their card, whose figures are the
+    insights API's (issue 14)."""
+    profile = f"--user-data-dir={tmp_path / 'profile'}"
+    client = svc.client()
+    assert 'href="/reports/segments/newcomer"' in browser(profile, "--dump-dom", page_url(svc, ADMIN_KEY)).stdout
+    members = client.get("/v1/reports/segments/newcomer/members").text.splitlines()[1:]
+    numbers = [row.split(",")[0] for row in members]
+    assert len(numbers) == 3
+    dom = browser(profile, "--dump-dom", page_url(svc, ADMIN_KEY, "/segments/newcomer")).stdout
+    assert re.findall(r'<a href="/reports/customers/([0-9]+)">', dom) == numbers  # by card, as the CSV
+    for number in numbers:
+        card_dom = browser(profile, "--dump-dom", page_url(svc, ADMIN_KEY, f"/customers/{number}")).stdout
+        figures = client.get(f"/v1/accounts/{number}/insights").json()
+        shown = dict(re.findall(r'data-kpi="([a-z0-9_]+)">([^<]*)<', card_dom))
+        assert shown["ltv"] == page.amount(figures["ltv"]) and figures["ltv"] > 0
+        assert shown["receipts"] == page.count(figures["receipts"])
+        assert shown["average_check"] == page.amount(figures["average_check"])
+        assert shown["items_per_receipt"] == page.decimal(figures["items_per_receipt"]) == "2.00"
+        assert shown["points_earned"] == page.count(figures["points"]["earned"])
+        assert shown["rfm"] == "R{r} F{f} M{m}".format(**figures["rfm"])
+        assert "<title>What the customer paid per category</title>" in card_dom and "shoes/winter" in card_dom
+        assert f"Customer {number}" in card_dom
+    answer = client.get("/reports/customers/2999999999999")
+    assert answer.status_code == 404 and answer.json()["code"] == "account_not_found"
+    answer = client.get("/reports/segments/vip")
+    assert answer.status_code == 404 and answer.json()["code"] == "segment_not_found"
+    pos = svc.client(svc.key("pos"))
+    assert pos.get(f"/reports/customers/{numbers[0]}").status_code == 403
+    assert pos.get("/reports/segments/newcomer").status_code == 403
+    assert httpx.get(f"{svc.url}/reports/customers/{numbers[0]}").status_code == 401
+
+
 def cells(dom: str, row: str) -> list[str]:
     """The data cells of the table row with this attribute, as the browser's DOM holds them."""
     return re.findall(r"<td>([^<]*)</td>", dom.split(row + ">", 1)[1].split("</tr>", 1)[0])

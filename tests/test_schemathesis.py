@@ -54,13 +54,15 @@ ROUTES = sorted(((method, path, role) for (method, path), role in route_roles().
 # Schema, a float to us), duplicate `line_id`s or coupons, `percent` xor `amount`, an adjustment of 0
 # points, the program's cross-field rules (tier thresholds that grow, coupon codes unique, ...), receipts
 # older than `max_receipt_age_days` or in the future (a rule about now), a campaign in a batch that is not a
-# coupon campaign, opaque page cursors this service did not give, and report periods whose `from` is after
-# `to` or that span more than 3660 days. So the check is left out only for
+# coupon campaign, opaque page cursors this service did not give, report periods whose `from` is after
+# `to` or that span more than 3660 days, a birth date before 1900 or after today, and a profile whose
+# attributes would be more than 32 once merged with the stored ones. So the check is left out only for
 # operations that take a body, a cursor or a period; every other operation keeps it, and every 422 still has to be
 # documented and match the Problem schema.
 _SEMANTIC_422 = {
     ("POST", "/v1/receipts/calculate"), ("POST", "/v1/receipts"), ("POST", "/v1/receipts/{receipt_id}/refunds"),
     ("POST", "/v1/accounts"), ("POST", "/v1/accounts/{card}/adjustments"), ("GET", "/v1/accounts/{card}/ledger"),
+    ("PATCH", "/v1/accounts/{card}"),
     ("PUT", "/v1/program"), ("GET", "/v1/campaigns"), ("PUT", "/v1/campaigns/{campaign_id}"),
     ("POST", "/v1/coupons/batches"), ("POST", "/v1/gift-certificates"),
     ("GET", "/v1/reports/program"), ("GET", "/v1/reports/campaigns"), ("GET", "/v1/reports/stores"),

@@ -89,12 +89,17 @@ def render(program: Report, campaigns: Report, segments: Report, stores: Report 
         _section("Segment sizes", _segments_chart(segments)),
         _section("RFM grid", _rfm_grid(segments)),
         "</div>",
+        _section("Lifetime value deciles", _ltv_deciles(segments)),
         _section("Segments: share of receipts and of revenue", _segment_shares_chart(program)),
         _section("Campaign cost", _campaign_chart(campaigns["campaigns"]) + _campaign_table(campaigns)),
         _section("Stores", _stores(stores)) if stores is not None else "",
         _section("Top customers by amount", _customers(customers)) if customers is not None else "",
     ))
-    title = f"Loyalty report {_period_text(program['period'])}"
+    return document(f"Loyalty report {_period_text(program['period'])}", body)
+
+
+def document(title: str, body: str) -> str:
+    """A whole self-contained page around `body` (already escaped), with the shared style."""
     return ("<!DOCTYPE html>\n"
             f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
             f'<meta name="referrer" content="no-referrer"><title>{escape(title)}</title>'
@@ -103,6 +108,9 @@ def render(program: Report, campaigns: Report, segments: Report, stores: Report 
 
 def _section(title: str, content: str) -> str:
     return f"<section><h2>{escape(title)}</h2>{content}</section>"
+
+
+section = _section  # the customer pages (customer_page.py) build on these
 
 
 def _period_text(period: Report) -> str:
@@ -124,6 +132,9 @@ def _card(key: str, label: str, value: str, note: str = "") -> str:
     sub = f'<div class="note">{escape(note)}</div>' if note else ""
     return (f'<div class="kpi"><div class="label">{escape(label)}</div>'
             f'<div class="value" data-kpi="{key}">{escape(value)}</div>{sub}</div>')
+
+
+kpi_card = _card
 
 
 def _kpis(program: Report) -> str:
@@ -254,6 +265,7 @@ _SEGMENT_COLORS = {"newcomer": "#0ea5e9", "loyal": GREEN, "pre_churn": AMBER, "c
 
 _SEGMENT_NAMES = {"newcomer": "Newcomers", "loyal": "Loyal", "pre_churn": "About to leave", "churn": "Churned",
                   "none": "No purchases"}
+SEGMENT_NAMES = _SEGMENT_NAMES
 
 
 def _segment_definitions(settings: Report) -> str:
@@ -279,7 +291,10 @@ def _segments_chart(segments: Report) -> str:
     caption = (f"{count(segments.get('members'))} members as of {moment(segments['as_of'])}. "
                f"{_segment_definitions(segments.get('settings') or {})}")
     chart = charts.bars("Members per customer segment", rows, label_width=130, width=560, note_width=120)
-    return f'{chart}<p class="caption">{escape(caption)}</p>'
+    links = " · ".join(f'<a href="/reports/segments/{escape(row["segment"])}">'
+                       f'{escape(_SEGMENT_NAMES.get(row["segment"], row["segment"]))}</a>' for row in cvm)
+    return (f'{chart}<p class="caption">{escape(caption)}</p>'
+            f'<p class="members">Members, each with their card: {links}</p>')
 
 
 def basis_points(value: float | None) -> int:
@@ -372,7 +387,8 @@ def _customers(report: Report) -> str:
                 amount(row["amount"])) for row in rows]
     head = "".join(f'<th scope="col">{name}</th>' for name in _CUSTOMER_COLUMNS)
     body = "".join(
-        f'<tr data-card="{escape(row["card"])}"><th scope="row">{escape(row["card"])}</th>'
+        f'<tr data-card="{escape(row["card"])}"><th scope="row"><a href="/reports/customers/{escape(row["card"])}">'
+        f'{escape(row["card"])}</a></th>'
         + "".join(f"<td>{escape(cell)}</td>" for cell in (
             count(row["receipts"]), amount(row["amount"]), decimal(row["items_per_receipt"]), amount(row["ltv"]),
             long_day(row["last_purchase_at"])))
@@ -413,6 +429,23 @@ def _rfm_grid(segments: Report) -> str:
             f"(columns, F{top} buys most often), summed over monetary scores</caption>"
             f'<thead><tr><th scope="col"></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
             f"{_rfm_boundaries(boundaries)}")
+
+
+def _ltv_deciles(segments: Report) -> str:
+    deciles = [row for row in segments.get("ltv_deciles") or [] if row["members"]]
+    if not deciles:
+        return _NO_DATA
+    head = "".join(f'<th scope="col">{name}</th>' for name in
+                   ("Decile", "Members", "Revenue", "Share of revenue", "Lifetime value from", "to"))
+    body = "".join(
+        f'<tr data-decile="{row["decile"]}"><th scope="row">{row["decile"]}</th>'
+        + "".join(f"<td>{escape(cell)}</td>" for cell in (
+            count(row["members"]), amount(row["revenue"]), share(row["revenue_share"]), amount(row["min_ltv"]),
+            amount(row["max_ltv"])))
+        + "</tr>" for row in deciles)
+    return (f'<div class="scroll"><table class="wide"><caption>Buyers ranked by lifetime value in ten groups of equal '
+            f"size, 1 the most valuable tenth.</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            "</table></div>")
 
 
 def _rfm_cell(r: int, f: int, members: int, revenue: int, most: int) -> str:

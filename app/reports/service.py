@@ -12,6 +12,7 @@ import asyncio
 import base64
 import re
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -343,10 +344,34 @@ async def segment_members(ctx: Sources, segment: str) -> AsyncIterator[list[Any]
     yield ["card", "phone", "segment", "first_purchase_at", "last_purchase_at", "receipts", "revenue"]
     async with ctx.db.connection() as conn, conn.transaction():
         async for row in repository.segment_members(conn, segment, now, settings):
-            yield [row["card"], row["phone"] or "", segment,
-                   row["first_purchase_at"].isoformat() if row["first_purchase_at"] else "",
-                   row["last_purchase_at"].isoformat() if row["last_purchase_at"] else "",
-                   row["receipts"], row["revenue"]]
+            member = _member(row)
+            yield [member["card"], row["phone"] or "", segment, member["first_purchase_at"] or "",
+                   member["last_purchase_at"] or "", member["receipts"], member["revenue"]]
+
+
+def _member(row: asyncpg.Record) -> dict[str, Any]:
+    """A segment member's row as the CSV and the report page show it (times in RFC 3339, None for none)."""
+    first, last = row["first_purchase_at"], row["last_purchase_at"]
+    return {"card": row["card"], "receipts": int(row["receipts"]), "revenue": int(row["revenue"]),
+            "first_purchase_at": first.isoformat() if first else None,
+            "last_purchase_at": last.isoformat() if last else None}
+
+
+PAGE_MEMBERS = 200  # the members a segment's HTML page lists; the CSV has them all
+
+
+async def first_members(ctx: Sources, segment: str, most: int = PAGE_MEMBERS) -> list[dict[str, Any]]:
+    """The first members of a CVM segment by card, as the members CSV lists them, for the report page."""
+    await _fresh(ctx)
+    settings = ctx.programs.current.program.segments
+    rows: list[dict[str, Any]] = []
+    async with ctx.db.connection() as conn, conn.transaction(), \
+            aclosing(repository.segment_members(conn, segment, utcnow(), settings)) as members:
+        async for row in members:
+            rows.append(_member(row))
+            if len(rows) >= most:
+                break
+    return rows
 
 
 # --- stores -----------------------------------------------------------------------------------------

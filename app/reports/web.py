@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
+from app.accounts.endpoints import CardPath
 from app.core.auth import bearer_key
 from app.core.errors import AppError
+from app.customers import insights
 
-from . import page, service
+from . import customer_page, page, service
 from .endpoints import period  # the JSON API's query parameters: same names, same checks
 
 router = APIRouter()
@@ -62,3 +65,18 @@ async def reports_page(request: Request, _: None = Depends(admin),
                        chosen: service.Period = Depends(period)) -> HTMLResponse:
     reports = await service.all_reports(request.app.state.ctx, chosen)
     return HTMLResponse(page.render(**reports), headers=_HEADERS)
+
+
+@router.get("/reports/segments/{segment}", response_class=HTMLResponse, include_in_schema=False)
+async def segment_page(segment: Annotated[str, Path(max_length=16)], request: Request,
+                       _: None = Depends(admin)) -> HTMLResponse:
+    """A CVM segment's first members, each a link to their card."""
+    rows = await service.first_members(request.app.state.ctx, service.check_segment(segment))
+    return HTMLResponse(customer_page.render_members(segment, rows, service.PAGE_MEMBERS), headers=_HEADERS)
+
+
+@router.get("/reports/customers/{card}", response_class=HTMLResponse, include_in_schema=False)
+async def customer_card_page(card: CardPath, request: Request, _: None = Depends(admin)) -> HTMLResponse:
+    """One customer's card, as GET /v1/accounts/{card}/insights answers it."""
+    return HTMLResponse(customer_page.render_card(await insights.insights(request.app.state.ctx, card)),
+                        headers=_HEADERS)

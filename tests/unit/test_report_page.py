@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.reports import charts, page
+from app.reports import charts, customer_page, page
 
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30", "time_zone": "Europe/Moscow", "store": None}
 AS_OF = "2026-11-27T07:30:00+00:00"
@@ -102,6 +102,12 @@ def segments() -> dict[str, Any]:
         "rfm": {"boundaries": {"recency": ["2026-08-01", "2026-09-01", "2026-10-01", "2026-11-01"],
                                "frequency": [1, 1, 2, 4], "monetary": [5000, 12000, 30000, 80000]},
                 "cells": cells},
+        "ltv_deciles": [{"decile": 1, "members": 200, "revenue": 9000000, "revenue_share": 0.72, "min_ltv": 30000,
+                         "max_ltv": 900000},
+                        {"decile": 2, "members": 200, "revenue": 3500000, "revenue_share": 0.28, "min_ltv": 1000,
+                         "max_ltv": 30000},
+                        *({"decile": d, "members": 0, "revenue": 0, "revenue_share": 0.0, "min_ltv": None,
+                           "max_ltv": None} for d in range(3, 11))],
     }
 
 
@@ -124,6 +130,8 @@ def empty_period() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     groups["members"] = 0
     groups["cvm"] = [{**row, "members": 0, "revenue": 0} for row in groups["cvm"]]
     groups["rfm"] = {"boundaries": {"recency": None, "frequency": None, "monetary": None}, "cells": []}
+    groups["ltv_deciles"] = [{"decile": d, "members": 0, "revenue": 0, "revenue_share": None, "min_ltv": None,
+                              "max_ltv": None} for d in range(1, 11)]
     return report, campaigns([]), groups
 
 
@@ -184,8 +192,12 @@ def assert_well_formed(html: str) -> None:
     svgs(html)
 
 
+# links to this service's own report pages: a segment's members and a customer's card (issue 14)
+_OWN_LINK = re.compile(r'href="/reports(?:/(?:segments|customers)/[A-Za-z0-9_-]{1,64})?"')
+
+
 def assert_self_contained(html: str) -> None:
-    lowered = html.lower()
+    lowered = _OWN_LINK.sub("", html).lower()
     for needle in ("http://", "https://", "<script", "src=", "href=", "url(", "@import", "<link", "<iframe"):
         assert needle not in lowered, needle
 
@@ -369,7 +381,7 @@ def test_a_period_without_receipts_says_so() -> None:
     html = page.render(*empty_period())
     assert_well_formed(html)
     assert_self_contained(html)
-    assert html.count("No data for this period.") == 4  # receipts, points, RFM grid, segment shares
+    assert html.count("No data for this period.") == 5  # receipts, points, RFM grid, LTV deciles, segment shares
     assert "No campaign gave a discount or points in this period." in html
     assert set(svgs(html)) == {"Members per customer segment"}
     values = kpis(html)
@@ -385,7 +397,7 @@ def test_no_days_at_all() -> None:
     report, campaign_report, groups = empty_period()
     report["days"] = []
     html = page.render(report, campaign_report, groups)
-    assert html.count("No data for this period.") == 4
+    assert html.count("No data for this period.") == 5
 
 
 def test_a_single_day() -> None:
@@ -427,3 +439,71 @@ def test_the_key_is_a_bearer_token_or_the_basic_password() -> None:
     for refused in ("", "Bearer", "Bearer  ", "be_admin_x", "Digest x", basic(b"be_admin_x"), basic(b"user:"),
                     "Basic !!!", basic(b"\xff:\xfe")):
         assert presented_key(refused) is None, refused
+
+
+# --- LTV deciles and the customer pages (issue 14) ---------------------------------------------------
+
+
+def test_the_deciles_show_the_non_empty_tenths() -> None:
+    html = page.render(program(), campaigns(), segments())
+    rows = re.findall(r'<tr data-decile="(\d+)"><th scope="row">\d+</th>((?:<td>[^<]*</td>)+)</tr>', html)
+    assert [(decile, re.findall(r"<td>([^<]*)</td>", cells)) for decile, cells in rows] == [
+        ("1", ["200", "90,000.00", "72.0%", "300.00", "9,000.00"]),
+        ("2", ["200", "35,000.00", "28.0%", "10.00", "300.00"])]
+    assert 'href="/reports/segments/churn"' in html
+
+
+def insights(**changes: Any) -> dict[str, Any]:
+    card = {
+        "card": "2900000012345", "as_of": AS_OF, "time_zone": "Europe/Moscow", "ltv": 405000, "receipts": 3,
+        "average_check": 135000, "items_per_receipt": 2.0, "frequency_30d": 8.18,
+        "first_purchase": "2026-11-26T06:30:00+00:00", "last_purchase": "2026-12-03T23:30:00+00:00",
+        "days_since_last": 2, "promo_share": 0.7955,
+        "top_categories": [{"category": "coffee", "amount": 315000}, {"category": "(none)", "amount": 10000}],
+        "weekdays": [0, 0, 1, 1, 0, 0, 1], "hours": [1 if hour in (2, 9, 12) else 0 for hour in range(24)],
+        "points": {"earned": 12090, "redeemed": 2000, "expired": 0, "adjusted": 500, "available": 10590},
+        "rfm": {"r": 1, "f": 3, "m": 3, "as_of": AS_OF}, "segment": "newcomer", "tier": "base", "segments": [],
+        "profile": {"card": "2900000012345", "birth_date": "1990-05-17", "gender": "female",
+                    "attributes": {"children": 2, "vip": True}, "updated_at": AS_OF},
+    }
+    return {**card, **changes}
+
+
+def test_a_customer_card_page() -> None:
+    html = customer_page.render_card(insights())
+    assert_well_formed(html)
+    assert_self_contained(html)
+    values = kpis(html)
+    assert values["ltv"] == "4,050.00" and values["receipts"] == "3" and values["average_check"] == "1,350.00"
+    assert values["frequency_30d"] == "8.18" and values["promo_share"] == "79.5%" and values["rfm"] == "R1 F3 M3"
+    assert values["points_earned"] == "12,090" and values["points_available"] == "10,590"
+    assert set(svgs(html)) == {"Receipts per weekday", "Receipts per hour of the day",
+                               "What the customer paid per category"}
+    assert '<th scope="row">vip</th><td>true</td>' in html and 'href="/reports/segments/newcomer"' in html
+
+
+def test_a_customer_without_purchases_and_hostile_text() -> None:
+    hostile = '<script>alert("x")</script>'
+    html = customer_page.render_card(insights(
+        ltv=0, receipts=0, average_check=None, items_per_receipt=None, frequency_30d=None, first_purchase=None,
+        last_purchase=None, days_since_last=None, promo_share=None, top_categories=[], weekdays=[0] * 7,
+        hours=[0] * 24, rfm=None, segment="none",
+        profile={"card": "2900000012345", "birth_date": None, "gender": None, "attributes": {"note": hostile},
+                 "updated_at": None}))
+    assert_well_formed(html)
+    assert_self_contained(html)
+    assert "<script" not in html and "&lt;script&gt;" in html
+    assert html.count("No purchases.") == 3 and kpis(html)["rfm"] == "—"
+
+
+def test_a_segments_members_page_links_each_card() -> None:
+    rows = [{"card": f"29000000000{n:02d}", "receipts": n, "revenue": 1000 * n,
+             "first_purchase_at": "2026-11-01T10:00:00+00:00", "last_purchase_at": "2026-12-01T10:00:00+00:00"}
+            for n in range(1, 4)]
+    html = customer_page.render_members("loyal", rows, 200)
+    assert_well_formed(html)
+    assert_self_contained(html)
+    assert re.findall(r'<a href="/reports/customers/([0-9]+)">', html) == [row["card"] for row in rows]
+    assert "lists them all" not in html
+    assert "lists them all" in customer_page.render_members("loyal", rows, 3)
+    assert "No members in this segment." in customer_page.render_members("churn", [], 200)
