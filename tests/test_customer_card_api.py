@@ -4,6 +4,7 @@ its UTC day, and lines stored before they kept a category."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from tests.load import sql
 from tests.programs import program
-from tests.support import Service, assert_problem, card, confirm, line, receipt, register
+from tests.support import Service, assert_problem, card, confirm, line, metric, receipt, register
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 COFFEE_10 = {"id": "coffee-10", "name": "10% on coffee from 1,000", "type": "receipt_discount", "priority": 10,
@@ -107,6 +108,7 @@ def test_every_field_of_the_card(history: dict[str, Any]) -> None:
     assert {k: v for k, v in got["rfm"].items() if k != "as_of"} == {"r": 1, "f": 3, "m": 3}
     assert got["segment"] == "newcomer" and got["tier"] == "base" and got["segments"] == []
     assert got["profile"]["birth_date"] == "1990-05-17" and got["profile"]["attributes"] == {"children": 2}
+    assert metric(client.get("/metrics").text, "bonus_rfm_boundary_refreshes_total", by="card") == 1
     other = insights(client, history["d"])
     assert (other["ltv"], other["receipts"], other["rfm"]["r"], other["rfm"]["f"], other["rfm"]["m"]) == (
         10000, 1, 3, 1, 1)
@@ -179,3 +181,22 @@ def test_bad_requests_for_a_card(shop: Service, history: dict[str, Any]) -> None
     assert_problem(shop.client(None).get(f"/v1/accounts/{history['c']}/insights"), 401, "unauthorized")
     assert_problem(client.get("/v1/accounts/no*such/insights"), 422, "validation_error")
     assert_problem(client.post(f"/v1/accounts/{history['c']}/insights"), 405, "method_not_allowed")
+
+
+def test_the_background_roll_up_keeps_the_boundaries_fresh(make_module_service: Callable[..., Service]) -> None:
+    """With the roll-up running (every 0.2 s here), the boundaries are computed in the background: the card
+    does not pay for them."""
+    shop = make_module_service(BONUS_ENGINE_REPORT_INTERVAL_S="0.2")
+    client, number = shop.client(), card()
+    confirm(client, receipt([line("1", 100000)], number))
+    deadline = time.monotonic() + 20
+    while not sql(shop.database_url, "SELECT frequency FROM report_rfm"):
+        assert time.monotonic() < deadline, "the roll-up did not compute the RFM boundaries"
+        time.sleep(0.2)
+    assert sql(shop.database_url, "SELECT frequency, monetary FROM report_rfm") == [
+        {"frequency": [1, 1, 1, 1], "monetary": [100000] * 4}]
+    got = insights(client, number)
+    assert {k: v for k, v in got["rfm"].items() if k != "as_of"} == {"r": 1, "f": 1, "m": 1}
+    text = client.get("/metrics").text
+    assert metric(text, "bonus_rfm_boundary_refreshes_total", by="rollup") >= 1
+    assert metric(text, "bonus_rfm_boundary_refreshes_total", by="card") == 0

@@ -103,8 +103,10 @@ def test_erasure_forgets_the_person_and_keeps_the_books(svc: Service, pos: httpx
     before = ledger(admin, number)
     assert_problem(pos.delete(f"/v1/accounts/{number}/profile"), 403, "forbidden")
     assert profile(admin, number)["gender"] == "female"
+    erasures = metric(admin.get("/metrics").text, "bonus_profile_changes_total", operation="erase")
     erased = admin.delete(f"/v1/accounts/{number}/profile")
     assert erased.status_code == 204, erased.text
+    assert metric(admin.get("/metrics").text, "bonus_profile_changes_total", operation="erase") == erasures + 1
     assert profile(admin, number) == {"card": number, **EMPTY}
     assert ledger(admin, number) == before and before[0]["points"] == 3000
     account = admin.get(f"/v1/accounts/{number}").json()

@@ -50,6 +50,11 @@ EXPIRED = Counter("bonus_expiry_sweeps_total", "lots expired by the sweep")
 REPORT_ROLLUPS = Counter("bonus_report_rollups_total",
                          "report roll-ups: done, skipped (another ran, or too much for a request) or failed",
                          ["result"])
+RFM_REFRESHES = Counter("bonus_rfm_boundary_refreshes_total",
+                        "RFM quintile boundaries computed for the customer card, by who paid for it: the background "
+                        "roll-up, or a card request that found none younger than an hour", ["by"])
+PROFILE_CHANGES = Counter("bonus_profile_changes_total", "customer profiles set or erased (counts only, never "
+                          "a field)", ["operation"])
 REPORT_ROLLUP_SECONDS = Histogram("bonus_report_rollup_duration_seconds", "time to fold new rows into the summaries",
                                   buckets=LATENCY_BUCKETS + (10.0, 30.0, 60.0, 300.0))
 

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from app.accounts import repository as accounts
+from app.core import metrics
 from app.core.context import AppContext
 from app.core.errors import AppError, not_found
 
@@ -62,6 +63,7 @@ async def change(ctx: AppContext, card: str, patch: ProfilePatch) -> None:
         if account is None:
             raise not_found("account_not_found", "no account with this card")
         await apply(conn, account["id"], patch)
+    metrics.PROFILE_CHANGES.labels("set").inc()
 
 
 async def read(ctx: AppContext, card: str) -> dict[str, Any]:
@@ -78,3 +80,4 @@ async def erase(ctx: AppContext, card: str) -> None:
         if account is None:
             raise not_found("account_not_found", "no account with this card")
         await repository.erase(conn, account["id"])
+    metrics.PROFILE_CHANGES.labels("erase").inc()

@@ -250,7 +250,10 @@ async def refresh_rfm_bounds(db: Database, older_than_s: float = RFM_REFRESH_S) 
             return False
         async with conn.transaction():
             await conn.execute("SET LOCAL statement_timeout = 0")
-            return await repository.refresh_rfm_bounds(conn) is not None
+            refreshed = await repository.refresh_rfm_bounds(conn) is not None
+    if refreshed:
+        metrics.RFM_REFRESHES.labels("rollup").inc()
+    return refreshed
 
 
 async def roll_up_forever(db: Database, time_zone: str, interval_s: float) -> None:
