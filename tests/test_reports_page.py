@@ -134,7 +134,7 @@ def test_chromium_goes_from_a_segment_to_each_customers_card(svc: Service, tmp_p
         assert shown["receipts"] == page.count(figures["receipts"])
         assert shown["average_check"] == page.amount(figures["average_check"])
         assert shown["items_per_receipt"] == page.decimal(figures["items_per_receipt"]) == "2.00"
-        assert shown["points_earned"] == page.count(figures["points"]["earned"])
+        assert shown["points_earned"] == page.amount(figures["points"]["earned"])
         assert shown["rfm"] == "R{r} F{f} M{m}".format(**figures["rfm"])
         assert "<title>What the customer paid per category</title>" in card_dom and "shoes/winter" in card_dom
         assert f"Customer {number}" in card_dom

@@ -108,7 +108,8 @@ def _value_cards(card: Report) -> list[str]:
 
 
 def _points_cards(points: Report) -> list[str]:
-    return [kpi_card(f"points_{name}", label, count(points[name])) for name, label in (
+    """Points are in minor units, as money: 2997 is 29.97 points."""
+    return [kpi_card(f"points_{name}", label, amount(points[name])) for name, label in (
         ("earned", "Earned"), ("redeemed", "Redeemed"), ("expired", "Expired"), ("adjusted", "Adjusted"),
         ("available", "Available now"))]
 

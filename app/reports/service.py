@@ -12,7 +12,6 @@ import asyncio
 import base64
 import re
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -364,14 +363,8 @@ async def first_members(ctx: Sources, segment: str, most: int = PAGE_MEMBERS) ->
     """The first members of a CVM segment by card, as the members CSV lists them, for the report page."""
     await _fresh(ctx)
     settings = ctx.programs.current.program.segments
-    rows: list[dict[str, Any]] = []
-    async with ctx.db.connection() as conn, conn.transaction(), \
-            aclosing(repository.segment_members(conn, segment, utcnow(), settings)) as members:
-        async for row in members:
-            rows.append(_member(row))
-            if len(rows) >= most:
-                break
-    return rows
+    async with ctx.db.connection() as conn, conn.transaction():
+        return [_member(row) async for row in repository.segment_members(conn, segment, utcnow(), settings, most)]
 
 
 # --- stores -----------------------------------------------------------------------------------------
