@@ -57,16 +57,16 @@ def categories(rows: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]],
     return [{"category": name, "amount": amount} for amount, name in paid[:TOP_CATEGORIES]], promo_share
 
 
-def purchases(figures: Mapping[str, Any], today: date, zone: ZoneInfo) -> dict[str, Any]:
-    """Lifetime value, receipts, average check, items per receipt, first and last purchase; frequency per
-    30 days over the calendar days from the first purchase to today, both included; whole days since the
-    last. Days are those of the report time zone."""
+def purchases(figures: Mapping[str, Any], lines: int, today: date, zone: ZoneInfo) -> dict[str, Any]:
+    """Lifetime value, receipts, average check, items per receipt (`lines` of them), first and last purchase;
+    frequency per 30 days over the calendar days from the first purchase to today, both included; whole days
+    since the last. Days are those of the report time zone."""
     receipts, ltv = int(figures["receipts"]), int(figures["ltv"])
     first: datetime | None = figures["first_purchase"]
     last: datetime | None = figures["last_purchase"]
     return {
         "ltv": ltv, "receipts": receipts, "average_check": average(ltv, receipts),
-        "items_per_receipt": round(int(figures["lines"]) / receipts, 2) if receipts else None,
+        "items_per_receipt": round(lines / receipts, 2) if receipts else None,
         # at least one day: a receipt may be issued up to 5 minutes ahead, past midnight
         "frequency_30d": frequency(receipts, 1, max(1, (today - first.astimezone(zone).date()).days + 1))
         if first else None,

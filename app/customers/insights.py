@@ -69,7 +69,7 @@ async def insights(ctx: AppContext, number: str) -> dict[str, Any]:
     top, promo_share = card.categories(lines)
     return {
         "card": number, "as_of": now.isoformat(), "time_zone": zone_name,
-        **card.purchases(figures, now.astimezone(zone).date(), zone),
+        **card.purchases(figures, sum(int(row["lines"]) for row in lines), now.astimezone(zone).date(), zone),
         "promo_share": promo_share, "top_categories": top, "weekdays": weekdays, "hours": hours,
         "points": card.points(by_kind, view["points"]["available"]),
         "rfm": card.rfm(figures, bounds),

@@ -49,10 +49,9 @@ _STANDING = ("FROM receipts WHERE owner_id = $1 AND account_id = $1"
 
 async def purchases(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record:
     """Receipts, lifetime value (purchase amounts less what refunds took off; certificate sales never
-    count), their lines, and the first and last purchase."""
+    count), and the first and last purchase. The lines are not read here: `categories` reads them once."""
     return await conn.fetchrow(
         "SELECT count(*) AS receipts, coalesce(sum(purchase_amount - refunded_purchase), 0)::bigint AS ltv,"
-        " coalesce(sum(jsonb_array_length(lines)), 0)::bigint AS lines,"
         f" min(issued_at) AS first_purchase, max(issued_at) AS last_purchase {_STANDING}",
         account_id,
     )
@@ -68,21 +67,23 @@ async def receipt_times(conn: asyncpg.Connection, account_id: int, time_zone: st
     )
 
 
-# Per category, over the goods lines (certificate sales left out) of standing receipts, what refunds left:
-# `paid` the final amount (amount less discount), `amount` before the discount, `promo` the amount of the
-# lines that carried a discount. Lines stored before sku and category were kept have no category: "(none)".
+# Per category, over the lines of standing receipts (each receipt's lines read once: they are its largest,
+# compressed column): `lines` every line, certificate sales included, as the reports count items; and over
+# the goods lines only (certificate sales left out), what refunds left: `paid` the final amount (amount less
+# discount), `amount` before the discount, `promo` the amount of the lines that carried a discount. Lines
+# stored before sku and category were kept have no category: "(none)".
 _CATEGORIES = f"""
-SELECT coalesce(l ->> 'category', '(none)') AS category,
-       sum((l #>> '{{figures,amount}}')::bigint - coalesce((l #>> '{{refunded,amount}}')::bigint, 0)
-           - (l #>> '{{figures,discount}}')::bigint + coalesce((l #>> '{{refunded,discount}}')::bigint, 0))::bigint
-           AS paid,
-       sum((l #>> '{{figures,amount}}')::bigint - coalesce((l #>> '{{refunded,amount}}')::bigint, 0))::bigint
-           AS amount,
-       coalesce(sum((l #>> '{{figures,amount}}')::bigint - coalesce((l #>> '{{refunded,amount}}')::bigint, 0))
-                FILTER (WHERE (l #>> '{{figures,discount}}')::bigint > 0), 0)::bigint AS promo
-FROM (SELECT lines {_STANDING}) r CROSS JOIN jsonb_array_elements(r.lines) AS l
-WHERE NOT coalesce((l ->> 'sells_certificate')::boolean, false)
-GROUP BY 1
+SELECT category, count(*) AS lines,
+       coalesce(sum(amount - discount) FILTER (WHERE goods), 0)::bigint AS paid,
+       coalesce(sum(amount) FILTER (WHERE goods), 0)::bigint AS amount,
+       coalesce(sum(amount) FILTER (WHERE goods AND promo), 0)::bigint AS promo
+FROM (SELECT coalesce(l ->> 'category', '(none)') AS category,
+             NOT coalesce((l ->> 'sells_certificate')::boolean, false) AS goods,
+             (l #>> '{{figures,discount}}')::bigint > 0 AS promo,
+             (l #>> '{{figures,amount}}')::bigint - coalesce((l #>> '{{refunded,amount}}')::bigint, 0) AS amount,
+             (l #>> '{{figures,discount}}')::bigint - coalesce((l #>> '{{refunded,discount}}')::bigint, 0) AS discount
+      FROM (SELECT lines {_STANDING}) r CROSS JOIN jsonb_array_elements(r.lines) AS l) line
+GROUP BY category
 """
 
 

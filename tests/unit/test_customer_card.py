@@ -55,13 +55,13 @@ def test_frequency_and_days_in_the_report_time_zone() -> None:
     # 21:30 UTC on 30 Nov is 00:30 on 1 Dec in Moscow: 6 days to 6 Dec, both included
     first = datetime(2026, 11, 30, 21, 30, tzinfo=UTC)
     last = datetime(2026, 12, 4, 20, 59, tzinfo=UTC)  # 23:59 on 4 Dec in Moscow
-    got = card.purchases({"receipts": 4, "ltv": 100001, "lines": 9, "first_purchase": first, "last_purchase": last},
+    got = card.purchases({"receipts": 4, "ltv": 100001, "first_purchase": first, "last_purchase": last}, 9,
                          date(2026, 12, 6), MOSCOW)
     assert got == {"ltv": 100001, "receipts": 4, "average_check": 25000, "items_per_receipt": 2.25,
                    "frequency_30d": 20.0, "first_purchase": first.isoformat(), "last_purchase": last.isoformat(),
                    "days_since_last": 2}
     # a receipt a few minutes ahead, past midnight: at least one day, never negative
     ahead = datetime(2026, 12, 6, 21, 2, tzinfo=UTC)
-    got = card.purchases({"receipts": 1, "ltv": 5, "lines": 1, "first_purchase": ahead, "last_purchase": ahead},
+    got = card.purchases({"receipts": 1, "ltv": 5, "first_purchase": ahead, "last_purchase": ahead}, 1,
                          date(2026, 12, 6), MOSCOW)
     assert (got["frequency_30d"], got["days_since_last"]) == (30.0, 0)
