@@ -4,6 +4,9 @@ its UTC day, and lines stored before they kept a category."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -200,3 +203,17 @@ def test_the_background_roll_up_keeps_the_boundaries_fresh(make_module_service: 
     text = client.get("/metrics").text
     assert metric(text, "bonus_rfm_boundary_refreshes_total", by="rollup") >= 1
     assert metric(text, "bonus_rfm_boundary_refreshes_total", by="card") == 0
+
+
+def test_the_card_sql_timer_runs_read_only(shop: Service, history: dict[str, Any]) -> None:
+    """loadtests.card_sql (the card's statements at scale) on this small database: it prints its figures and
+    the plans, and writes nothing."""
+    before = sql(shop.database_url, "SELECT count(*) AS n FROM receipts")
+    done = subprocess.run([sys.executable, "-m", "loadtests.card_sql", shop.database_url, "--cards", "5",
+                           "--explain"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    # random ids may repeat: at most 5 cards
+    assert re.search(r"^[1-5] random cards: p50 [0-9.]+ ms, p99 [0-9.]+ ms, max [0-9.]+ ms$", done.stdout, re.M), \
+        done.stdout
+    assert "--- categories" in done.stdout and "Execution Time" in done.stdout
+    assert sql(shop.database_url, "SELECT count(*) AS n FROM receipts") == before
