@@ -281,16 +281,28 @@ async def _campaigns(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]
 
 
 async def _segments(ctx: Sources, as_of: str) -> dict[str, Any]:
-    """CVM segments as rules.segment_of decides them now, and the RFM grid of members with a purchase."""
+    """CVM segments as rules.segment_of decides them now, the RFM grid of members with a purchase, and their
+    lifetime-value deciles."""
     settings = ctx.programs.current.program.segments
-    async with ctx.db.connection() as conn:
-        segments = {row["segment"]: row for row in await repository.segments(conn, utcnow(), settings)}
-        accounts = await repository.account_count(conn)
-        cells = await repository.rfm(conn)
-        deciles = await repository.ltv_deciles(conn)
-        if cells:  # the card scores against the boundaries the grid used last
-            await repository.save_rfm_bounds(conn, cells[0]["recency_bounds"], cells[0]["frequency_bounds"],
-                                             cells[0]["monetary_bounds"])
+
+    async def ranked() -> list[asyncpg.Record]:
+        async with ctx.db.connection() as conn:
+            return await repository.ltv_deciles(conn)
+
+    # the deciles rank every buyer (1.45 s at 1 M buyers on this machine): on a second connection, beside the grid
+    deciles_task = asyncio.ensure_future(ranked())
+    try:
+        async with ctx.db.connection() as conn:
+            segments = {row["segment"]: row for row in await repository.segments(conn, utcnow(), settings)}
+            accounts = await repository.account_count(conn)
+            cells = await repository.rfm(conn)
+            if cells:  # the card scores against the boundaries the grid used last
+                await repository.save_rfm_bounds(conn, cells[0]["recency_bounds"], cells[0]["frequency_bounds"],
+                                                 cells[0]["monetary_bounds"])
+    except BaseException:
+        deciles_task.cancel()
+        raise
+    deciles = await deciles_task
     buyers = sum(int(row["members"]) for row in segments.values())
     cvm = [{"segment": name, "members": int(segments[name]["members"]) if name in segments else 0,
             "revenue": int(segments[name]["revenue"]) if name in segments else 0} for name in SEGMENTS[:-1]]
