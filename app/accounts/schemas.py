@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.customers.schemas import BirthDate, ProfilePatch, check_birth_date
+from app.customers.schemas import BirthDate, ProfilePatch
 from rules._receipt import Card
 from rules._types import Identifier
 
@@ -26,11 +26,6 @@ class RegisterRequest(_Request):
     phone: Annotated[str, Field(pattern=r"^\+?[0-9]{5,20}$")] | None = None
     birth_date: BirthDate | None = None
     profile: ProfilePatch | None = None  # the profile at registration, as PATCH /v1/accounts/{card} takes it
-
-    @field_validator("birth_date")
-    @classmethod
-    def _plausible(cls, value: date | None) -> date | None:
-        return check_birth_date(value, date.today())
 
     @model_validator(mode="after")
     def _one_birth_date(self) -> RegisterRequest:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 # Limits of a profile, each documented in docs/contract.md (Profile) and tested at its edge.
 MAX_ATTRIBUTES = 32
@@ -19,13 +19,16 @@ AttributeKey = Annotated[str, Field(pattern=ATTRIBUTE_KEY_PATTERN)]
 # bool before int: JSON true is a boolean, never the integer 1 (both are strict)
 AttributeValue = (StrictBool | Annotated[int, Field(strict=True, ge=-MAX_ATTRIBUTE_INT, le=MAX_ATTRIBUTE_INT)]
                   | Annotated[str, Field(strict=True, max_length=MAX_ATTRIBUTE_TEXT_CHARS)])
-BirthDate = Annotated[date, Field(strict=True)]  # "1990-05-17", not a timestamp
 
 
-def check_birth_date(value: date | None, today: date) -> date | None:
-    if value is not None and not EARLIEST_BIRTH_DATE <= value <= today:
+def _plausible(value: date) -> date:
+    """From 1900-01-01 to today in UTC: a date of birth, not a typo."""
+    if not EARLIEST_BIRTH_DATE <= value <= datetime.now(UTC).date():
         raise ValueError(f"must be between {EARLIEST_BIRTH_DATE.isoformat()} and today")
     return value
+
+
+BirthDate = Annotated[date, Field(strict=True), AfterValidator(_plausible)]  # "1990-05-17", not a timestamp
 
 
 class ProfilePatch(BaseModel):
@@ -39,11 +42,6 @@ class ProfilePatch(BaseModel):
     birth_date: BirthDate | None = None
     gender: Gender | None = None
     attributes: Annotated[dict[AttributeKey, AttributeValue | None], Field(max_length=MAX_ATTRIBUTES)] | None = None
-
-    @field_validator("birth_date")
-    @classmethod
-    def _plausible(cls, value: date | None) -> date | None:
-        return check_birth_date(value, date.today())
 
 
 class AccountPatch(BaseModel):
