@@ -480,6 +480,19 @@ def test_wrong_method_is_a_405_problem(service: Service) -> None:
     assert_problem(client.put(f"/v1/accounts/{card()}/block"), 405, "method_not_allowed")
 
 
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("OPTIONS", "/v1/program", "GET, PUT"),  # two routes on one path: Starlette's own Allow named only GET
+    ("OPTIONS", "/v1/campaigns/c1", "DELETE, GET, PUT"),
+    ("PATCH", "/v1/campaigns", "GET"),
+    ("DELETE", "/v1/receipts/calculate", "GET, POST"),  # GET is the look-up of a receipt called "calculate"
+    ("GET", "/v1/accounts/c1/block", "POST"),
+])
+def test_a_405_allows_every_method_of_the_path(service: Service, method: str, path: str, allow: str) -> None:
+    answer = service.client().request(method, path)
+    assert_problem(answer, 405, "method_not_allowed")
+    assert answer.headers["allow"] == allow
+
+
 # --- the program ------------------------------------------------------------------------------------
 
 

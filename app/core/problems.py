@@ -9,7 +9,9 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from . import metrics
 from .errors import AppError
@@ -27,6 +29,16 @@ def problem(status: int, code: str, title: str, detail: str, headers: dict[str, 
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def allowed_methods(request: Request) -> str:
+    """`Allow` for a 405: the methods of every route on this path. Starlette answers with the methods of the
+    first route whose path matched, and GET and PUT of one path are two routes here (`/v1/program`)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):  # the routes of the included routers too
+        if route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, error: AppError) -> Response:
@@ -40,8 +52,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, error: HTTPException) -> Response:
         code = _HTTP_CODES.get(error.status_code, "http_error")
-        return problem(error.status_code, code, code.replace("_", " ").capitalize(), str(error.detail),
-                       dict(error.headers or {}))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return problem(error.status_code, code, code.replace("_", " ").capitalize(), str(error.detail), headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, error: Exception) -> Response:
