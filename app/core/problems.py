@@ -30,13 +30,16 @@ def problem(status: int, code: str, title: str, detail: str, headers: dict[str, 
 
 
 def allowed_methods(request: Request) -> str:
-    """`Allow` for a 405: the methods of every route on this path. Starlette answers with the methods of the
-    first route whose path matched, and GET and PUT of one path are two routes here (`/v1/program`)."""
-    methods: set[str] = set()
+    """`Allow` for a 405: the methods of the routes of this path. Starlette answers with the methods of the
+    first route whose path matched, and GET and PUT of one path are two routes here (`/v1/program`). Of the
+    templates that match, the one with the fewest parameters is the path's own (`/v1/receipts/calculate`,
+    not `/v1/receipts/{receipt_id}`), as the OpenAPI schema documents it."""
+    by_template: dict[str, set[str]] = {}
     for route in iter_route_contexts(request.app.router.routes):  # the routes of the included routers too
-        if route.methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods
-    return ", ".join(sorted(methods))
+        if route.methods and route.path and route.matches(request.scope)[0] != Match.NONE:
+            by_template.setdefault(route.path, set()).update(route.methods)
+    own = min(by_template, key=lambda template: template.count("{"), default=None)
+    return ", ".join(sorted(by_template[own])) if own is not None else ""
 
 
 def install(app: FastAPI) -> None:
