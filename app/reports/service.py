@@ -31,6 +31,11 @@ from .rollup import REQUEST_SPAN_XIDS, roll_up
 
 MAX_PERIOD_DAYS = 3660
 DEFAULT_PERIOD_DAYS = 30
+# A period may name any day from 0001-01-01 to 9999-12-31, but the instants around the first and last day (in
+# a zone east or west of UTC, or a day later, or `inactive_days` earlier) leave what Python's datetime holds,
+# which was a 500. Instants are taken within these days, 3,660 + 1 days inside the ends; no receipt is out there.
+_FIRST_INSTANT_DAY = date.min + timedelta(days=MAX_PERIOD_DAYS + 1)
+_LAST_INSTANT_DAY = date.max - timedelta(days=1)
 SEGMENTS = ("newcomer", "loyal", "pre_churn", "churn", "none")
 # the API documents and checks these too (app/reports/endpoints.py); the CLI has only this module's check
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -59,8 +64,9 @@ class Period:
     def bounds(self) -> tuple[datetime, datetime]:
         """The period as instants: [start 00:00, the day after end 00:00) in the report time zone."""
         zone = ZoneInfo(self.time_zone)
-        return (datetime.combine(self.start, time(), zone),
-                datetime.combine(self.end + timedelta(days=1), time(), zone))
+        start = min(max(self.start, _FIRST_INSTANT_DAY), _LAST_INSTANT_DAY)
+        end = min(max(self.end, _FIRST_INSTANT_DAY), _LAST_INSTANT_DAY)
+        return (datetime.combine(start, time(), zone), datetime.combine(end + timedelta(days=1), time(), zone))
 
     def as_dict(self) -> dict[str, Any]:
         return {"from": self.start.isoformat(), "to": self.end.isoformat(), "time_zone": self.time_zone,
@@ -84,7 +90,8 @@ def parse_period(ctx: Sources, from_: str | None = None, to: str | None = None,
                  store: str | None = None) -> Period:
     """`to` defaults to today, `from` to the 30 days that end on `to`."""
     end = _date(to, "to") if to is not None else today(ctx)
-    start = _date(from_, "from") if from_ is not None else end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    default_days = min(DEFAULT_PERIOD_DAYS - 1, (end - date.min).days)  # from 0001-01-01 at the earliest
+    start = _date(from_, "from") if from_ is not None else end - timedelta(days=default_days)
     if start > end:
         raise unprocessable("invalid_period", f"from ({start}) is after to ({end})")
     if (end - start).days >= MAX_PERIOD_DAYS:
