@@ -20,7 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from ._types import Identifier, Money, Multiplier, Percent
+from ._json_schema import exactly_one, given, none_of
+from ._types import Identifier, Money, Multiplier, Percent, PositivePercent
 
 __all__ = [
     "Campaign",
@@ -35,6 +36,9 @@ TierId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
 Segment = Literal["newcomer", "loyal", "pre_churn", "churn", "none"]
 Days = Annotated[int, Field(strict=True, ge=0, le=36_500)]
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+# What `When._hours` takes, for the schema: an end of 24:00 only, and not an empty range (the end the start)
+_HOURS_SCHEMA = {"pattern": r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]-(?:(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+                 "not": {"pattern": r"^(.{5})-\1$"}}
 
 
 class _Doc(BaseModel):
@@ -56,9 +60,16 @@ class TierLevel(_Doc):
     accrual_percent: Percent
 
 
+def _first_level_starts_at_0(schema: dict[str, Any]) -> None:
+    """The first level is where every account starts (`prefixItems` replaces `items` for that element)."""
+    schema["prefixItems"] = [{"allOf": [schema["items"], {"properties": {"min_purchases": {"const": 0}}}]}]
+
+
 class Tiers(_Doc):
+    """Levels by growing `min_purchases`, each `id` once."""
+
     window_days: Days = 365
-    levels: list[TierLevel] = Field(min_length=1, max_length=50)
+    levels: list[TierLevel] = Field(min_length=1, max_length=50, json_schema_extra=_first_level_starts_at_0)
 
     @field_validator("levels")
     @classmethod
@@ -75,8 +86,10 @@ class Tiers(_Doc):
 
 
 class Segments(_Doc):
+    """`pre_churn_days` below `churn_days`."""
+
     newcomer_days: Days = 30
-    pre_churn_days: Days = 60
+    pre_churn_days: Annotated[Days, Field(json_schema_extra={"minimum": 1})] = 60
     churn_days: Days = 120
 
     @model_validator(mode="after")
@@ -87,6 +100,8 @@ class Segments(_Doc):
 
 
 class Active(_Doc):
+    """`to` after `from` when both are given."""
+
     from_: AwareDatetime | None = Field(default=None, alias="from")
     to: AwareDatetime | None = None
 
@@ -105,7 +120,7 @@ class When(_Doc):
     tiers: list[TierId] | None = None
     segments: list[Segment] | None = None
     weekdays: list[Annotated[int, Field(strict=True, ge=1, le=7)]] | None = None
-    hours: str | None = None
+    hours: Annotated[str, Field(json_schema_extra=_HOURS_SCHEMA)] | None = None
 
     @field_validator("hours")
     @classmethod
@@ -172,8 +187,10 @@ class CampaignBase(_Doc):
 
 
 class AmountThreshold(_Doc):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=exactly_one("percent", "amount"))
+
     min_amount: Money
-    percent: Annotated[Percent, Field(gt=0)] | None = None
+    percent: PositivePercent | None = None
     amount: Annotated[Money, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
@@ -196,21 +213,27 @@ def _growing_by(name: str) -> AfterValidator:
 
 
 class ReceiptDiscount(CampaignBase):
+    """`thresholds` by growing `min_amount`, without repeats."""
+
     type: Literal["receipt_discount"]
     thresholds: Annotated[list[AmountThreshold], Field(min_length=1, max_length=20), _growing_by("min_amount")]
 
 
 class QuantityThreshold(_Doc):
     min_quantity: Annotated[int, Field(strict=True, ge=1, le=100_000)]
-    percent: Annotated[Percent, Field(gt=0)]
+    percent: PositivePercent
 
 
 class QuantityDiscount(CampaignBase):
+    """`thresholds` by growing `min_quantity`, without repeats."""
+
     type: Literal["quantity_discount"]
     thresholds: Annotated[list[QuantityThreshold], Field(min_length=1, max_length=20), _growing_by("min_quantity")]
 
 
 class NForM(CampaignBase):
+    """`pay` below `buy`."""
+
     type: Literal["n_for_m"]
     buy: Annotated[int, Field(strict=True, ge=2, le=100)]
     pay: Annotated[int, Field(strict=True, ge=1, le=99)]
@@ -223,11 +246,16 @@ class NForM(CampaignBase):
 
 
 class Coupon(CampaignBase):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"allOf": [
+        exactly_one("percent", "amount", "points", "accrual_multiplier"),
+        {"anyOf": [given("code"), none_of("max_uses", "max_uses_per_account")]},  # limits are for a shared code
+    ]})
+
     type: Literal["coupon"]
     code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     max_uses: Annotated[int, Field(strict=True, ge=1)] | None = None
     max_uses_per_account: Annotated[int, Field(strict=True, ge=1)] | None = None
-    percent: Annotated[Percent, Field(gt=0)] | None = None
+    percent: PositivePercent | None = None
     amount: Annotated[Money, Field(gt=0)] | None = None
     points: Annotated[Money, Field(gt=0)] | None = None
     accrual_multiplier: Multiplier | None = None
@@ -249,6 +277,11 @@ class Coupon(CampaignBase):
 
 
 class Accrual(CampaignBase):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"oneOf": [
+        {"allOf": [given("percent"), given("mode"), none_of("multiplier")]},
+        {"allOf": [given("multiplier"), none_of("mode", "percent")]},
+    ]})
+
     type: Literal["accrual"]
     percent: Percent | None = None
     mode: Literal["replace", "add"] | None = None
@@ -271,6 +304,11 @@ class Redemption(CampaignBase):
 
 
 class Bonus(CampaignBase):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"anyOf": [
+        {"properties": {"trigger": {"const": "receipt"}}},
+        {"properties": {"min_amount": {"const": 0}}},  # min_amount applies to trigger: receipt only
+    ]})
+
     type: Literal["bonus"]
     trigger: Literal["registration", "receipt"]
     points: Annotated[Money, Field(gt=0)]
@@ -292,6 +330,8 @@ CAMPAIGN_TYPES = ("receipt_discount", "quantity_discount", "n_for_m", "coupon", 
 
 
 class Program(_Doc):
+    """Each campaign `id` once; `when.tiers` name levels of `tiers`; a shared coupon `code` in one campaign only."""
+
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "RUB"
     max_receipt_age_days: Annotated[Days, Field(ge=1)] = 30
     points: PointsSettings = PointsSettings()

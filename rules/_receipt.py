@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from ._json_schema import NOT_BLANK, WHITE_SPACE
 from ._types import Identifier, Money, Quantity
 
 __all__ = ["CertificatePayment", "Line", "Receipt", "MAX_LINES", "MAX_COUPONS", "MAX_CERTIFICATES"]
@@ -17,6 +18,9 @@ MAX_COUPONS = 10
 MAX_CERTIFICATES = 5
 
 Code = Annotated[str, Field(min_length=1, max_length=64)]
+# A code that pays or discounts: blank after trimming is refused (in the validators below, not here:
+# `pattern` costs a regex per code, and the strip is done anyway).
+PaymentCode = Annotated[Code, Field(json_schema_extra=NOT_BLANK)]
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
@@ -30,7 +34,8 @@ def _rfc3339(value: object) -> object:
 Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 Card = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 Text = Annotated[str, Field(min_length=1, max_length=128)]
-CategoryPath = Annotated[str, Field(pattern=r"^[^/\s][^\n]{0,254}$")]
+CategoryPath = Annotated[str, Field(pattern=r"^[^/\s][^\n]{0,254}$",
+                                    json_schema_extra={"pattern": f"^[^/{WHITE_SPACE}][^\\n]{{0,254}}$"})]
 
 
 class _Strict(BaseModel):
@@ -84,7 +89,7 @@ def category_prefixes(category: str) -> tuple[str, ...]:
 
 
 class CertificatePayment(_Strict):
-    code: Code
+    code: PaymentCode
     amount: Money | None = None
 
     @field_validator("code")
@@ -113,6 +118,10 @@ EXAMPLE: dict[str, Any] = {
 
 
 class Receipt(_Strict):
+    """Each `line_id` once; coupon and certificate codes each once after trimming and upper-casing, and no
+    certificate both sold on a line and paying; `issued_at` not in the future and at most the program's
+    `max_receipt_age_days` old."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [EXAMPLE]})
 
     receipt_id: Identifier
@@ -122,9 +131,11 @@ class Receipt(_Strict):
     issued_at: Rfc3339
     card: Card | None = None
     lines: list[Line] = Field(min_length=1, max_length=MAX_LINES)
-    coupons: list[Code] = Field(default_factory=list, max_length=MAX_COUPONS)
+    coupons: list[PaymentCode] = Field(default_factory=list, max_length=MAX_COUPONS,
+                                       json_schema_extra={"uniqueItems": True})
     redeem_points: Money = 0
-    gift_certificates: list[CertificatePayment] = Field(default_factory=list, max_length=MAX_CERTIFICATES)
+    gift_certificates: list[CertificatePayment] = Field(default_factory=list, max_length=MAX_CERTIFICATES,
+                                                        json_schema_extra={"uniqueItems": True})
 
     @field_validator("coupons")
     @classmethod

@@ -6,14 +6,16 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-__all__ = ["Identifier", "Money", "Percent", "Quantity", "decimal_text"]
+from ._json_schema import INT64, decimal
+
+__all__ = ["Identifier", "Money", "Multiplier", "Percent", "PositivePercent", "Quantity", "decimal_text"]
 
 MAX_MONEY = 10**13  # 100 billion in major units: far above any receipt, far below int64
 
 # Money and points: JSON integers only; `799000.0` or `"799000"` is refused.
-Money = Annotated[int, Field(strict=True, ge=0, le=MAX_MONEY)]
+Money = Annotated[int, Field(strict=True, ge=0, le=MAX_MONEY, json_schema_extra=INT64)]
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 
@@ -52,6 +54,16 @@ Percent = Annotated[
     BeforeValidator(_to_decimal),
     Field(ge=0, le=100, decimal_places=2, allow_inf_nan=False),
     PlainSerializer(_percent_out, return_type=Any),
+    WithJsonSchema(decimal("percent", maximum=100, places=2, positive=False,
+                           description="a percent from 0 to 100, at most 2 decimals: 7.5 or \"7.5\"")),
+]
+
+# The same above 0 (the percent of a discount: 0 would be no campaign at all).
+PositivePercent = Annotated[
+    Percent,
+    Field(gt=0),
+    WithJsonSchema(decimal("positive_percent", maximum=100, places=2, positive=True,
+                           description="a percent above 0 up to 100, at most 2 decimals: 7.5 or \"7.5\"")),
 ]
 
 # Multipliers of accrual rates (`2`, `1.5`).
@@ -60,6 +72,8 @@ Multiplier = Annotated[
     BeforeValidator(_to_decimal),
     Field(gt=0, le=100, decimal_places=2, allow_inf_nan=False),
     PlainSerializer(_percent_out, return_type=Any),
+    WithJsonSchema(decimal("positive_percent", maximum=100, places=2, positive=True,
+                           description="a multiplier above 0 up to 100, at most 2 decimals: 2 or \"1.5\"")),
 ]
 
 # Quantities: decimal strings or numbers with at most 3 fraction digits.
@@ -68,4 +82,6 @@ Quantity = Annotated[
     BeforeValidator(_to_decimal),
     Field(gt=0, le=1_000_000, decimal_places=3, allow_inf_nan=False),
     PlainSerializer(decimal_text, return_type=str),
+    WithJsonSchema(decimal("quantity", maximum=1_000_000, places=3, positive=True,
+                           description="a quantity above 0 up to 1000000, at most 3 decimals: \"2\", \"0.75\" or 1.5")),
 ]

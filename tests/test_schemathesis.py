@@ -37,6 +37,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.main import route_roles
+from tests.schemathesis_rules import accepts_or_refuses_rightly
 from tests.support import ADMIN_KEY, Service, assert_problem, card, line, metric, now_iso, receipt
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
@@ -48,26 +49,9 @@ RANDOM = bool(os.environ.get("BONUS_ENGINE_SCHEMATHESIS_RANDOM"))  # a new seed 
 ROUTES = sorted(((method, path, role) for (method, path), role in route_roles().items()),
                 key=lambda route: (route[1], route[0]))
 
-# Schemathesis' `positive_data_acceptance` expects every schema-valid request to be accepted (2xx, or
-# 401/403/404/409/429). The contract refuses, with 422 and a precise `code`, requests that JSON Schema
-# cannot tell from valid ones: whole numbers written with a fraction (`62.0` is an `integer` to JSON
-# Schema, a float to us), duplicate `line_id`s or coupons, `percent` xor `amount`, an adjustment of 0
-# points, the program's cross-field rules (tier thresholds that grow, coupon codes unique, ...), receipts
-# older than `max_receipt_age_days` or in the future (a rule about now), a campaign in a batch that is not a
-# coupon campaign, opaque page cursors this service did not give, report periods whose `from` is after
-# `to` or that span more than 3660 days, a birth date before 1900 or after today, and a profile whose
-# attributes would be more than 32 once merged with the stored ones. So the check is left out only for
-# operations that take a body, a cursor or a period; every other operation keeps it, and every 422 still has to be
-# documented and match the Problem schema.
-_SEMANTIC_422 = {
-    ("POST", "/v1/receipts/calculate"), ("POST", "/v1/receipts"), ("POST", "/v1/receipts/{receipt_id}/refunds"),
-    ("POST", "/v1/accounts"), ("POST", "/v1/accounts/{card}/adjustments"), ("GET", "/v1/accounts/{card}/ledger"),
-    ("PATCH", "/v1/accounts/{card}"),
-    ("PUT", "/v1/program"), ("GET", "/v1/campaigns"), ("PUT", "/v1/campaigns/{campaign_id}"),
-    ("POST", "/v1/coupons/batches"), ("POST", "/v1/gift-certificates"),
-    ("GET", "/v1/reports/program"), ("GET", "/v1/reports/campaigns"), ("GET", "/v1/reports/stores"),
-    ("GET", "/v1/reports/customers"),
-}
+# Schemathesis' `positive_data_acceptance` ("schema-valid request rejected") is on for every operation: the
+# schema states what JSON Schema can, and a refusal of a schema-valid request passes only when
+# tests/schemathesis_rules.py finds, in the request itself, the rule beyond JSON Schema it is for.
 _RECEIPT_BODIES = {("POST", "/v1/receipts/calculate"), ("POST", "/v1/receipts")}
 
 
@@ -91,6 +75,8 @@ def api_schema(st_service: Service) -> Any:
     # The keys are sent by the test (by role), so the Authorization header is not a generated parameter: a
     # negative case that "leaves it out" would get it back from the test and be no negative case at all.
     config = schemathesis.Config.from_dict({"generation": {"with-security-parameters": False}})
+    checks = config.projects.default.checks
+    assert checks.positive_data_acceptance.enabled and checks.negative_data_rejection.enabled
     return schemathesis.openapi.from_url(f"{st_service.url}/openapi.json", config=config)
 
 
@@ -108,13 +94,19 @@ def _recent(case: Any, minutes: int) -> None:
         case.body["issued_at"] = now_iso(timedelta(minutes=-minutes))
 
 
+def _validate(case: Any, response: Any, headers: dict[str, str]) -> None:
+    """Every check (`positive_data_acceptance` included: `api_schema` asserts it is on), except that one for a
+    refusal for a rule beyond JSON Schema (tests/schemathesis_rules.py)."""
+    excluded = [positive_data_acceptance] if accepts_or_refuses_rightly(case, response) else []
+    case.validate_response(response, headers=headers, excluded_checks=excluded)
+
+
 @pytest.mark.parametrize(("method", "path", "role"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
 def test_every_operation_conforms(api_schema: Any, keys: dict[str, list[str]], method: str, path: str,
                                   role: str | None) -> None:
     operation = api_schema[path][method]
     strategy = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
                          operation.as_strategy(GenerationMode.NEGATIVE))
-    excluded = [positive_data_acceptance] if (method, path) in _SEMANTIC_422 else []
 
     @given(case=strategy, key=st.sampled_from(keys[role] if role else [None]), minutes=st.integers(0, 60))
     @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck),
@@ -123,7 +115,8 @@ def test_every_operation_conforms(api_schema: Any, keys: dict[str, list[str]], m
         if (method, path) in _RECEIPT_BODIES:
             _recent(case, minutes)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        case.call_and_validate(headers=headers, excluded_checks=excluded)
+        response = case.call(headers=headers)
+        _validate(case, response, headers)
 
     run()
 
@@ -163,9 +156,8 @@ def test_stateful_links(api_schema: Any) -> None:
             return {"headers": auth_headers}
 
         def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
-            excluded = [positive_data_acceptance] if (case.method.upper(), case.path) in _SEMANTIC_422 else []
             try:
-                case.validate_response(response, excluded_checks=excluded, headers=auth_headers)
+                _validate(case, response, auth_headers)
             except FailureGroup as failure:
                 failures.append(failure)
                 raise
@@ -243,3 +235,19 @@ def test_text_with_nul_is_refused_with_its_path(st_service: Service) -> None:
     # a code with NUL is an unknown code: the same 404 as any other
     assert_problem(client.get("/v1/coupons/A%00B"), 404, "coupon_not_found")
     assert_problem(client.get("/v1/gift-certificates/A%00B"), 404, "gift_certificate_not_found")
+
+
+@pytest.mark.parametrize("query", ["to=0001-01-01", "to=0001-01-29", "from=0001-01-01&to=0001-01-05",
+                                   "to=9999-12-31", "from=9999-12-20&to=9999-12-31"])
+def test_reports_at_the_ends_of_the_calendar(st_service: Service, query: str) -> None:
+    """`format: date` on `from` and `to` made schemathesis send real days at the calendar's ends: the default
+    `from` (29 days before `to`) before 0001-01-01, and the instant after 9999-12-31, were a 500."""
+    client = st_service.client()
+    for route in ("program", "stores", "campaigns", "customers"):
+        answer = client.get(f"/v1/reports/{route}?{query}")
+        assert answer.status_code == 200, (route, answer.text)
+        assert answer.json()["period"]["to"] == query.split("to=")[1]
+    first = client.get(f"/v1/reports/program?{query}").json()
+    assert first["receipts"]["total"] == 0 and first["period"]["from"] >= "0001-01-01"
+    customers = client.get(f"/v1/reports/customers?{query}&inactive_days=3660")
+    assert customers.status_code == 200, customers.text

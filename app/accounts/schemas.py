@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.customers.schemas import BirthDate, ProfilePatch
+from rules._json_schema import WHITE_SPACE
 from rules._receipt import Card
 from rules._types import Identifier
 
@@ -43,8 +44,12 @@ class AdjustmentRequest(_Request):
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [
         {"points": 5000, "reason": "complaint #123", "expire_days": 90, "adjustment_id": "c-123"}]})
 
-    points: Annotated[int, Field(strict=True, ge=-(10**13), le=10**13)]
-    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]  # the audit trail: never blank
+    # 0 is refused by the service (an adjustment that changes nothing); `not` says so in the schema
+    points: Annotated[int, Field(strict=True, ge=-(10**13), le=10**13,
+                                 json_schema_extra={"format": "int64", "not": {"const": 0}})]
+    # the audit trail: never blank (the published pattern spells out the `\s` of the validator's regex engine)
+    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S",
+                                 json_schema_extra={"pattern": f"[^{WHITE_SPACE}]"})]
     expire_days: Annotated[int, Field(strict=True, ge=1, le=36_500)] | None = None
     adjustment_id: Identifier | None = None
 

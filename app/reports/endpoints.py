@@ -19,9 +19,13 @@ from .schemas import CampaignsReport, CustomersReport, ProgramReport, SegmentsRe
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 
-From = Annotated[str | None, Query(alias="from", pattern=service.DAY_PATTERN,
-                                   description="first day, YYYY-MM-DD (default: 29 days before `to`)")]
-To = Annotated[str | None, Query(pattern=service.DAY_PATTERN,
+# `format: date` says what the pattern cannot: a real calendar day (`0000-00-00` is refused). That `from` is
+# not after `to` and the period spans at most MAX_PERIOD_DAYS are rules of two parameters, in the text.
+_DAY = {"format": "date"}
+From = Annotated[str | None, Query(alias="from", pattern=service.DAY_PATTERN, json_schema_extra=_DAY,
+                                   description="first day, YYYY-MM-DD (default: 29 days before `to`); not after "
+                                               f"`to`, at most {service.MAX_PERIOD_DAYS} days before it")]
+To = Annotated[str | None, Query(pattern=service.DAY_PATTERN, json_schema_extra=_DAY,
                                  description="last day, included, YYYY-MM-DD (default: today)")]
 Store = Annotated[str | None, Query(pattern=service.STORE_PATTERN, description="one store's receipts only")]
 
