@@ -19,6 +19,8 @@ that random codes keep reaching the look-up instead of the 429 (which is documen
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -179,6 +181,25 @@ def test_stateful_links(api_schema: Any) -> None:
         if failures:
             raise failures[0]
     assert scenarios[0] >= STEPS // 2, f"only {scenarios[0]} stateful scenarios ran"
+
+
+def test_the_cli_phases_find_no_schema_valid_request_rejected(st_service: Service, tmp_path: Path) -> None:
+    """`st run` as an outsider runs it, for the phases the tests above do not have: the examples, and the
+    coverage phase's schema-valid cases (the edges of every keyword: `""` for a pattern, the bounds, `0`
+    beside `not: {const: 0}`, whole floats for integers, real days at the calendar's ends). The checks: no
+    5xx, and positive_data_acceptance with tests/schemathesis_rules.py (as a hooks module) for the rules
+    beyond JSON Schema. The exit code is 0 only when none failed; a hooks module that excused nothing made it
+    fail. (Its negative cases are the tests above's; `Allow` on a 405 is tests/test_errors_api.py's.)"""
+    command = [str(Path(sys.executable).with_name("st")), "run", f"{st_service.url}/openapi.json",
+               "-H", f"Authorization: Bearer {ADMIN_KEY}", "--phases", "examples,coverage", "--mode", "positive",
+               "--workers", "1",
+               "--checks", "not_a_server_error,positive_data_acceptance_beyond_json_schema",
+               "--suppress-health-check", "all", "--warnings", "off"]
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_rules",
+           "PYTHONPATH": os.pathsep.join([str(EXAMPLE.parents[2]), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
+    assert "Coverage" in run.stdout and "30 selected" in run.stdout, run.stdout[-5000:]
 
 
 # --- what schemathesis found, kept as plain regression tests ------------------------------------------

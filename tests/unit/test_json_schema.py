@@ -8,8 +8,10 @@ import copy
 import re
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 
+import httpx
 import jsonschema_rs
 import pytest
 import yaml
@@ -18,11 +20,15 @@ from hypothesis import strategies as st
 from pydantic import Field, TypeAdapter, ValidationError
 
 from app.accounts.schemas import AdjustmentRequest
+from app.core.settings import Settings
+from app.main import create_app
 from rules import Program, ProgramError, Receipt, parse_program
 from rules._json_schema import DECIMAL_TEXT, STRIPPED, WHITE_SPACE
 from rules._types import Multiplier, Percent, PositivePercent, Quantity
 
-EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "rules" / "examples" / "program.yaml").read_text())
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = yaml.safe_load((ROOT / "rules" / "examples" / "program.yaml").read_text())
+CONTRACT = ROOT / "docs" / "contract.md"
 
 DECIMALS: list[tuple[Any, str, Decimal, Decimal, int]] = [  # type, pattern, lowest, highest, places
     (Quantity, "quantity", Decimal("0.001"), Decimal(1_000_000), 3),
@@ -186,3 +192,13 @@ def test_a_receipt_names_a_coupon_or_a_certificate_once_in_the_schema() -> None:
         assert not schema.is_valid({**receipt, **extra}), extra
         with pytest.raises(ValidationError):
             Receipt.model_validate({**receipt, **extra})
+
+
+def test_the_contracts_client_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/contract.md's example of checking a body against /openapi.json, against this app's schema."""
+    from tests.unit.test_readme import blocks, section
+
+    served = create_app(Settings()).openapi()  # building the app opens no database (its lifespan does)
+    monkeypatch.setattr(httpx, "get", lambda url, **_: SimpleNamespace(json=lambda: served))
+    (example,) = blocks(section(CONTRACT, "The OpenAPI schema"), "python")
+    exec(compile(example, "contract.md", "exec"), {})  # its asserts are the test
