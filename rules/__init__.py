@@ -5,6 +5,7 @@ from ._compiled import CompiledProgram, compile_program
 from ._document import dump_program, load_program, read_document
 from ._engine import evaluate
 from ._facts import NO_FACTS, CertificateFact, CouponFact, ReceiptFacts
+from ._json_schema import WHITE_SPACE
 from ._lots import Lot, Move, balances, return_points, settle_debt, take, take_for_reversal
 from ._money import floor_points, percent_half_up, quantity_floor, spread
 from ._outcome import BonusGrant, CampaignEffect, CertificateCharge, CouponVerdict, LineOutcome, Outcome
@@ -22,6 +23,7 @@ __all__ = [
     "CouponVerdict",
     "ReceiptFacts",
     "REVERSIBLE",
+    "WHITE_SPACE",
     "AccountState",
     "Bonus",
     "BonusGrant",

@@ -41,13 +41,26 @@ DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
     204: {"description": "removed; header Program-Version is the new version"},
 }
 
+
+
+def _id_from_the_path(name: str) -> dict[str, Any]:
+    """A campaign type's schema, inline, with `id` optional: a PUT body may leave it out (it is the path's)."""
+    schema = _PROGRAM_SCHEMA["$defs"][name]
+    return {**schema, "required": [field for field in schema["required"] if field != "id"]}
+
+
+# The body of a PUT: a campaign whose `id`, when given, is the path's (campaign_id_mismatch otherwise, a rule
+# of a field and a path parameter that JSON Schema cannot state).
+CAMPAIGN_BODY_SCHEMA: dict[str, Any] = {"oneOf": [
+    _id_from_the_path(ref.rsplit("/", 1)[1]) for ref in CAMPAIGN_SCHEMA["discriminator"]["mapping"].values()]}
+
 CAMPAIGN_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "one campaign as in the program document; `id` may be left out (it is the path's)",
         "content": {
-            "application/json": {"schema": CAMPAIGN_SCHEMA},
-            "application/yaml": {"schema": CAMPAIGN_SCHEMA},
+            "application/json": {"schema": CAMPAIGN_BODY_SCHEMA},
+            "application/yaml": {"schema": CAMPAIGN_BODY_SCHEMA},
         },
     },
 }

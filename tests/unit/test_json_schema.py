@@ -202,3 +202,13 @@ def test_the_contracts_client_example_runs(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(httpx, "get", lambda url, **_: SimpleNamespace(json=lambda: served))
     (example,) = blocks(section(CONTRACT, "The OpenAPI schema"), "python")
     exec(compile(example, "contract.md", "exec"), {})  # its asserts are the test
+
+
+def test_a_campaign_body_may_leave_its_id_out() -> None:
+    """PUT /v1/campaigns/{id} takes the id from the path: the body's schema does not require it."""
+    served = create_app(Settings()).openapi()
+    body = served["paths"]["/v1/campaigns/{campaign_id}"]["put"]["requestBody"]["content"]["application/json"]
+    schema = jsonschema_rs.validator_for({**body["schema"], "components": served["components"]})
+    campaign = {"name": "c", "type": "accrual", "priority": 1, "multiplier": 2}
+    assert schema.is_valid(campaign) and schema.is_valid({**campaign, "id": "c1"})
+    assert not schema.is_valid({**campaign, "id": None}) and not schema.is_valid({**campaign, "type": "other"})
