@@ -41,7 +41,9 @@ class ProfilePatch(BaseModel):
 
     birth_date: BirthDate | None = None
     gender: Gender | None = None
-    attributes: Annotated[dict[AttributeKey, AttributeValue | None], Field(max_length=MAX_ATTRIBUTES)] | None = None
+    # keys outside the pattern are refused: the schema says so (patternProperties alone would admit them)
+    attributes: Annotated[dict[AttributeKey, AttributeValue | None], Field(
+        max_length=MAX_ATTRIBUTES, json_schema_extra={"additionalProperties": False})] | None = None
 
 
 class AccountPatch(BaseModel):
