@@ -277,10 +277,10 @@ def parser() -> argparse.ArgumentParser:
                           help="progress on stderr even when it is not a terminal")
     simulate.set_defaults(func=cmd_simulate)
 
-    report = sub.add_parser("report", help="program KPIs, campaign results, segments, stores, customers; rebuild "
-                                           "the summaries")
+    report = sub.add_parser("report", help="program KPIs, campaign results, segments, stores, customers, ABC; "
+                                           "rebuild the summaries")
     report_sub = report.add_subparsers(dest="report", required=True)
-    for name in ("program", "campaigns", "stores", "customers"):
+    for name in ("program", "campaigns", "stores", "customers", "abc"):
         one = report_sub.add_parser(name)
         one.add_argument("--from", dest="from_", default=None, help="first day, YYYY-MM-DD (default: 29 days "
                                                                      "before --to)")
@@ -294,6 +294,9 @@ def parser() -> argparse.ArgumentParser:
     customers.add_argument("--cursor", default=None, help="the next_cursor of the page before")
     customers.add_argument("--inactive-days", type=int, default=None,
                            help="only members with no purchase in the last N days of the period")
+    abc = report_sub.choices["abc"]
+    abc.add_argument("--by", choices=("category", "sku"), default="category", help="what is ranked")
+    abc.add_argument("--measure", choices=("revenue", "quantity", "receipts"), default="revenue")
     report_sub.add_parser("segments").add_argument("--format", choices=("table", "json", "csv"), default="table")
     report_sub.add_parser("members", help="a CVM segment's members as CSV").add_argument("segment")
     report_sub.add_parser("rebuild", help="fold the whole history into the summaries again, with progress")

@@ -10,8 +10,9 @@ with loadtests.seed_history, the example program loaded, `bonus-engine report re
 of upgrading a database that has a history), VACUUM ANALYZE, then `bonus-engine serve --workers 2` and:
 1. each report over HTTP, the first request after the server started ("cold") and `--runs` more ("warm"):
    program, campaigns, stores and customers (each ranking, a second page, the inactive list) for 30 days
-   and a year, segments, and the page; the members CSV of the biggest segment and the customers CSV of 30
-   days: time to the first byte, total, rows per second;
+   and a year, ABC (categories and SKUs by each measure, a year; one store's SKUs), segments, and the page;
+   the members CSV of the biggest segment and the customers CSV of 30 days: time to the first byte, total,
+   rows per second;
 2. the register mix alone, then with a "marketer" who requests the program, campaigns (both for a year) and
    segments reports back to back, one at a time, `--rounds` times, then alone once more: confirm throughput
    and p50/p99, the median of each kind of phase side by side;
@@ -103,7 +104,8 @@ async def rebuild_and_vacuum(url: str, out: dict[str, Any], rebuild: bool) -> No
         out["database_bytes"] = await conn.fetchval("SELECT pg_database_size(current_database())")
         out["rows"] = {table: await conn.fetchval(f"SELECT reltuples::bigint FROM pg_class WHERE relname = '{table}'")
                        for table in ("accounts", "receipts", "ledger", "lot_moves", "report_members",
-                                     "report_accounts", "report_sales", "report_campaigns")}
+                                     "report_accounts", "report_sales", "report_campaigns", "report_items",
+                                     "report_store_items")}
         out["standing_receipts_year"] = await conn.fetchval(  # what program_year must count, before confirms
             "SELECT count(*) FROM receipts WHERE status IN ('confirmed', 'partially_refunded')"
             " AND issued_at >= (now() AT TIME ZONE 'UTC')::date - 364")
@@ -128,6 +130,11 @@ def report_paths() -> dict[str, str]:
             "customers_amount_30d_store": "/v1/reports/customers?order=amount&store=s1",
             "customers_inactive_90": "/v1/reports/customers?inactive_days=90",
             "customers_inactive_90_amount": "/v1/reports/customers?inactive_days=90&order=amount",
+            "abc_category_revenue_30d": "/v1/reports/abc",
+            "abc_category_revenue_year": f"/v1/reports/abc?{year}",
+            **{f"abc_sku_{measure}_year": f"/v1/reports/abc?by=sku&measure={measure}&{year}"
+               for measure in ("revenue", "quantity", "receipts")},
+            "abc_sku_revenue_year_store": f"/v1/reports/abc?by=sku&{year}&store=s1",
             "page_30d": "/reports"}
 
 
@@ -337,6 +344,10 @@ def report_statements(biggest: str) -> dict[str, Any]:
         "account_count": lambda c: repository.account_count(c),
         "rfm": lambda c: repository.rfm(c),
         f"segment_members_{biggest}": lambda c: repository.segment_members(c, biggest, now, settings),
+        "items_sku_30d": lambda c: repository.items(c, "sku", month, end, None),
+        "items_sku_year": lambda c: repository.items(c, "sku", start, end, None),
+        "items_category_year": lambda c: repository.items(c, "category", start, end, None),
+        "items_sku_year_store": lambda c: repository.items(c, "sku", start, end, "s1"),
     }
 
 
@@ -412,7 +423,19 @@ def stores_and_customers(answers: dict[str, Any]) -> dict[str, Any]:
         return {}
     return {"stores_year_total": stores["total"], "stores_year_stores": len(stores["stores"]),
             "program_30d_kpis": {k: v for k, v in month["kpis"].items() if k != "segments"},
-            "customers_30d_top_amount": customers["customers"][0]["amount"] if customers["customers"] else None}
+            "customers_30d_top_amount": customers["customers"][0]["amount"] if customers["customers"] else None,
+            **abc_sanity(answers)}
+
+
+def abc_sanity(answers: dict[str, Any]) -> dict[str, Any]:
+    """The year's ABC next to the program report: every seeded line is goods, so the revenue of all the
+    categories is the year's revenue; and how many SKUs each class holds."""
+    categories, skus, year = (answers.get(name) for name in ("abc_category_revenue_year", "abc_sku_revenue_year",
+                                                             "program_year"))
+    if not (categories and skus and year):
+        return {}
+    return {"abc_year_category_revenue": categories["total"], "program_year_revenue": year["revenue"]["total"],
+            "abc_year_sku_classes": {c["class"]: (c["keys"], c["share"]) for c in skus["classes"]}}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -6,8 +6,10 @@ What it writes, all dated within the last 365 days (UTC):
 - accounts with cards `29` + 11 digits (as loadtests.seed.card_of), 70% with a phone, created any time in the year;
 - receipts in about 100 stores (`s1` is the biggest), more at weekends, in December and as the year goes on,
   09:00 to 22:00; 80% with a card, the member drawn from a power law (the busiest ~300 receipts a year,
-  most a few); 1 to 10 lines; 96% confirmed, 1% refunded, 1% cancelled, 2% partially refunded (half the
-  purchase back), each of the last three with its `refunds` row; 30% with one campaign of the example program;
+  most a few); 1 to 10 lines, each one of 1,000 SKUs in 20 categories, also drawn from a power law (a tenth
+  of the SKUs sell two thirds of the lines), for the ABC report; 96% confirmed, 1% refunded, 1% cancelled, 2%
+  partially refunded (half of every line back), each of the last three with its `refunds` row naming the
+  lines it returned; 30% with one campaign of the example program;
 - per carded receipt: an accrual of 3% (a lot available after 14 days, expiring 365 days after the
   purchase, its ledger entry and lot move), and for a refund the accrual reversal (all or half of the
   points) with its lot move, so that `bonus-engine audit` stays clean.
@@ -70,17 +72,42 @@ SELECT day, floor($1::bigint * (upto - w) / total)::bigint AS first,
 FROM c ORDER BY day
 """
 
+# Receipt lines: LINE_VARIANTS arrays of each length 1..10, every line one of the SKUs (`SKU-0000` the most
+# sold, category `cat-00` its first 50) at its own price, as app/receipts/result.stored_lines keeps them (the
+# figures reports and refunds read). A receipt takes one array; its purchase is the array's total. `half` and
+# `whole` are what a partial refund (half of each line) and a full one return, as the refund's lines.
+LINE_VARIANTS = 2000
+SKUS = 1000
+_LINES = f"""
+CREATE TEMP TABLE seed_lines AS
+WITH drawn AS (
+    SELECT n, v, g, floor({SKUS} * random() ^ 6)::int AS sku, (90 + floor(4000 * random())::bigint) * 100 AS price
+    FROM generate_series(1, 10) n, generate_series(0, {LINE_VARIANTS} - 1) v, generate_series(1, n) g
+)
+SELECT n, v, sum(price)::bigint AS total,
+       jsonb_agg(jsonb_build_object(
+           'line_id', g::text, 'sku', 'SKU-' || lpad(sku::text, 4, '0'),
+           'category', 'cat-' || lpad((sku * 20 / {SKUS})::text, 2, '0'), 'quantity', '1', 'returned', '0',
+           'sells_certificate', false, 'figures', jsonb_build_object('amount', price, 'discount', 0),
+           'refunded', '{{}}'::jsonb) ORDER BY g) AS lines,
+       json_agg(json_build_object('line_id', g::text, 'quantity', '0.5', 'amount', price / 2, 'discount', 0)
+                ORDER BY g) AS half,
+       json_agg(json_build_object('line_id', g::text, 'quantity', '1', 'amount', price, 'discount', 0)
+                ORDER BY g) AS whole
+FROM drawn GROUP BY n, v
+"""
+
 # Every random choice of a receipt, drawn once (a subquery with volatile outputs is not flattened, so each
 # draw is made once per row) and kept: receipts, refunds, lots, ledger and moves read the same draws.
 _DRAWS = f"""
 CREATE TEMP TABLE seed_draws AS
 SELECT i, issued_at, account_id, coalesce(account_id, {CARDLESS_OWNER.replace("receipt_id", "('r' || i)")}) AS owner,
-       store, n_lines, purchase, status, campaign,
+       store, n_lines, variant, purchase, status, campaign,
        CASE WHEN status = 'confirmed' THEN 0 WHEN status = 'partially_refunded' THEN purchase / 2
             ELSE purchase END AS refunded,
        least(issued_at + (1 + floor(14 * refund_u)) * interval '1 day', now()) AS refund_at
 FROM (
-    SELECT i, issued_at, account_id, store, n_lines, n_lines * (90 + floor(4000 * price_u)::bigint) * 100 AS purchase,
+    SELECT i, issued_at, account_id, store, n_lines, variant, l.total AS purchase,
            CASE WHEN status_u < 0.01 THEN 'refunded' WHEN status_u < 0.02 THEN 'cancelled'
                 WHEN status_u < 0.04 THEN 'partially_refunded' ELSE 'confirmed' END AS status,
            CASE WHEN campaign_u < 0.3 THEN floor(campaign_u / 0.3 * $2::int)::int END AS campaign, refund_u
@@ -90,9 +117,10 @@ FROM (
                CASE WHEN random() < 0.8
                     THEN 1 + floor($1::bigint * (0.1 + 0.9 * random()) ^ 3)::bigint END AS account_id,
                1 + floor(100 * random() ^ 2)::int AS store, 1 + floor(10 * random())::int AS n_lines,
-               random() AS price_u, random() AS status_u, random() AS campaign_u, random() AS refund_u
+               floor($3::int * random())::int AS variant, random() AS status_u, random() AS campaign_u,
+               random() AS refund_u
         FROM seed_days d, generate_series(0, d.n - 1) k
-    ) AS raw
+    ) AS raw JOIN seed_lines l ON l.n = raw.n_lines AND l.v = raw.variant
 ) AS drawn
 """
 
@@ -125,7 +153,8 @@ SELECT 'r' || d.i, d.owner, $1::bytea, d.account_id, 's' || d.store, d.issued_at
                'points', CASE WHEN c.gives = 'points' AND d.account_id IS NOT NULL THEN {_POINTS} / 3 ELSE 0 END))
            END),
        d.issued_at
-FROM seed_draws d JOIN seed_lines l ON l.n = d.n_lines LEFT JOIN seed_campaigns c ON c.idx = d.campaign
+FROM seed_draws d JOIN seed_lines l ON l.n = d.n_lines AND l.v = d.variant
+LEFT JOIN seed_campaigns c ON c.idx = d.campaign
 """
 
 # the response a refund stores: the receipt's new status on top, and what this refund took back
@@ -136,10 +165,11 @@ SELECT 'r' || d.i, d.owner, CASE d.status WHEN 'cancelled' THEN '~cancel' ELSE '
        's' || d.store,
        json_build_object('status', d.status, 'refund', json_build_object(
            'refund_id', CASE d.status WHEN 'cancelled' THEN '~cancel' ELSE 'f1' END, 'created_at', d.refund_at,
+           'lines', CASE d.status WHEN 'partially_refunded' THEN l.half ELSE l.whole END,
            'totals', json_build_object('amount', d.refunded, 'discount', 0, 'points_redeemed', 0,
                                        'points_accrued', CASE WHEN d.account_id IS NULL THEN 0 ELSE {_REVERSED} END))),
        d.refunded, d.refund_at
-FROM seed_draws d WHERE d.refunded > 0
+FROM seed_draws d JOIN seed_lines l ON l.n = d.n_lines AND l.v = d.variant WHERE d.refunded > 0
 """
 
 # a carded receipt's lot, accrual entry and move share its number i; a reversal entry is $1 + i
@@ -201,13 +231,12 @@ async def seed_history(conn: asyncpg.Connection, accounts: int, receipts: int,
     indexes = await _secondary_indexes(conn)
     for name, _ in indexes:  # built again after the rows: one sort each instead of 10M random inserts
         await conn.execute(f"DROP INDEX {name}")
-    await conn.execute("CREATE TEMP TABLE seed_lines AS SELECT n, jsonb_agg(jsonb_build_object("
-                       "'line_id', g::text, 'quantity', '1') ORDER BY g) AS lines"
-                       " FROM generate_series(1, 10) n, generate_series(1, n) g GROUP BY n")
+    await conn.execute(_LINES)
+    await conn.execute("CREATE UNIQUE INDEX ON seed_lines (n, v)")
     await conn.execute("CREATE TEMP TABLE seed_campaigns (idx int, id text, name text, gives text)")
     await conn.executemany("INSERT INTO seed_campaigns VALUES ($1, $2, $3, $4)", campaigns)
     await step("days", _DAYS, receipts)
-    await step("draws", _DRAWS, accounts, len(campaigns))
+    await step("draws", _DRAWS, accounts, len(campaigns), LINE_VARIANTS)
     await step("accounts", _ACCOUNTS, accounts)
     await step("cards", "INSERT INTO cards (card, account_id) SELECT card, id FROM accounts")
     await step("receipts", _RECEIPTS, FINGERPRINT)

@@ -113,6 +113,16 @@ def test_chromium_shows_the_figures_of_the_json_api(svc: Service, tmp_path: Path
     for title in ("Revenue per store", "Top customers by amount in the period",
                   "Share of receipts and of revenue per customer segment"):
         assert f"<title>{title}</title>" in dom, title
+    categories = svc.client().get("/v1/reports/abc").json()
+    skus = svc.client().get("/v1/reports/abc", params={"by": "sku"}).json()
+    # shoes/winter (the boots) hold most of the revenue: A; socks: the rest
+    assert [(r["key"], r["class"]) for r in categories["rows"]] == [("shoes/winter", "A"), ("socks", "C")]
+    chart = dom.split("<title>Revenue per category, classed A, B and C</title>", 1)[1].split("</svg>", 1)[0]
+    assert len(re.findall(r'<rect class="bar"', chart)) == 2 and "shoes/winter: class A" in chart
+    for klass in ("A", "B", "C"):
+        of = [next(c for c in report["classes"] if c["class"] == klass) for report in (categories, skus)]
+        assert cells(dom, f'data-abc-class="{klass}"') == [
+            value for c in of for value in (page.count(c["keys"]), page.share(c["share"]))]
 
 
 def test_chromium_goes_from_a_segment_to_each_customers_card(svc: Service, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,7 +68,9 @@ def issued_at(rng: random.Random, now: datetime) -> str:
 
 
 def body(rng: random.Random, cards: list[str], now: datetime) -> dict[str, Any]:
-    lines = [line(str(i), rng.randrange(1000, 900000, 100), category=rng.choice(CATEGORIES))
+    # a few SKUs, so that receipts share them; some lines without a category (key null in the ABC report)
+    lines = [line(str(i), rng.randrange(1000, 900000, 100), sku=f"SKU-{rng.randrange(12)}",
+                  **({"category": rng.choice(CATEGORIES)} if rng.random() < 0.9 else {}))
              for i in range(1, rng.randint(1, 5) + 1)]
     extra: dict[str, Any] = {}
     if rng.random() < 0.3:
@@ -113,7 +116,8 @@ def load(services: tuple[Service, Service], rng: random.Random) -> None:
 def poll(services: tuple[Service, Service], stop: threading.Event, failures: list[str]) -> None:
     clients = [s.client() for s in services]
     while not stop.is_set():
-        for i, path in enumerate(("program", "campaigns", "segments", "stores", "customers?order=items")):
+        for i, path in enumerate(("program", "campaigns", "segments", "stores", "customers?order=items",
+                                  "abc?by=sku&measure=quantity")):
             answer = clients[i % 2].get(f"/v1/reports/{path}")
             if answer.status_code != 200:
                 failures.append(f"{path}: {answer.status_code} {answer.text[:200]}")
@@ -236,6 +240,43 @@ def expected_flows(db: str, start: date, end: date, now: datetime) -> dict[str, 
             "stable": sum(bool(m["in_period"]) for m in spans) - new}
 
 
+def expected_abc(db: str, start: date, end: date, by: str, store: str | None) -> dict[str, tuple[int, int, int]]:
+    """Per key ('' for none): revenue, quantity in thousandths and standing receipts, from the receipts' stored
+    lines as they stand now (what was bought less what refunds returned), certificate sales left out."""
+    key = f"coalesce(l ->> '{by}', '')"
+    figures = "(l -> 'figures' ->> 'amount')::bigint - (l -> 'figures' ->> 'discount')::bigint"
+    refunded = ("coalesce((l -> 'refunded' ->> 'amount')::bigint, 0)"
+                " - coalesce((l -> 'refunded' ->> 'discount')::bigint, 0)")
+    rows = sql(db, f"SELECT {key} AS key, sum({figures} - ({refunded})) AS revenue,"
+                   " sum(round(((l ->> 'quantity')::numeric - (l ->> 'returned')::numeric) * 1000)) AS quantity,"
+                   " count(DISTINCT r.receipt_id) AS receipts"
+                   " FROM receipts r CROSS JOIN jsonb_array_elements(r.lines) AS l"
+                   f" WHERE r.{STANDING} AND {DAY} BETWEEN $1 AND $2"
+                   " AND NOT (l ->> 'sells_certificate')::boolean" + (" AND r.store_id = $3" if store else "")
+                   + " GROUP BY 1", start, end, *([store] if store else []))
+    return {row["key"]: (int(row["revenue"]), int(row["quantity"]), int(row["receipts"])) for row in rows}
+
+
+def check_abc(db: str, client: httpx.Client, start: date, today: date) -> None:
+    """Every `by` and `measure` (and a store) against the receipts; the order and classes from exact sums."""
+    for by, store in (("category", None), ("sku", None), ("category", "s2")):
+        want = expected_abc(db, start, today, by, store)
+        assert len(want) > 3 and ("" in want) == (by == "category")  # body() leaves some lines without one
+        for index, measure in enumerate(("revenue", "quantity", "receipts")):
+            params = {"from": start.isoformat(), "by": by, "measure": measure} | ({"store": store} if store else {})
+            got = client.get("/v1/reports/abc", params=params).json()
+            values = [(row["key"] or "", Fraction(row["value"]) if measure == "quantity" else row["value"])
+                      for row in got["rows"]]
+            assert dict(values) == {k: Fraction(v[index], 1000) if measure == "quantity" else v[index]
+                                    for k, v in want.items()}, (by, measure, store)
+            assert values == sorted(values, key=lambda kv: (-kv[1], kv[0]))
+            total, before = sum(v for _, v in values), Fraction(0)
+            for (_, value), row in zip(values, got["rows"], strict=True):
+                assert row["class"] == ("A" if before < total * Fraction(4, 5) else
+                                        "B" if before < total * Fraction(19, 20) else "C")
+                before += value
+
+
 def check_new_reports(db: str, client: httpx.Client, start: date, today: date) -> None:
     """Stores, customers (every page of one ranking, and the CSV) and the program's KPIs against plain SQL."""
     params = {"from": start.isoformat()}
@@ -298,4 +339,5 @@ def test_reports_equal_a_sql_recomputation_after_concurrent_load(pair: tuple[Ser
         assert {row.split(",")[0] for row in exported} == cards.get(name, set()), name
     assert sorted((c["r"], c["f"], c["m"], c["members"], c["revenue"]) for c in segments["rfm"]["cells"]) == cells
     check_new_reports(db, client, start, today)
+    check_abc(db, client, start, today)
     assert pair[0].audit().returncode == 0

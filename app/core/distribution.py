@@ -32,10 +32,14 @@ GROUPS = (
     # keyed by what clients send: a card, a receipt id, a coupon or certificate code
     Group("cards", {"cards": "card", "receipt_claims": "receipt_id", "coupon_codes": "code", "coupon_uses": "code",
                     "gift_certificates": "code", "certificate_moves": "code"}, shard_count=64),
+    # the ABC summary per store, day and key (millions of rows, too many to copy to every node): a store's
+    # report reads one shard
+    Group("report_store_items", {"report_store_items": "store_id"}, shard_count=32),
 )
 # small, read everywhere, rarely written; first, so that distributed tables may keep foreign keys to them
 REFERENCE = ("programs", "api_keys", "cache_state", "coupon_batches", "report_state", "report_sales",
-             "report_campaigns", "report_points", "report_expiry", "report_rfm")
+             "report_campaigns", "report_points", "report_expiry", "report_rfm",
+             "report_items")
 LOCAL = frozenset({"alembic_version"})  # the migrations' bookkeeping, on the coordinator only
 
 DISTRIBUTED = {table: (group, column) for group in GROUPS for table, column in group.tables.items()}

@@ -30,7 +30,7 @@ class CliSources:
 
 TABLES: dict[str, Callable[[dict[str, Any]], list[export.Table]]] = {
     "program": export.program_tables, "campaigns": export.campaigns_tables, "segments": export.segments_tables,
-    "stores": export.stores_tables, "customers": export.customers_tables,
+    "stores": export.stores_tables, "customers": export.customers_tables, "abc": export.abc_tables,
 }
 
 
@@ -77,6 +77,8 @@ async def _report(sources: CliSources, args: argparse.Namespace) -> dict[str, An
         return await service.program_report(sources, period)
     if args.report == "stores":
         return await service.stores_report(sources, period)
+    if args.report == "abc":
+        return await service.abc_report(sources, service.AbcQuery(period, args.by, args.measure))
     return await service.campaigns_report(sources, period)
 
 

@@ -15,7 +15,7 @@ from app.core.auth import Principal
 from app.core.http import PROBLEM_RESPONSES, json_response
 
 from . import service
-from .schemas import CampaignsReport, CustomersReport, ProgramReport, SegmentsReport, StoresReport
+from .schemas import AbcReport, CampaignsReport, CustomersReport, ProgramReport, SegmentsReport, StoresReport
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 
@@ -80,6 +80,21 @@ async def customers(request: Request, _: Principal = Depends(auth.admin), chosen
     header = await anext(rows)  # fold in the newest rows (and fail with a problem) before streaming starts
     return StreamingResponse(_csv(header, rows), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="customers.csv"'})
+
+
+AbcBy = Literal["category", "sku"]
+AbcMeasure = Literal["revenue", "quantity", "receipts"]
+
+
+@router.get("/abc", response_model=AbcReport,
+            summary="ABC analysis: SKUs or categories by revenue, quantity or receipts, classed A, B and C")
+async def abc(request: Request, _: Principal = Depends(auth.admin), chosen: service.Period = Depends(period),
+              by: Annotated[AbcBy, Query(description="what is ranked: categories or SKUs")] = "category",
+              measure: Annotated[AbcMeasure, Query(description=(
+                  "revenue (minor units), quantity (sold less returned) or receipts (standing receipts holding "
+                  "the key)"))] = "revenue") -> Response:
+    """A: the keys ranked above which less than 80 % of the measure lies; B: less than 95 %; C: the rest."""
+    return json_response(await service.abc_report(request.app.state.ctx, service.AbcQuery(chosen, by, measure)))
 
 
 @router.get("/segments", response_model=SegmentsReport, summary="CVM segment sizes and the RFM grid, now")

@@ -54,6 +54,15 @@ def customers_tables(report: dict[str, Any]) -> list[Table]:
             ("page", ["metric", "value"], page)]
 
 
+ABC_COLUMNS = ["key", "value", "share", "cumulative_share", "class"]
+
+
+def abc_tables(report: dict[str, Any]) -> list[Table]:
+    classes = ["class", "keys", "value", "share"]
+    return [("classes", classes, _rows(classes, report["classes"])),
+            ("abc", ABC_COLUMNS, _rows(ABC_COLUMNS, report["rows"]))]
+
+
 def campaigns_tables(report: dict[str, Any]) -> list[Table]:
     header = ["id", "receipts", "discount", "points", "coupon_uses", "revenue", "average_check",
               "untouched_receipts", "untouched_revenue", "untouched_average_check", "name"]

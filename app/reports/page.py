@@ -77,9 +77,9 @@ def moment(iso: str) -> str:
 
 
 def render(program: Report, campaigns: Report, segments: Report, stores: Report | None = None,
-           customers: Report | None = None) -> str:
+           customers: Report | None = None, categories: Report | None = None, skus: Report | None = None) -> str:
     """The whole page for one period: header, KPI cards, daily charts, segments, RFM grid, campaigns, and
-    with their reports the stores and the top customers."""
+    with their reports the stores, the top customers and the ABC analysis (categories and SKUs by revenue)."""
     body = "".join((
         _header(program),
         _kpis(program),
@@ -94,6 +94,7 @@ def render(program: Report, campaigns: Report, segments: Report, stores: Report 
         _section("Campaign cost", _campaign_chart(campaigns["campaigns"]) + _campaign_table(campaigns)),
         _section("Stores", _stores(stores)) if stores is not None else "",
         _section("Top customers by amount", _customers(customers)) if customers is not None else "",
+        _section("ABC analysis by revenue", _abc(categories, skus)) if categories is not None else "",
     ))
     return document(f"Loyalty report {_period_text(program['period'])}", body)
 
@@ -397,6 +398,45 @@ def _customers(report: Report) -> str:
             + f'<div class="scroll"><table class="wide"><caption>The members who spent most in this period; '
             f"lifetime value is the revenue of all their purchases.</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table></div>")
+
+
+# --- ABC --------------------------------------------------------------------------------------------
+
+_ABC_BARS = 20  # categories in the chart; the classes table counts them all
+_CLASS_COLORS = {"A": GREEN, "B": AMBER, "C": GREY}
+_NO_KEY = "(none)"
+
+
+def _abc(categories: Report, skus: Report | None) -> str:
+    rows = categories.get("rows") or []
+    if not rows:
+        return _NO_DATA
+    bars = [Row(row["key"] or _NO_KEY,
+                [Part(int(row["value"]), _CLASS_COLORS[row["class"]],
+                      f"{row['key'] or _NO_KEY}: class {row['class']}, revenue {amount(int(row['value']))}")],
+                f"{row['class']} · {share(row['share'])} · {share(row['cumulative_share'])} cumulative")
+            for row in rows[:_ABC_BARS]]
+    more = f" ({len(rows) - _ABC_BARS} more are counted in the table)" if len(rows) > _ABC_BARS else ""
+    legend = "".join(f'<span class="swatch" style="background:{color}"></span>{name} '
+                     for name, color in _CLASS_COLORS.items())
+    caption = ("Categories by revenue, highest first" + more + ". A: the categories that make the first 80% of "
+               "revenue (the one that crosses 80% included), B: the next 15%, C: the rest.")
+    chart = charts.bars("Revenue per category, classed A, B and C", bars, label_width=260, note_width=260)
+    return (f'<p class="caption">{escape(caption)}</p><p class="legend">{legend}</p>{chart}'
+            f"{_abc_classes(categories, skus)}")
+
+
+def _abc_classes(categories: Report, skus: Report | None) -> str:
+    """Per class: how many categories (and SKUs) it holds and their share of revenue."""
+    reports = [("categories", categories)] + ([("SKUs", skus)] if skus is not None else [])
+    head = "".join(f'<th scope="col">{escape(name)}</th><th scope="col">Revenue share</th>' for name, _ in reports)
+    body = "".join(
+        f'<tr data-abc-class="{name}"><th scope="row">{name}</th>'
+        + "".join(f"<td>{count(c['keys'])}</td><td>{share(c['share'])}</td>"
+                  for _, report in reports for c in report["classes"] if c["class"] == name)
+        + "</tr>" for name in _CLASS_COLORS)
+    return (f'<table class="wide"><caption>Categories and SKUs in each class, with their share of revenue.'
+            f'</caption><thead><tr><th scope="col">Class</th>{head}</tr></thead><tbody>{body}</tbody></table>')
 
 
 # --- RFM grid ---------------------------------------------------------------------------------------

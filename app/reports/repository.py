@@ -352,3 +352,19 @@ async def customers(conn: asyncpg.Connection, order: str, start: date, end: date
             *(after or ()), *([limit] if limit is not None else [])]
     async for row in conn.cursor(query, *args, prefetch=2000 if limit is None else limit):
         yield row
+
+
+# --- ABC (migration 0008) ---------------------------------------------------------------------------
+
+
+async def items(conn: asyncpg.Connection, kind: str, start: date, end: date,
+                store: str | None) -> list[asyncpg.Record]:
+    """Per key of `kind` ('sku' or 'category'; '' for lines without one): revenue, quantity in thousandths and
+    standing receipts over the period's days; the chain's summary, or with `store` that store's."""
+    table, where = ("report_store_items", "store_id = $4 AND ") if store else ("report_items", "")
+    return await conn.fetch(
+        "SELECT key, sum(revenue)::bigint AS revenue, sum(quantity_thousandths)::bigint AS quantity_thousandths,"
+        f" sum(receipts)::bigint AS receipts FROM {table}"
+        f" WHERE {where}kind = $1 AND day BETWEEN $2 AND $3 GROUP BY key",
+        kind, start, end, *([store] if store else []),
+    )

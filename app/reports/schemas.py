@@ -5,6 +5,8 @@ Money and points are integers in minor units; shares are fractions of 1 for peop
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -229,3 +231,28 @@ class SegmentsReport(BaseModel):
     cvm: list[Segment]
     rfm: Rfm
     ltv_deciles: list[LtvDecile]
+
+
+class AbcRow(BaseModel):
+    key: str | None = Field(description="the SKU or category; null for lines that carry none")
+    value: int | str = Field(description="revenue or receipts: an integer; quantity: a decimal string")
+    share: float | None
+    cumulative_share: float | None = Field(description="this key's and every key ranked above it")
+    class_: Literal["A", "B", "C"] = Field(alias="class")
+
+
+class AbcClass(BaseModel):
+    class_: Literal["A", "B", "C"] = Field(alias="class")
+    keys: int
+    value: int | str
+    share: float | None
+
+
+class AbcReport(BaseModel):
+    period: dict[str, str | None]
+    as_of: str
+    by: Literal["category", "sku"]
+    measure: Literal["revenue", "quantity", "receipts"]
+    total: int | str
+    classes: list[AbcClass]
+    rows: list[AbcRow]  # by value descending, ties by key

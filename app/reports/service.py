@@ -1,5 +1,5 @@
 """Reports for marketers and finance: the program's KPIs, campaign results, CVM segments and the RFM grid,
-stores, and customers ranked or gone quiet.
+stores, customers ranked or gone quiet, and the ABC analysis of SKUs and categories.
 
 Each report first folds the newest rows into the summaries (a small window; a wide one is left to the
 background roll-up and `as_of` tells how fresh the answer is), then reads only summaries: the cost does
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -25,8 +25,9 @@ from app.core.db import Database
 from app.core.errors import AppError, unavailable, unprocessable
 from app.core.settings import Settings
 from app.program.service import ProgramHolder
+from rules import decimal_text
 
-from . import repository
+from . import abc, repository
 from .rollup import REQUEST_SPAN_XIDS, roll_up
 
 MAX_PERIOD_DAYS = 3660
@@ -159,7 +160,9 @@ async def all_reports(ctx: Sources, period: Period) -> dict[str, dict[str, Any]]
 
     async def second() -> dict[str, dict[str, Any]]:
         return {"segments": await _segments(ctx, as_of),
-                "customers": await _customers(ctx, CustomersQuery(period, "amount", PAGE_CUSTOMERS), as_of)}
+                "customers": await _customers(ctx, CustomersQuery(period, "amount", PAGE_CUSTOMERS), as_of),
+                "categories": await _abc(ctx, AbcQuery(period, "category", "revenue"), as_of),
+                "skus": await _abc(ctx, AbcQuery(period, "sku", "revenue"), as_of)}
 
     one, two = await asyncio.gather(first(), second())
     return {**one, **two}
@@ -540,3 +543,47 @@ async def customer_rows(ctx: Sources, query: CustomersQuery) -> AsyncIterator[li
                                               query.period.store, query.inactive_before(), after, None):
             one = _customer(row)
             yield ["" if one[name] is None else one[name] for name in CUSTOMER_COLUMNS]
+
+
+# --- ABC --------------------------------------------------------------------------------------------
+
+ABC_BY = ("category", "sku")
+ABC_MEASURES = ("revenue", "quantity", "receipts")
+_MEASURE_COLUMNS = {"revenue": "revenue", "quantity": "quantity_thousandths", "receipts": "receipts"}
+
+
+@dataclass(frozen=True, slots=True)
+class AbcQuery:
+    """The ABC analysis of the period's standing receipts: the keys of `by` ranked by `measure`."""
+
+    period: Period
+    by: str
+    measure: str
+
+    def __post_init__(self) -> None:
+        # the API's Literal parameters refuse these first; the CLI's argparse choices too: a last guard
+        if self.by not in ABC_BY or self.measure not in ABC_MEASURES:
+            raise AppError(422, "validation_error", f"by is one of {', '.join(ABC_BY)} and measure one of "
+                                                    f"{', '.join(ABC_MEASURES)}")
+
+
+def quantity_text(thousandths: int) -> str:
+    """A quantity in thousandths as the API writes quantities: 2500 → "2.5"."""
+    return decimal_text(Decimal(thousandths).scaleb(-3))
+
+
+async def abc_report(ctx: Sources, query: AbcQuery) -> dict[str, Any]:
+    return await _abc(ctx, query, await _fresh(ctx))
+
+
+async def _abc(ctx: Sources, query: AbcQuery, as_of: str) -> dict[str, Any]:
+    period = query.period
+    async with ctx.db.connection() as conn:
+        rows = await repository.items(conn, query.by, period.start, period.end, period.store)
+    column = _MEASURE_COLUMNS[query.measure]
+    shown: Callable[[int], int | str] = quantity_text if query.measure == "quantity" else int
+    ranked = abc.rank((row["key"] or None, int(row[column])) for row in rows)
+    return {"period": period.as_dict(), "as_of": as_of, "by": query.by, "measure": query.measure,
+            "total": shown(sum(row.value for row in ranked)), "classes": abc.summary(ranked, shown),
+            "rows": [{"key": row.key, "value": shown(row.value), "share": row.share,
+                      "cumulative_share": row.cumulative_share, "class": row.klass} for row in ranked]}

@@ -507,3 +507,43 @@ def test_a_segments_members_page_links_each_card() -> None:
     assert "lists them all" not in html
     assert "lists them all" in customer_page.render_members("loyal", rows, 3)
     assert "No members in this segment." in customer_page.render_members("churn", [], 200)
+
+
+# --- ABC --------------------------------------------------------------------------------------------
+
+
+def abc_report(by: str, keys: list[tuple[str | None, int, str]]) -> dict[str, Any]:
+    total = sum(value for _, value, _ in keys)
+    rows, before = [], 0
+    for key, value, klass in keys:
+        before += value
+        rows.append({"key": key, "value": value, "share": round(value / total, 4),
+                     "cumulative_share": round(before / total, 4), "class": klass})
+    summary = [{"class": name, "keys": sum(k == name for _, _, k in keys),
+                "value": sum(v for _, v, k in keys if k == name),
+                "share": round(sum(v for _, v, k in keys if k == name) / total, 4)} for name in "ABC"]
+    return {"period": PERIOD, "as_of": AS_OF, "by": by, "measure": "revenue", "total": total, "classes": summary,
+            "rows": rows}
+
+
+def test_abc_chart_colours_each_category_by_its_class() -> None:
+    categories = abc_report("category", [("shoes", 5000000, "A"), ("bags", 3000000, "A"), ("care", 1500000, "B"),
+                                         (None, 250000, "C"), ("socks", 250000, "C")])
+    skus = abc_report("sku", [(f"SKU-{i}", 1000 - i, "A" if i < 5 else "B" if i < 8 else "C") for i in range(12)])
+    html = page.render(program(), campaigns(), segments(), stores(), customers(), categories, skus)
+    assert_well_formed(html)
+    assert_self_contained(html)
+    chart = svgs(html)["Revenue per category, classed A, B and C"]
+    rects = bars(chart)
+    assert [rect.get("fill") for rect in rects] == [page.GREEN, page.GREEN, page.AMBER, page.GREY, page.GREY]
+    assert rects[3].find("title").text == "(none): class C, revenue 2,500.00"  # type: ignore[union-attr]
+    assert "B · 15.0% · 95.0% cumulative" in html
+    row = re.findall(r"<td>([^<]*)</td>", html.split('data-abc-class="A">', 1)[1].split("</tr>", 1)[0])
+    assert row == ["2", "80.0%", "5", f"{(1000 + 999 + 998 + 997 + 996) * 100 / sum(range(989, 1001)):.1f}%"]
+    many = abc_report("category", [(f"c{i:02d}", 100 - i, "A") for i in range(25)])
+    html = page.render(program(), campaigns(), segments(), stores(), customers(), many, skus)
+    assert len(bars(svgs(html)["Revenue per category, classed A, B and C"])) == 20
+    assert "5 more are counted in the table" in html
+    empty = {**categories, "rows": [], "total": 0}
+    assert "No data for this period." in page.render(program(), campaigns(), segments(), stores(), customers(),
+                                                     empty, skus)
