@@ -184,6 +184,9 @@ def test_the_openapi_schema_documents_it(shop: Service) -> None:
     assert parameters["measure"]["schema"]["enum"] == ["revenue", "quantity", "receipts"]
     row = schema["components"]["schemas"]["AbcRow"]["properties"]
     assert set(row) == {"key", "value", "share", "cumulative_share", "class"}
+    [example] = schema["components"]["schemas"]["AbcReport"]["examples"]  # one an integrator can copy
+    assert [(r["key"], r["class"]) for r in example["rows"]] == [("shoes", "A"), ("bags", "A"), ("care", "B"),
+                                                                ("socks", "C")]
 
 
 def test_the_cli_prints_the_same_report(shop: Service, week: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ReceiptCounts(BaseModel):
@@ -249,6 +249,19 @@ class AbcClass(BaseModel):
 
 
 class AbcReport(BaseModel):
+    """Categories by revenue on a small chain: bags end exactly at 80 %, so care after them is B."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "period": {"from": "2026-11-01", "to": "2026-11-27", "time_zone": "UTC", "store": None},
+        "as_of": "2026-11-27T09:00:01.512673+00:00", "by": "category", "measure": "revenue", "total": 1000000,
+        "classes": [{"class": "A", "keys": 2, "value": 800000, "share": 0.8},
+                    {"class": "B", "keys": 1, "value": 150000, "share": 0.15},
+                    {"class": "C", "keys": 1, "value": 50000, "share": 0.05}],
+        "rows": [{"key": "shoes", "value": 500000, "share": 0.5, "cumulative_share": 0.5, "class": "A"},
+                 {"key": "bags", "value": 300000, "share": 0.3, "cumulative_share": 0.8, "class": "A"},
+                 {"key": "care", "value": 150000, "share": 0.15, "cumulative_share": 0.95, "class": "B"},
+                 {"key": "socks", "value": 50000, "share": 0.05, "cumulative_share": 1.0, "class": "C"}]}]})
+
     period: dict[str, str | None]
     as_of: str
     by: Literal["category", "sku"]
