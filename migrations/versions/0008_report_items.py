@@ -38,7 +38,9 @@ CREATE TABLE report_items (
 );
 CREATE INDEX report_items_empty ON report_items (kind) WHERE receipts = 0;
 
--- The same per store: one store's period is a range of this key.
+-- The same per store: one store's period is a range of this key, read from the index alone (its figures are
+-- included): the rows of one store lie all over the table, since a roll-up writes every store's at once (a
+-- year of store s1 at 10 M receipts, 352k rows: 1.9 s through the heap)
 CREATE TABLE report_store_items (
     store_id              text NOT NULL,
     kind                  text NOT NULL,
@@ -47,7 +49,7 @@ CREATE TABLE report_store_items (
     revenue               bigint NOT NULL,
     quantity_thousandths  bigint NOT NULL,
     receipts              bigint NOT NULL,
-    PRIMARY KEY (store_id, kind, day, key)
+    PRIMARY KEY (store_id, kind, day, key) INCLUDE (revenue, quantity_thousandths, receipts)
 );
 CREATE INDEX report_store_items_empty ON report_store_items (store_id) WHERE receipts = 0;
 UPDATE report_state SET time_zone = '', rolled_at = NULL WHERE id = 1;
