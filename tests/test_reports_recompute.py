@@ -242,17 +242,21 @@ def expected_flows(db: str, start: date, end: date, now: datetime) -> dict[str, 
 
 def expected_abc(db: str, start: date, end: date, by: str, store: str | None) -> dict[str, tuple[int, int, int]]:
     """Per key ('' for none): revenue, quantity in thousandths and standing receipts, from the receipts' stored
-    lines as they stand now (what was bought less what refunds returned), certificate sales left out."""
+    lines as they stand now (what was bought less what refunds returned), certificate sales left out. Stored
+    lines leave out what is at its default (app/receipts/result.compact): nothing returned or refunded, not a
+    certificate sale."""
     key = f"coalesce(l ->> '{by}', '')"
     figures = "(l -> 'figures' ->> 'amount')::bigint - (l -> 'figures' ->> 'discount')::bigint"
     refunded = ("coalesce((l -> 'refunded' ->> 'amount')::bigint, 0)"
                 " - coalesce((l -> 'refunded' ->> 'discount')::bigint, 0)")
     rows = sql(db, f"SELECT {key} AS key, sum({figures} - ({refunded})) AS revenue,"
-                   " sum(round(((l ->> 'quantity')::numeric - (l ->> 'returned')::numeric) * 1000)) AS quantity,"
+                   " sum(round(((l ->> 'quantity')::numeric - coalesce(l ->> 'returned', '0')::numeric) * 1000))"
+                   " AS quantity,"
                    " count(DISTINCT r.receipt_id) AS receipts"
                    " FROM receipts r CROSS JOIN jsonb_array_elements(r.lines) AS l"
                    f" WHERE r.{STANDING} AND {DAY} BETWEEN $1 AND $2"
-                   " AND NOT (l ->> 'sells_certificate')::boolean" + (" AND r.store_id = $3" if store else "")
+                   " AND NOT coalesce((l ->> 'sells_certificate')::boolean, false)"
+                   + (" AND r.store_id = $3" if store else "")
                    + " GROUP BY 1", start, end, *([store] if store else []))
     return {row["key"]: (int(row["revenue"]), int(row["quantity"]), int(row["receipts"])) for row in rows}
 
