@@ -75,7 +75,7 @@ class DiscountStage:
         """The step's discount per line on the current amounts; None for a coupon rejected here."""
         campaign = step.campaign
         scope = self._scope(campaign)
-        left = [r.amount - r.discount for r in self.results]
+        left = [r.final_amount for r in self.results]
         room = [amount - floor if amount > floor else 0 for amount, floor in zip(left, self.floors, strict=True)]
         if step.coupon is None:
             return DISCOUNTS[campaign.type](campaign, self.lines, left, room, scope) if any(scope) else None

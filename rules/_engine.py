@@ -167,7 +167,7 @@ def _accrue(
     touching = zip(*(scopes.of(c.items) for c in campaigns), strict=True) if campaigns else ((),) * len(lines)
     rates: dict[tuple[bool, ...], tuple[list[str], Fraction]] = {}
     for line, result, inside in zip(lines, results, touching, strict=True):
-        if line.no_accrual or line.gift_certificate is not None:  # _accrues, inlined: once per line
+        if not _accrues(line):
             continue
         known = rates.get(inside)
         if known is None:
@@ -176,7 +176,7 @@ def _accrue(
                 rate = _changed_rate(rate, campaign)
             known = rates[inside] = [c.id for c, on in zip(campaigns, inside, strict=True) if on], rate
         touched, rate = known
-        base = result.amount - result.discount - (result.points_redeemed if paid else 0)
+        base = result.final_amount - (result.points_redeemed if paid else 0)
         result.accrual_points = floor_points(base, rate, whole)
         if touched:
             base_points = floor_points(base, tier_percent, whole)

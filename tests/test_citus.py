@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import pytest
 
 from app.core.distribution import DISTRIBUTED, GROUPS, REFERENCE
 from tests.load import sql
+from tests.support import port_is_free
 
 pytestmark = pytest.mark.citus
 
@@ -33,13 +33,8 @@ def free_ports(count: int) -> int:
     """The first of `count` consecutive free ports on 127.0.0.1 (below the kernel's ephemeral range)."""
     for _ in range(100):
         base = random.randrange(20_000, 30_000)
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
+        if all(port_is_free(port) for port in range(base, base + count)):
+            return base
     raise RuntimeError(f"no {count} consecutive free ports")
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -24,27 +23,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Service, line, receipt, registered_card
+from tests.support import Service, line, port_is_free, receipt, registered_card
 from tests.test_redis_faults import cache_counts, timed_read
 
 WELCOME = 20000  # the example program's registration bonus
 MASTERS = 3
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def cluster_ports() -> list[int]:
     """Free ports for the nodes, and their cluster bus ports (each port + 10000) free too."""
     while True:
         ports = random.sample(range(12_000, 20_000), MASTERS)
-        if all(_free(port) and _free(port + 10_000) for port in ports):
+        if all(port_is_free(port) and port_is_free(port + 10_000) for port in ports):
             return ports
 
 

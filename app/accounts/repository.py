@@ -105,8 +105,6 @@ async def purchase_facts(conn: asyncpg.Connection, account_id: int, at: datetime
                                account_id, at, window_start(at, window_days))
 
 
-
-
 def window_start(at: datetime, window_days: int) -> datetime:
     """Where the tier window ending at `at` starts; a window of 0 days is the whole lifetime (from the first
     representable instant: datetime.min in a positive offset would be year 0 in UTC)."""
@@ -121,6 +119,16 @@ async def live_lots(conn: asyncpg.Connection, account_id: int) -> list[asyncpg.R
 
 
 _FACTS = ("purchases", "oldest_in_window", "first_purchase", "last_purchase")
+
+
+def _facts_row(owner: str, at: str, since: str, also: str = "") -> str:
+    """`purchase_facts` as one record column of a larger statement (`also`: more conditions on receipts)."""
+    return f"(SELECT row(f.*) FROM ({_PURCHASES.format(owner=owner, at=at, since=since)}{also}) f)"
+
+
+def _facts(values: Any) -> dict[str, Any]:
+    """A `_facts_row` record (or an aggregated one) read back by name."""
+    return dict(zip(_FACTS, values, strict=True))
 
 
 async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], asks: list[tuple[int, datetime]],
@@ -145,7 +153,7 @@ async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], as
     lots: dict[int, list[tuple[int, int, datetime, datetime | None]]] = {account_id: [] for account_id in account_ids}
     for account_id, *lot in row["lots"] or ():
         lots[account_id].append(tuple(lot))  # type: ignore[arg-type]
-    facts = [dict(zip(_FACTS, values, strict=True)) for values in row["facts"] or ()]
+    facts = [_facts(values) for values in row["facts"] or ()]
     return lots, facts, list(row["entry_ids"]), list(row["lot_ids"])
 
 
@@ -157,15 +165,13 @@ async def calculation_state(conn: asyncpg.Connection, card: str, issued_at: date
         f"WITH a AS ({_BY_CARD}) SELECT a.*,"
         "       (SELECT array_agg((id, remaining, available_at, expires_at)) FROM lots"
         "        WHERE account_id = a.id AND remaining > 0) AS lots,"
-        "       (SELECT row(f.*) FROM (" + _PURCHASES.format(owner="a.id", at="$2", since="$3") + ") f) AS at_receipt,"
-        "       (SELECT row(f.*) FROM (" + _PURCHASES.format(owner="a.id", at="$4", since="$5") + ") f) AS at_now"
+        f"       {_facts_row('a.id', '$2', '$3')} AS at_receipt, {_facts_row('a.id', '$4', '$5')} AS at_now"
         " FROM a",
         card, issued_at, window_start(issued_at, window_days), now, window_start(now, window_days),
     )
     if row is None:
         return None
-    return (row, [Lot(*lot) for lot in row["lots"] or ()], dict(zip(_FACTS, row["at_receipt"], strict=True)),
-            dict(zip(_FACTS, row["at_now"], strict=True)))
+    return row, [Lot(*lot) for lot in row["lots"] or ()], _facts(row["at_receipt"]), _facts(row["at_now"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,24 +193,22 @@ async def refund_state(conn: asyncpg.Connection, account_id: int, receipt_id: st
     a return needs, `purchase_facts` and `Ids.reserve` read one at a time. Under the account's lock, taken
     by an earlier statement: this one's snapshot is taken after it."""
     row = await conn.fetchrow(
+        "WITH moved AS (SELECT id, entry_id, lot_id, points FROM lot_moves"
+        "               WHERE account_id = $1 AND entry_id = ANY($5::bigint[])) "
         "SELECT array(SELECT nextval('ledger_id_seq') FROM generate_series(1, $6)) AS entry_ids,"
         "       (SELECT array_agg((id, remaining, available_at, expires_at) ORDER BY id) FROM lots"
         "        WHERE account_id = $1 AND remaining > 0) AS lots,"
-        "       (SELECT array_agg((entry_id, lot_id, points) ORDER BY id) FROM lot_moves"
-        "        WHERE account_id = $1 AND entry_id = ANY($5::bigint[])) AS moves,"
+        "       (SELECT array_agg((entry_id, lot_id, points) ORDER BY id) FROM moved) AS moves,"
         "       (SELECT array_agg((id, remaining, available_at, expires_at) ORDER BY id) FROM lots"
-        "        WHERE account_id = $1 AND id IN (SELECT lot_id FROM lot_moves"
-        "                                         WHERE account_id = $1 AND entry_id = ANY($5::bigint[]))"
-        "       ) AS moved_lots,"
-        "       (SELECT row(f.*) FROM (" + _PURCHASES.format(owner="$1", at="$2", since="$3")
-        + " AND receipt_id <> $4) f) AS facts",
+        "        WHERE account_id = $1 AND id IN (SELECT lot_id FROM moved)) AS moved_lots,"
+        f"       {_facts_row('$1', '$2', '$3', ' AND receipt_id <> $4')} AS facts",
         account_id, at, window_start(at, window_days), receipt_id, moves_of, entry_ids,
     )
     return RefundState(
         lots=[Lot(*lot) for lot in row["lots"] or ()],
         moved_lots=[Lot(*lot) for lot in row["moved_lots"] or ()],
         moves=[tuple(move) for move in row["moves"] or ()],
-        facts=dict(zip(_FACTS, row["facts"], strict=True)),
+        facts=_facts(row["facts"]),
         entry_ids=list(row["entry_ids"]),
     )
 

@@ -136,7 +136,6 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         if row["account_id"] is not None:
             account, done = await repository.lock_account_finding_refund(conn, row["account_id"], receipt_id,
                                                                          refund_id)
-            done = None if done is None else {"fingerprint": done[0], "refund": done[1]}
         else:
             done = await repository.find_refund(conn, owner_id, receipt_id, refund_id)
         if done is not None:

@@ -139,7 +139,7 @@ async def insert_confirmed_many(conn: asyncpg.Connection, receipts: list[Confirm
 
 
 async def lock_account_finding_refund(conn: asyncpg.Connection, account_id: int, receipt_id: str,
-                                      refund_id: str) -> tuple[asyncpg.Record, asyncpg.Record | None]:
+                                      refund_id: str) -> tuple[asyncpg.Record, dict[str, Any] | None]:
     """(the account of a receipt stored under it, locked; `find_refund`'s answer), in one round trip. The
     refund is read under the receipt's row lock, which every refund of the receipt takes first: none can
     commit while this statement waits for the account's lock, so its snapshot is fresh enough."""
@@ -149,7 +149,8 @@ async def lock_account_finding_refund(conn: asyncpg.Connection, account_id: int,
         account_id, receipt_id, refund_id,
     )
     assert row is not None
-    return row, row["done"]
+    done = row["done"]
+    return row, None if done is None else {"fingerprint": done[0], "refund": done[1]}
 
 
 # The refunded receipt's new state and the refund, written with the ledger's flush; parameters numbered
@@ -175,10 +176,6 @@ def refunded_ctes(owner_id: int, receipt_id: str, *, status: str, refunded_purch
     sql = _REFUNDED_CTES.format(**{f"p{i}": first + i for i in range(12)})
     return sql, [owner_id, receipt_id, status, refunded_purchase, lines, links, result, refund_id, fingerprint,
                  account_id, store_id, response]
-
-
-
-
 
 
 async def find_refund(conn: asyncpg.Connection, owner_id: int, receipt_id: str,
