@@ -32,7 +32,7 @@ help:
 	@echo "make suite   pytest, against DATABASE_URL/REDIS_URL when set, embedded servers otherwise;"
 	@echo "             options: make suite PYTEST_ARGS='tests/unit -x'"
 	@echo "make bench   python -m loadtests.bench (BENCH_ARGS='--baseline REF')"
-	@echo "make citus-test  Citus built from ../shared/citus when missing, then the tests marked citus"
+	@echo "make citus-test  Citus built from ../shared/citus when missing, then CITUS_TESTS on a cluster"
 
 venv: $(STAMP)
 venv-broken: ;
@@ -80,10 +80,13 @@ bench: $(STAMP)
 image-test: $(STAMP)
 	deploy/image_test.sh
 
-# the tests marked `citus` (tests/test_citus.py) on a cluster they start on this machine: Citus built into Debian's
+# The suite's chosen modules on a Citus cluster the tests start on this machine (a coordinator and two workers;
+# BONUS_TEST_CITUS=1 puts every test database there), with the tests marked `citus`: Citus built into Debian's
 # PostgreSQL 15 from ../shared/citus when it is missing (3-4 minutes, as root); `.ci/run` runs it after the image
 CITUS ?= ../shared/citus
+CITUS_TESTS ?= tests/test_citus.py tests/test_smoke_api.py tests/test_receipts_api.py \
+  tests/test_coupons_certificates_api.py tests/test_storm.py
 .PHONY: citus-test
 citus-test: $(STAMP)
 	$(CITUS)/build.sh
-	BONUS_TEST_CITUS=1 $(VENV)/bin/pytest -q -p no:cacheprovider -m citus tests
+	BONUS_TEST_CITUS=1 $(VENV)/bin/pytest -q -p no:cacheprovider $(CITUS_TESTS)

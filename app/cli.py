@@ -14,7 +14,6 @@ from typing import Any
 
 import asyncpg
 
-from app.core.db import asyncpg_dsn
 from app.core.settings import get_settings
 from rules import ProgramError, dump_program, load_program
 
@@ -26,10 +25,9 @@ def _format_of(path: str) -> str:
 
 
 async def _with_conn(work: Callable[[asyncpg.Connection], Awaitable[Any]], url: str | None = None) -> Any:
-    from app.core.db import _init_connection
+    from app.core.db import connect
 
-    conn = await asyncpg.connect(asyncpg_dsn(url or get_settings().database_url))
-    await _init_connection(conn)
+    conn = await connect(url or get_settings().database_url)
     try:
         return await work(conn)
     finally:

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from app.accounts import repository as accounts
-from app.core.db import _init_connection, asyncpg_dsn, generic_plans_transaction, keep_session
+from app.core.db import Connection, _init_connection, asyncpg_dsn, generic_plans_transaction, keep_session
 from app.points.book import FLUSH_PARAMS, Book, flush_books
 from app.points.ids import Ids
 from app.receipts import repository as receipts
@@ -108,7 +108,8 @@ async def _transactions_per_second(database_url: str, program: CompiledProgram, 
     run = secrets.token_hex(4)  # receipt ids never met before, however often this runs on a database
     counter = itertools.count()
     pool = await asyncpg.create_pool(asyncpg_dsn(database_url), min_size=concurrency, max_size=concurrency,
-                                     init=_init_connection, reset=keep_session)
+                                     init=_init_connection, reset=keep_session,
+                                     connection_class=Connection)
     started = time.perf_counter()
     deadline = started + seconds
 

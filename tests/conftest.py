@@ -1,7 +1,9 @@
 """Real PostgreSQL and Redis for every test run, and the service over real HTTP.
 
 DATABASE_URL / REDIS_URL name servers to use (a fresh database and a fresh key prefix are made for
-this run, and dropped after it); without them, embedded PostgreSQL and Valkey are started.
+this run, and dropped after it); without them, embedded PostgreSQL and Valkey are started. With
+BONUS_TEST_CITUS=1 the databases are on a Citus cluster this run starts (tests/cluster.py) instead, and the
+tests marked `citus` are collected too (`make citus-test` runs those and the modules it lists).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from app import embedded
+from app.core.distribution import distribute
 from app.core.migrations import upgrade
+from tests.cluster import Cluster
 from tests.support import ADMIN_KEY, Service, start_service
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
@@ -28,12 +32,16 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `citus` need a cluster (Citus built into this machine's PostgreSQL 15): they run with
     BONUS_TEST_CITUS=1 (`.ci/run` sets it after building Citus) and are deselected otherwise, not skipped."""
-    if os.environ.get("BONUS_TEST_CITUS") == "1":
+    if on_citus():
         return
     citus = [item for item in items if item.get_closest_marker("citus")]
     if citus:
         config.hook.pytest_deselected(items=citus)
         items[:] = [item for item in items if not item.get_closest_marker("citus")]
+
+
+def on_citus() -> bool:
+    return os.environ.get("BONUS_TEST_CITUS") == "1"
 
 
 def _with_database(url: str, name: str) -> str:
@@ -48,7 +56,11 @@ class Servers:
         self.run_id = secrets.token_hex(4)
         self._embedded: embedded.Embedded | None = None
         self._tmp: str | None = None
-        if os.environ.get("DATABASE_URL"):
+        self.cluster: Cluster | None = None
+        if on_citus():
+            self.cluster = Cluster()
+            self.admin_url = self.cluster.coordinator_url
+        elif os.environ.get("DATABASE_URL"):
             self.admin_url = _with_database(os.environ["DATABASE_URL"], "postgres")
         else:
             self._tmp = tempfile.mkdtemp(prefix="bonus-engine-test-")
@@ -59,8 +71,29 @@ class Servers:
         self.databases: list[str] = []
         self.template = self._create(f"bonus_test_{self.run_id}_template", template=None)
         upgrade(_with_database(self.admin_url, self.template))
+        if self.cluster is not None:
+            self._distribute(_with_database(self.admin_url, self.template))
+            self.cluster.freeze_template(self.template)
+
+    @staticmethod
+    def _distribute(url: str) -> None:
+        async def place() -> None:
+            import asyncpg
+
+            conn = await asyncpg.connect(url)
+            try:
+                await distribute(conn)
+            finally:
+                await conn.close()
+
+        asyncio.run(place())
 
     def _create(self, name: str, template: str | None) -> str:
+        if self.cluster is not None:
+            self.cluster.create_database(name, template)
+            self.databases.append(name)
+            return name
+
         async def create() -> None:
             import asyncpg
 
@@ -86,7 +119,12 @@ class Servers:
 
     def close(self) -> None:
         for name in reversed(self.databases):
-            asyncio.run(embedded.drop_database(self.admin_url, name))
+            if self.cluster is not None:
+                self.cluster.drop_database(name)
+            else:
+                asyncio.run(embedded.drop_database(self.admin_url, name))
+        if self.cluster is not None:
+            self.cluster.stop()
         if self._embedded is not None:
             self._embedded.stop()
         if self._tmp:

@@ -1,57 +1,31 @@
 """On a Citus cluster: `bonus-engine migrate` places every table as app/core/distribution.py plans it.
 
-A coordinator and two workers on this machine (../shared/citus/cluster.sh, Citus built into the machine's
-PostgreSQL 15 by ../shared/citus/build.sh), in a fresh directory and on free ports, stopped afterwards.
-Collected only with BONUS_TEST_CITUS=1 (tests/conftest.py); `.ci/run` builds Citus when it is missing and
-runs these.
+The session's cluster (tests/cluster.py: a coordinator and two workers on this machine, started with
+../shared/citus/cluster.sh, Citus built into the machine's PostgreSQL 15 by ../shared/citus/build.sh).
+Collected only with BONUS_TEST_CITUS=1 (tests/conftest.py), which also puts every other test's database on
+that cluster; `make citus-test` runs these and the modules it lists, and `.ci/run` runs it.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from app.core.distribution import DISTRIBUTED, GROUPS, REFERENCE
+from tests.conftest import Servers
 from tests.load import sql
-from tests.support import port_is_free
 
 pytestmark = pytest.mark.citus
 
-CITUS = Path(__file__).resolve().parents[2] / "shared" / "citus"
-WORKERS = 2
-
-
-def free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports on 127.0.0.1 (below the kernel's ephemeral range)."""
-    for _ in range(100):
-        base = random.randrange(20_000, 30_000)
-        if all(port_is_free(port) for port in range(base, base + count)):
-            return base
-    raise RuntimeError(f"no {count} consecutive free ports")
-
 
 @pytest.fixture(scope="module")
-def coordinator() -> Iterator[str]:
-    """The URL of a fresh cluster's coordinator database (`postgres`, where cluster.sh made the extension)."""
-    assert Path("/usr/lib/postgresql/15/lib/citus.so").exists(), f"Citus is not built here: run {CITUS}/build.sh"
-    base = free_ports(WORKERS + 1)
-    directory = tempfile.mkdtemp(prefix="bonus-citus-")
-    try:
-        started = subprocess.run(["bash", str(CITUS / "cluster.sh"), "start", directory, str(base), str(WORKERS)],
-                                 capture_output=True, text=True, timeout=180)
-        assert started.returncode == 0, started.stderr
-        yield started.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run(["bash", str(CITUS / "cluster.sh"), "stop", directory], capture_output=True, timeout=120)
-        shutil.rmtree(directory, ignore_errors=True)
+def coordinator(servers: Servers) -> str:
+    """The coordinator's URL of a fresh database on the cluster: the extension and the workers, no tables."""
+    assert servers.cluster is not None, "BONUS_TEST_CITUS=1 puts the session's databases on a cluster"
+    return servers.empty_database()
 
 
 def migrate(database_url: str) -> list[str]:
@@ -83,6 +57,6 @@ def test_migrate_places_every_table_as_planned_and_again_changes_nothing(coordin
         assert shards[group.anchor] == group.shard_count, group.anchor
     nodes = sql(coordinator, "SELECT count(*) AS count FROM pg_dist_node WHERE noderole = 'primary'"
                              " AND nodeport <> (SELECT nodeport FROM pg_dist_node WHERE groupid = 0)")
-    assert nodes[0]["count"] == WORKERS
+    assert nodes[0]["count"] == 2
 
     assert migrate(coordinator) == ["migrations applied"]  # placed already: nothing to do

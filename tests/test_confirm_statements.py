@@ -21,7 +21,7 @@ import pytest
 from app.accounts import repository as accounts
 from app.accounts.view import Purchase, account_view
 from app.core.auth import Principal
-from app.core.db import _init_connection
+from app.core.db import _init_connection, connect
 from app.receipts import repository as receipts
 from app.receipts import service
 from loadtests.ceiling import STATEMENTS_PER_CONFIRM, confirm_statements
@@ -201,8 +201,7 @@ def test_the_view_counts_the_receipt_confirm_writes_after_it(database_url: str, 
     issued_at, amount = CASES[case]
 
     async def run() -> tuple[Any, Any]:
-        conn = await asyncpg.connect(database_url)
-        await _init_connection(conn)
+        conn = await connect(database_url)
         try:
             return await views(conn, PROGRAM, HISTORIES[history], issued_at, amount)
         finally:

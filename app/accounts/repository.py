@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from app.core.db import lock_in_order, on_citus
 from rules import Lot
 
 # an account row as every reader gets it
@@ -16,7 +17,7 @@ COLUMNS = "id, card, status, phone, birth_date, registration_fingerprint, debt, 
 
 # `cards` holds the uniqueness of a card and its account, so a look-up by card goes through it, in the same
 # statement. A scalar subquery rather than a join: on Citus (accounts by id, cards by card) it is read
-# first on the card's shard and the rest routes to the account's shard, where FOR UPDATE is allowed.
+# first on the card's shard and the rest routes to the account's shard.
 _BY_CARD = f"SELECT {COLUMNS} FROM accounts WHERE id = (SELECT account_id FROM cards WHERE card = $1)"
 
 
@@ -25,17 +26,25 @@ async def get(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
 
 
 async def lock(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
+    if on_citus(conn):  # a row lock must name its shard when planned: the card's account first
+        account_id = await conn.fetchval("SELECT account_id FROM cards WHERE card = $1", card)
+        return None if account_id is None else await lock_by_id(conn, account_id)
     return await conn.fetchrow(_BY_CARD + " FOR UPDATE", card)
 
 
 async def lock_many(conn: asyncpg.Connection, cards: list[str]) -> dict[str, asyncpg.Record]:
     """Lock the accounts of these cards in id order (rows are locked after the sort), the one order every
     transaction that locks several accounts takes; cards without an account are left out."""
-    rows = await conn.fetch(
-        f"SELECT {COLUMNS} FROM accounts WHERE id IN (SELECT account_id FROM cards WHERE card = ANY($1::text[]))"
-        " ORDER BY id FOR UPDATE",
-        cards,
-    )
+    if on_citus(conn):
+        account_ids = await conn.fetchval(
+            "SELECT array_agg(account_id) FROM cards WHERE card = ANY($1::text[])", cards)
+        rows = await lock_in_order(conn, "accounts", COLUMNS, "id", sorted(account_ids or ()))
+    else:
+        rows = await conn.fetch(
+            f"SELECT {COLUMNS} FROM accounts WHERE id IN (SELECT account_id FROM cards WHERE card = ANY($1::text[]))"
+            " ORDER BY id FOR UPDATE",
+            cards,
+        )
     return {row["card"]: row for row in rows}
 
 
@@ -123,12 +132,28 @@ _FACTS = ("purchases", "oldest_in_window", "first_purchase", "last_purchase")
 
 def _facts_row(owner: str, at: str, since: str, also: str = "") -> str:
     """`purchase_facts` as one record column of a larger statement (`also`: more conditions on receipts)."""
-    return f"(SELECT row(f.*) FROM ({_PURCHASES.format(owner=owner, at=at, since=since)}{also}) f)"
+    return f"(SELECT row(f.*)::purchase_facts_row FROM ({_PURCHASES.format(owner=owner, at=at, since=since)}{also}) f)"
 
 
 def _facts(values: Any) -> dict[str, Any]:
     """A `_facts_row` record (or an aggregated one) read back by name."""
     return dict(zip(_FACTS, values, strict=True))
+
+
+# `_PURCHASES` for many (owner, at, since) asks at once, one row per ask numbered n that has receipts (the
+# others have none: `purchases` 0). A join grouped by ask, not a lateral subquery per ask: Citus pushes the
+# join down to the owners' shards (`owner_id = ANY($1)` names them) and merges the groups.
+_PURCHASES_BY_ASK = """
+SELECT q.n, coalesce(sum(r.purchase_amount - r.refunded_purchase) FILTER (WHERE r.issued_at >= q.since), 0)::bigint
+              AS purchases,
+       min(r.issued_at) FILTER (WHERE r.issued_at >= q.since) AS oldest_in_window,
+       min(r.issued_at) AS first_purchase, max(r.issued_at) AS last_purchase
+FROM unnest($2::bigint[], $3::timestamptz[], $6::timestamptz[]) WITH ORDINALITY AS q(owner, at, since, n)
+JOIN receipts r ON r.owner_id = q.owner AND r.account_id = q.owner
+WHERE r.owner_id = ANY($1::bigint[]) AND r.status IN ('confirmed', 'partially_refunded') AND r.issued_at <= q.at
+GROUP BY q.n
+"""
+_NO_PURCHASES = {"purchases": 0, "oldest_in_window": None, "first_purchase": None, "last_purchase": None}
 
 
 async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], asks: list[tuple[int, datetime]],
@@ -137,23 +162,26 @@ async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], as
                                        list[dict[str, Any]], list[int], list[int]]:
     """What a batch of confirms reads under its accounts' locks, in one round trip: each account's live
     lots as (id, remaining, available_at, expires_at), `purchase_facts` for each (account_id, at) asked in
-    that order, and `entry_ids` ledger and `lot_ids` lot ids reserved from their sequences."""
+    that order (of the accounts in `account_ids`), and `entry_ids` ledger and `lot_ids` lot ids reserved
+    from their sequences."""
     row = await conn.fetchrow(
-        "SELECT array(SELECT nextval('ledger_id_seq') FROM generate_series(1, $4)) AS entry_ids,"
+        f"WITH facts AS ({_PURCHASES_BY_ASK})"
+        " SELECT array(SELECT nextval('ledger_id_seq') FROM generate_series(1, $4)) AS entry_ids,"
         "       array(SELECT nextval('lots_id_seq') FROM generate_series(1, $5)) AS lot_ids,"
-        "       (SELECT array_agg((account_id, id, remaining, available_at, expires_at)) FROM lots"
+        "       (SELECT array_agg((account_id, id, remaining, available_at, expires_at)::account_lot_row) FROM lots"
         "        WHERE account_id = ANY($1::bigint[]) AND remaining > 0) AS lots,"
-        "       (SELECT array_agg((f.purchases, f.oldest_in_window, f.first_purchase, f.last_purchase) ORDER BY q.n)"
-        "        FROM unnest($2::bigint[], $3::timestamptz[], $6::timestamptz[]) WITH ORDINALITY"
-        "        AS q(owner, at, since, n) CROSS JOIN LATERAL ("
-        + _PURCHASES.format(owner="q.owner", at="q.at", since="q.since") + ") f) AS facts",
+        "       (SELECT array_agg(n ORDER BY n) FROM facts) AS asked,"
+        "       (SELECT array_agg((purchases, oldest_in_window, first_purchase, last_purchase)::purchase_facts_row"
+        "        ORDER BY n) FROM facts) AS facts",
         account_ids, [account_id for account_id, _ in asks], [at for _, at in asks], entry_ids, lot_ids,
         [window_start(at, window_days) for _, at in asks],
     )
     lots: dict[int, list[tuple[int, int, datetime, datetime | None]]] = {account_id: [] for account_id in account_ids}
     for account_id, *lot in row["lots"] or ():
         lots[account_id].append(tuple(lot))  # type: ignore[arg-type]
-    facts = [_facts(values) for values in row["facts"] or ()]
+    facts = [_NO_PURCHASES] * len(asks)
+    for n, values in zip(row["asked"] or (), row["facts"] or (), strict=True):
+        facts[n - 1] = _facts(values)
     return lots, facts, list(row["entry_ids"]), list(row["lot_ids"])
 
 
@@ -163,7 +191,7 @@ async def calculation_state(conn: asyncpg.Connection, card: str, issued_at: date
     statement and one snapshot, without a lock: what calculate reads; None without an account."""
     row = await conn.fetchrow(
         f"WITH a AS ({_BY_CARD}) SELECT a.*,"
-        "       (SELECT array_agg((id, remaining, available_at, expires_at)) FROM lots"
+        "       (SELECT array_agg((id, remaining, available_at, expires_at)::lot_row) FROM lots"
         "        WHERE account_id = a.id AND remaining > 0) AS lots,"
         f"       {_facts_row('a.id', '$2', '$3')} AS at_receipt, {_facts_row('a.id', '$4', '$5')} AS at_now"
         " FROM a",
@@ -196,10 +224,10 @@ async def refund_state(conn: asyncpg.Connection, account_id: int, receipt_id: st
         "WITH moved AS (SELECT id, entry_id, lot_id, points FROM lot_moves"
         "               WHERE account_id = $1 AND entry_id = ANY($5::bigint[])) "
         "SELECT array(SELECT nextval('ledger_id_seq') FROM generate_series(1, $6)) AS entry_ids,"
-        "       (SELECT array_agg((id, remaining, available_at, expires_at) ORDER BY id) FROM lots"
+        "       (SELECT array_agg((id, remaining, available_at, expires_at)::lot_row ORDER BY id) FROM lots"
         "        WHERE account_id = $1 AND remaining > 0) AS lots,"
-        "       (SELECT array_agg((entry_id, lot_id, points) ORDER BY id) FROM moved) AS moves,"
-        "       (SELECT array_agg((id, remaining, available_at, expires_at) ORDER BY id) FROM lots"
+        "       (SELECT array_agg((entry_id, lot_id, points)::lot_move_row ORDER BY id) FROM moved) AS moves,"
+        "       (SELECT array_agg((id, remaining, available_at, expires_at)::lot_row ORDER BY id) FROM lots"
         "        WHERE account_id = $1 AND id IN (SELECT lot_id FROM moved)) AS moved_lots,"
         f"       {_facts_row('$1', '$2', '$3', ' AND receipt_id <> $4')} AS facts",
         account_id, at, window_start(at, window_days), receipt_id, moves_of, entry_ids,

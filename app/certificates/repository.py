@@ -6,6 +6,8 @@ from datetime import datetime
 
 import asyncpg
 
+from app.core.db import lock_in_order, on_citus
+
 _COLUMNS = "code, status, nominal, balance, expires_at, single_use, sold_receipt_id"
 
 
@@ -31,11 +33,16 @@ async def get(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
 
 
 async def lock_many(conn: asyncpg.Connection, codes: list[str]) -> dict[str, asyncpg.Record]:
-    """Lock in code order, the same order in every transaction, so two receipts never deadlock."""
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM gift_certificates WHERE code = ANY($1::text[]) ORDER BY code COLLATE \"C\" FOR UPDATE",
-        sorted(set(codes)),
-    )
+    """Lock in code order (Python's order of strings is the "C" collation's), the same order in every
+    transaction, so two receipts never deadlock."""
+    if on_citus(conn):
+        rows = await lock_in_order(conn, "gift_certificates", _COLUMNS, "code", sorted(set(codes)))
+    else:
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM gift_certificates WHERE code = ANY($1::text[]) ORDER BY code COLLATE \"C\""
+            " FOR UPDATE",
+            sorted(set(codes)),
+        )
     return {r["code"]: r for r in rows}
 
 

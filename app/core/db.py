@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import orjson
 
+from .distribution import is_citus
 from .errors import unavailable
 from .settings import Settings
 
@@ -29,11 +30,55 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql+asyncpg://" + asyncpg_dsn(url)[len("postgresql://"):]
 
 
+class Connection(asyncpg.Connection):  # type: ignore[misc]
+    """A connection that knows whether its database is a Citus coordinator (`on_citus`): a few statements
+    take another form there (a row lock on one shard at a time, a look-up before a lock; see
+    deploy/SCALING.md section 4), and everything else is the same SQL."""
+
+    on_citus = False
+
+
+def on_citus(conn: asyncpg.Connection) -> bool:
+    """Whether `conn` talks to a Citus coordinator (False for a connection not made by `connect` or the pool)."""
+    return bool(getattr(conn, "on_citus", False))
+
+
+# the row types statements answer inside arrays (migration 0009)
+_ROW_TYPES = "SELECT NULL::lot_row[], NULL::account_lot_row[], NULL::purchase_facts_row, NULL::lot_move_row[]"
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
             type_name, encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
         )
+    conn.on_citus = await is_citus(conn)
+    if await conn.fetchval("SELECT to_regtype('purchase_facts_row') IS NOT NULL"):
+        await conn.prepare(_ROW_TYPES)  # asyncpg reads what they are now, not in the first request that needs them
+
+
+def _literal(value: int | str) -> str:
+    """A key as an SQL literal (standard_conforming_strings, on since PostgreSQL 9.1: only quotes double)."""
+    return str(int(value)) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
+
+
+async def lock_in_order(conn: asyncpg.Connection, table: str, columns: str, key: str,
+                        keys: Sequence[int | str]) -> list[asyncpg.Record]:
+    """On Citus: lock the rows of `table` whose distribution column `key` is in `keys`, one row lock per key
+    in the order given (the caller's one global order), and return their `columns`. Citus takes a row lock
+    only in a statement it can route to one shard, so each key has its own statement; they travel in one
+    simple query (one round trip), and the rows are read once locked."""
+    if not keys:
+        return []
+    await conn.execute("; ".join(f"SELECT FROM {table} WHERE {key} = {_literal(value)} FOR UPDATE" for value in keys))
+    return await conn.fetch(f"SELECT {columns} FROM {table} WHERE {key} = ANY($1)", list(keys))
+
+
+async def connect(url: str) -> Connection:
+    """One connection outside the pool (the CLI's), set up as the pool's are."""
+    conn = await asyncpg.connect(asyncpg_dsn(url), connection_class=Connection)
+    await _init_connection(conn)
+    return conn
 
 
 async def keep_session(conn: asyncpg.Connection) -> None:
@@ -56,10 +101,16 @@ async def keep_session(conn: asyncpg.Connection) -> None:
 _BEGIN_GENERIC_PLANS = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off"
 
 
+# On Citus a generic plan cannot prune shards by its parameters (each statement would go to every shard, and
+# the row locks of the batch are refused there): the coordinator plans each execution with its values, and
+# plans the shard's query once per shard itself.
+_BEGIN_CITUS = "BEGIN; SET LOCAL enable_seqscan = off"
+
+
 @asynccontextmanager
 async def generic_plans_transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
     """A transaction on `conn` whose prepared statements reuse one plan each (a group-commit batch)."""
-    await conn.execute(_BEGIN_GENERIC_PLANS)
+    await conn.execute(_BEGIN_CITUS if on_citus(conn) else _BEGIN_GENERIC_PLANS)
     try:
         yield
     except BaseException as error:
@@ -112,6 +163,7 @@ class Database:
             min_size=s.db_pool_min,
             max_size=s.db_pool_max,
             init=_init_connection,
+            connection_class=Connection,
             reset=keep_session,
             command_timeout=s.db_statement_timeout_ms / 1000,
             statement_cache_size=s.db_statement_cache_size,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from app.core.db import lock_in_order, on_citus
+
 
 async def insert_batch(conn: asyncpg.Connection, campaign_id: str, count: int, prefix: str) -> int:
     return int(await conn.fetchval(
@@ -35,6 +37,9 @@ async def find_code(conn: asyncpg.Connection, code: str) -> asyncpg.Record | Non
 
 async def lock_codes(conn: asyncpg.Connection, codes: list[str]) -> None:
     """Lock single-use codes' rows in the order given (rows are locked after the sort)."""
+    if on_citus(conn):
+        await lock_in_order(conn, "coupon_codes", "code", "code", codes)
+        return
     await conn.execute(
         "SELECT code FROM coupon_codes WHERE code = ANY($1::text[]) ORDER BY code COLLATE \"C\" FOR UPDATE", codes
     )

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncpg
 
+from app.core.db import on_citus
+
 CHECKS: dict[str, str] = {
     "entry points differ from its lot moves": """
         SELECT l.account_id, 'entry ' || l.id || ': ' || l.points || ' vs moves ' || coalesce(sum(m.points), 0)
@@ -66,42 +68,54 @@ CHECKS: dict[str, str] = {
         SELECT u.account_id, 'coupon ' || u.code || ' still used by ' || r.status || ' receipt ' || r.receipt_id
         FROM coupon_uses u JOIN receipts r ON r.receipt_id = u.receipt_id
         WHERE u.released_at IS NULL AND r.status IN ('refunded', 'cancelled')""",
+    # The checks below join tables of different colocation groups (Citus cannot join those outright when
+    # an outer join keeps the rows without a match): the other side is read first, as a whole (a
+    # MATERIALIZED CTE, which Citus sends to every shard), and each shard's rows are joined with it.
     "account and its card row disagree": """
+        WITH c AS MATERIALIZED (SELECT card, account_id FROM cards)
         SELECT a.id, 'account ' || a.id || ' has card ' || a.card || ', whose row names '
                || coalesce('account ' || c.account_id, 'no account')
-        FROM accounts a LEFT JOIN cards c ON c.card = a.card
+        FROM accounts a LEFT JOIN c ON c.card = a.card
         WHERE c.account_id IS DISTINCT FROM a.id""",
     "card row names a missing account": """
+        WITH a AS MATERIALIZED (SELECT id, card FROM accounts)
         SELECT c.account_id, 'card ' || c.card || ' names account ' || c.account_id || ', which '
                || CASE WHEN a.id IS NULL THEN 'does not exist' ELSE 'has card ' || a.card END
-        FROM cards c LEFT JOIN accounts a ON a.id = c.account_id
+        FROM cards c LEFT JOIN a ON a.id = c.account_id
         WHERE a.id IS NULL OR a.card <> c.card""",
     "receipt and its claim disagree": """
-        SELECT r.account_id, 'receipt ' || coalesce(r.receipt_id, c.receipt_id) || ': '
+        WITH r AS MATERIALIZED (SELECT receipt_id, owner_id, account_id, fingerprint, issued_at FROM receipts),
+             c AS MATERIALIZED (SELECT receipt_id, owner_id FROM receipt_claims)
+        SELECT r.account_id, 'receipt ' || c.receipt_id || ': '
                || CASE WHEN r.receipt_id IS NULL
                        THEN 'claimed for owner ' || coalesce(c.owner_id::text, 'none') || ', not stored there'
-                       WHEN c.receipt_id IS NULL THEN 'stored under owner ' || r.owner_id || ' without a claim for it'
                        ELSE 'fingerprint or issued_at differ from the claim' END
-        FROM receipt_claims c FULL JOIN receipts r ON r.receipt_id = c.receipt_id AND r.owner_id = c.owner_id
-        WHERE r.receipt_id IS NULL OR c.receipt_id IS NULL
-           OR r.fingerprint <> c.fingerprint OR r.issued_at <> c.issued_at""",
+        FROM receipt_claims c LEFT JOIN r ON r.receipt_id = c.receipt_id AND r.owner_id = c.owner_id
+        WHERE r.receipt_id IS NULL OR r.fingerprint <> c.fingerprint OR r.issued_at <> c.issued_at
+        UNION ALL
+        SELECT r.account_id, 'receipt ' || r.receipt_id || ': stored under owner ' || r.owner_id
+               || ' without a claim for it'
+        FROM receipts r LEFT JOIN c ON c.receipt_id = r.receipt_id AND c.owner_id = r.owner_id
+        WHERE c.receipt_id IS NULL""",
     "receipt and its account disagree": """
+        WITH a AS MATERIALIZED (SELECT id FROM accounts)
         SELECT r.account_id, 'receipt ' || r.receipt_id || ' of account ' || coalesce(r.account_id::text, 'none')
                || CASE WHEN r.account_id IS NOT NULL AND a.id IS NULL THEN ', which does not exist'
                        ELSE ' is stored under owner ' || r.owner_id END
-        FROM receipts r LEFT JOIN accounts a ON a.id = r.account_id
+        FROM receipts r LEFT JOIN a ON a.id = r.account_id
         WHERE (r.account_id IS NOT NULL AND (a.id IS NULL OR r.owner_id <> r.account_id))
            OR (r.account_id IS NULL AND r.owner_id >= 0)""",
     "coupon use and its receipt disagree": """
+        WITH r AS MATERIALIZED (SELECT receipt_id, account_id, links -> 'coupons' AS coupons FROM receipts)
         SELECT u.account_id, 'coupon ' || u.code || ' used by receipt ' || u.receipt_id || ': '
                || CASE WHEN r.receipt_id IS NULL THEN 'no such receipt'
                        WHEN u.account_id IS DISTINCT FROM r.account_id
                        THEN 'the use names account ' || coalesce(u.account_id::text, 'none') || ', the receipt '
                             || coalesce(r.account_id::text, 'none')
                        ELSE 'the receipt''s links do not name the code' END
-        FROM coupon_uses u LEFT JOIN receipts r ON r.receipt_id = u.receipt_id
+        FROM coupon_uses u LEFT JOIN r ON r.receipt_id = u.receipt_id
         WHERE r.receipt_id IS NULL OR u.account_id IS DISTINCT FROM r.account_id
-           OR NOT coalesce(r.links -> 'coupons' ? u.code, false)""",
+           OR NOT coalesce(r.coupons ? u.code, false)""",
 }
 
 
@@ -109,6 +123,8 @@ async def audit(conn: asyncpg.Connection) -> list[dict[str, str]]:
     """Every disagreement found, as {card, check, detail}; empty when the books balance."""
     problems: list[dict[str, str]] = []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        if on_citus(conn):  # the checks of links between colocation groups join by other columns
+            await conn.execute("SET LOCAL citus.enable_repartition_joins = on")
         cards = {r["id"]: r["card"] for r in await conn.fetch("SELECT id, card FROM accounts")}
         for check, query in CHECKS.items():
             for account_id, detail in await conn.fetch(query):

@@ -17,8 +17,11 @@ import asyncpg
 import orjson
 
 from app.accounts.repository import COLUMNS as ACCOUNT_COLUMNS
+from app.core.db import on_citus
 
 _OWNER_BITS = 0x7FFF_FFFF_FFFF_FFFF
+_ACCOUNT_NAMES = ACCOUNT_COLUMNS.split(", ")
+_ACCOUNT_COLUMNS = ", ".join(f"a.{column}" for column in _ACCOUNT_NAMES)
 
 # one statement: the claim's owner (a scalar subquery, read first), then the receipt on that owner's shard
 _BY_ID = "owner_id = (SELECT owner_id FROM receipt_claims WHERE receipt_id = $1) AND receipt_id = $1"
@@ -70,13 +73,18 @@ async def get_many(conn: asyncpg.Connection, receipt_ids: list[str]) -> dict[str
     return {row["receipt_id"]: row for row in rows}
 
 
+_RECEIPT = ("SELECT receipt_id, owner_id, fingerprint, account_id, store_id, issued_at, status, program_version,"
+            " purchase_amount, refunded_purchase, lines, links, result FROM receipts")
+
+
 async def get(conn: asyncpg.Connection, receipt_id: str, *, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT receipt_id, owner_id, fingerprint, account_id, store_id, issued_at, status, program_version,"
-        f" purchase_amount, refunded_purchase, lines, links, result FROM receipts WHERE {_BY_ID}"
-        + (" FOR UPDATE" if lock else ""),
-        receipt_id,
-    )
+    if lock and on_citus(conn):  # a row lock must name its shard when planned: the claim's owner first
+        owner_id = await conn.fetchval("SELECT owner_id FROM receipt_claims WHERE receipt_id = $1", receipt_id)
+        if owner_id is None:
+            return None
+        return await conn.fetchrow(f"{_RECEIPT} WHERE owner_id = $1 AND receipt_id = $2 FOR UPDATE",
+                                   owner_id, receipt_id)
+    return await conn.fetchrow(f"{_RECEIPT} WHERE {_BY_ID}" + (" FOR UPDATE" if lock else ""), receipt_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,18 +147,20 @@ async def insert_confirmed_many(conn: asyncpg.Connection, receipts: list[Confirm
 
 
 async def lock_account_finding_refund(conn: asyncpg.Connection, account_id: int, receipt_id: str,
-                                      refund_id: str) -> tuple[asyncpg.Record, dict[str, Any] | None]:
+                                      refund_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(the account of a receipt stored under it, locked; `find_refund`'s answer), in one round trip. The
     refund is read under the receipt's row lock, which every refund of the receipt takes first: none can
     commit while this statement waits for the account's lock, so its snapshot is fresh enough."""
     row = await conn.fetchrow(
-        f"SELECT {ACCOUNT_COLUMNS}, (SELECT row(fingerprint, refund) FROM refunds WHERE owner_id = $1"
-        "  AND receipt_id = $2 AND refund_id = $3) AS done FROM accounts WHERE id = $1 FOR UPDATE",
+        f"SELECT {_ACCOUNT_COLUMNS}, f.fingerprint AS done_fingerprint, f.refund AS done_refund FROM accounts a"
+        " LEFT JOIN refunds f ON f.owner_id = a.id AND f.receipt_id = $2 AND f.refund_id = $3"
+        " WHERE a.id = $1 FOR UPDATE OF a",
         account_id, receipt_id, refund_id,
     )
     assert row is not None
-    done = row["done"]
-    return row, None if done is None else {"fingerprint": done[0], "refund": done[1]}
+    done = None if row["done_fingerprint"] is None else {"fingerprint": row["done_fingerprint"],
+                                                         "refund": row["done_refund"]}
+    return {column: row[column] for column in _ACCOUNT_NAMES}, done
 
 
 # The refunded receipt's new state and the refund, written with the ledger's flush; parameters numbered
