@@ -9,14 +9,25 @@ that cluster; `make citus-test` runs these and the modules it lists, and `.ci/ru
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
 from app.core.distribution import DISTRIBUTED, GROUPS, REFERENCE
 from tests.conftest import Servers
 from tests.load import sql
+from tests.support import Service, start_service
+from tests.test_faults import (
+    PROGRAM,
+    assert_applied_once,
+    assert_audit_clean,
+    assert_only_unavailable,
+    open_cards,
+    under_fault,
+)
 
 pytestmark = pytest.mark.citus
 
@@ -60,3 +71,63 @@ def test_migrate_places_every_table_as_planned_and_again_changes_nothing(coordin
     assert nodes[0]["count"] == 2
 
     assert migrate(coordinator) == ["migrations applied"]  # placed already: nothing to do
+
+
+# --- faults on the cluster: a worker node, then the coordinator, stopped under load --------------------------
+
+@pytest.fixture()
+def cluster_service(servers: Servers) -> Iterator[Service]:
+    assert servers.cluster is not None
+    service = start_service(servers.new_database(), servers.redis_url, f"t{servers.run_id}cf{secrets.token_hex(2)}:",
+                            PROGRAM, {})
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def test_a_worker_node_stopped_under_load_answers_503_and_loses_nothing(servers: Servers,
+                                                                         cluster_service: Service) -> None:
+    """The node stops at once (its open transactions die, prepared ones stay prepared); confirms and refunds
+    that need it answer 503, the others go on; once it is back and the coordinator has recovered the
+    two-phase commits, every retried write is applied exactly once and the audit is clean."""
+    cluster, service = servers.cluster, cluster_service
+    assert cluster is not None
+    cards = open_cards(service, 20)
+    node = cluster.ports[-1]
+
+    def back() -> None:
+        cluster.pg_ctl(node, "start")
+        # what the coordinator's maintenance daemon does every citus.recover_2pc_interval (1 min by default):
+        # the transactions prepared on the node are committed or rolled back as the coordinator decided
+        sql(service.database_url, "SELECT recover_prepared_transactions()")
+
+    def down() -> None:
+        cluster.pg_ctl(node, "stop", "-m", "immediate")
+
+    load, _, stopped_at, started_at = under_fault(service, cards, down, back, hold_s=3.0)
+    failed = [a for a in load.answers if not a.ok]
+    assert len([a for a in failed if a.started >= stopped_at]) >= 5, "the clients saw the node down"
+    assert [a for a in load.answers if a.ok and stopped_at + 0.5 < a.started < started_at - 2.0], \
+        "writes that need only the running node went on"
+    assert_only_unavailable(failed)
+    assert_applied_once(service.database_url, load.confirmed, load.refunded)
+    assert_audit_clean(service)
+    print(f"\nworker node stopped: {len(load.answers)} requests, {len(failed)} answered 503, "
+          f"{len(load.confirmed)} receipts and {len(load.refunded)} refunds applied once; audit clean")
+
+
+def test_the_coordinator_restarted_under_load_answers_503_and_loses_nothing(servers: Servers,
+                                                                            cluster_service: Service) -> None:
+    cluster, service = servers.cluster, cluster_service
+    assert cluster is not None
+    cards = open_cards(service, 20)
+    coordinator = cluster.ports[0]
+    load, _, stopped_at, _ = under_fault(service, cards, lambda: cluster.pg_ctl(coordinator, "stop", "-m", "fast"),
+                                         lambda: cluster.pg_ctl(coordinator, "start"), hold_s=2.0)
+    failed = [a for a in load.answers if not a.ok]
+    assert [a for a in failed if a.started >= stopped_at], "the clients saw the coordinator down"
+    assert_only_unavailable(failed)
+    sql(service.database_url, "SELECT recover_prepared_transactions()")
+    assert_applied_once(service.database_url, load.confirmed, load.refunded)
+    assert_audit_clean(service)

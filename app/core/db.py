@@ -132,12 +132,18 @@ _LINK_ERRORS = (
 )
 
 
+# A Citus coordinator that cannot reach a worker node answers SQLSTATE class 08 over a link that still works
+# (`connection to the remote node ... failed`): the transaction is rolled back, and a retry may succeed.
+_NODE_UNREACHABLE = asyncpg.exceptions.PostgresConnectionError
+
+
 def is_connection_error(error: BaseException) -> bool:
     """PostgreSQL is unreachable, restarting or too slow: the request may succeed if retried (503).
 
     A statement cancelled by the server (its statement_timeout, or an operator's pg_cancel_backend)
-    counts too: it is the database being slow, not a bug, and its transaction has been rolled back."""
-    return isinstance(error, (*_LINK_ERRORS, asyncpg.exceptions.QueryCanceledError))
+    counts too: it is the database being slow, not a bug, and its transaction has been rolled back. So does
+    a Citus worker node the coordinator cannot reach."""
+    return isinstance(error, (*_LINK_ERRORS, asyncpg.exceptions.QueryCanceledError, _NODE_UNREACHABLE))
 
 
 def _unusable(error: BaseException) -> bool:
@@ -148,6 +154,8 @@ def _unusable(error: BaseException) -> bool:
 def _detail(error: BaseException) -> str:
     if isinstance(error, (TimeoutError, asyncpg.exceptions.QueryCanceledError)):
         return "PostgreSQL did not answer in time"
+    if isinstance(error, _NODE_UNREACHABLE) and not _unusable(error):
+        return "a database node is unreachable"
     return "the connection to PostgreSQL was lost"
 
 
