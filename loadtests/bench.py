@@ -3,6 +3,7 @@
     python -m loadtests.bench [--accounts 100000] [--ledger-rows 0] [--campaigns 0] [--workers 2]
                               [--concurrency 32] [--seconds 20] [--ceiling-seconds 8]
                               [--ceiling-scripts DIR] [--baseline REF]
+    python -m loadtests.bench --citus [--citus-workers 2] [--accounts ...] [--workers ...] [--seconds ...]
 
 It creates a fresh database (on DATABASE_URL's server, or an embedded PostgreSQL; Redis from REDIS_URL or
 an embedded Valkey), migrates it, loads the example program (plus `--campaigns` campaigns scoped to
@@ -20,6 +21,13 @@ With `--baseline REF`, commit REF (a `git worktree` of it) is served too, on the
 database, migrated by its own migrations and seeded the same way, and its register-mix peak is measured
 with the same steps, concurrency and seconds right before this code's: `baseline_confirm_rps`,
 `baseline_service_cpu_ms_per_confirm` and `confirm_to_baseline`.
+
+With `--citus`, it measures only the register mix's peak (closed loop, `--concurrency`), first on one
+PostgreSQL (as above), then on a Citus cluster it starts on this machine (a coordinator and
+`--citus-workers` workers, ../shared/citus/cluster.sh; Citus built by ../shared/citus/build.sh): confirms/s,
+p50 and p99, the service's, the databases' (every node's backends of the database) and the machine's CPU
+per confirm, and the two-phase commits the coordinator made per confirm (a batch of confirms that writes on
+two workers is one).
 
 It prints one JSON line. The load generator is a plain asyncio HTTP/1.1 client in this process; its CPU
 share of the machine is reported.
@@ -58,6 +66,7 @@ from . import cpu
 from ._http import Connection, build
 from ._sql import drop_database, execute
 from .ceiling import STATEMENTS_PER_CONFIRM, sql_ceiling
+from .cluster import Cluster
 from .pgbench_ceiling import fixed_ceiling, scripts_dir
 from .scenarios import Step, register_mix
 from .seed import card_of, seed
@@ -208,10 +217,13 @@ def code_of(root: Path, database_url: str) -> dict[str, Any]:
     return {"cwd": root, "env": {**os.environ, "PYTHONPATH": path, "DATABASE_URL": database_url}}
 
 
-async def new_database(admin_url: str, database: str, root: Path = ROOT) -> str:
-    """Create a database on the server of `admin_url` and migrate it with the migrations of the checkout at
-    `root`; returns its URL."""
-    await execute(admin_url, f'CREATE DATABASE "{database}"')
+async def new_database(admin_url: str, database: str, root: Path = ROOT, cluster: Cluster | None = None) -> str:
+    """Create a database on the server of `admin_url` (on every node of `cluster`, whose coordinator it is)
+    and migrate it with the migrations of the checkout at `root`; returns its URL."""
+    if cluster is not None:
+        await asyncio.to_thread(cluster.create_database, database)
+    else:
+        await execute(admin_url, f'CREATE DATABASE "{database}"')
     url = _with_database(admin_url, database)
     await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "app.cli", "migrate"], **code_of(root, url),
                             check=True, stdout=subprocess.DEVNULL)
@@ -219,8 +231,8 @@ async def new_database(admin_url: str, database: str, root: Path = ROOT) -> str:
 
 
 async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int, campaigns: int,
-                  root: Path = ROOT) -> str:
-    url = await new_database(admin_url, database, root)
+                  root: Path = ROOT, cluster: Cluster | None = None) -> str:
+    url = await new_database(admin_url, database, root, cluster)
     document = yaml.safe_load((root / "rules" / "examples" / "program.yaml").read_text())
     document["campaigns"] += filler_campaigns(campaigns)
     parse_program(document)
@@ -308,12 +320,14 @@ async def database_servers(name: str) -> AsyncIterator[tuple[str, str]]:
 
 @asynccontextmanager
 async def serving(name: str, accounts: int, ledger_rows: int, campaigns: int, workers: int, *,
-                  servers: tuple[str, str] | None = None, root: Path = ROOT) -> AsyncIterator[Served]:
+                  servers: tuple[str, str] | None = None, root: Path = ROOT,
+                  cluster: Cluster | None = None) -> AsyncIterator[Served]:
     """A fresh database `name_<random>` seeded on `servers` (admin URL, Redis URL; by default those of
-    `database_servers`) and `serve` of the checkout at `root` on it, warmed up; all of it gone afterwards."""
+    `database_servers`; with `cluster`, the admin URL is its coordinator's) and `serve` of the checkout at
+    `root` on it, warmed up; all of it gone afterwards."""
     async with nullcontext(servers) if servers else database_servers(name) as (admin_url, redis_url):
         database = f"{name}_{secrets.token_hex(4)}"
-        url = await prepare(admin_url, database, accounts, ledger_rows, campaigns, root)
+        url = await prepare(admin_url, database, accounts, ledger_rows, campaigns, root, cluster)
         port = 18000 + random.randrange(1000)
         served = Served(url, port, start_serve(url, redis_url, workers, port, root),
                         [card_of(i) for i in range(1, accounts + 1)])
@@ -327,7 +341,10 @@ async def serving(name: str, accounts: int, ledger_rows: int, campaigns: int, wo
             yield served
         finally:
             served.stop()
-            await drop_database(admin_url, database)
+            if cluster is not None:
+                await asyncio.to_thread(cluster.drop_database, database)
+            else:
+                await drop_database(admin_url, database)
 
 
 @contextmanager
@@ -474,6 +491,58 @@ async def measure(args: argparse.Namespace, servers: tuple[str, str]) -> dict[st
     })
 
 
+# Two-phase commits the coordinator made: one pg_dist_transaction row per worker a transaction prepared on, its
+# gid `citus_<group>_<pid>_<transaction number>_<connection>` (the recovery that deletes rows is off meanwhile)
+_TWO_PHASE_COMMITS = ("SELECT count(DISTINCT split_part(gid, '_', 3) || '_' || split_part(gid, '_', 4))"
+                      " FROM pg_dist_transaction")
+
+
+def _figures(peak: Peak) -> dict[str, Any]:
+    confirms = peak.stats.count(*CONFIRMS)
+    return {"confirm_rps": round(peak.stats.rps(*CONFIRMS), 1),
+            "confirm_p50_ms": round(peak.stats.percentile_ms(50, *CONFIRMS), 2),
+            "confirm_p99_ms": round(peak.stats.percentile_ms(99, *CONFIRMS), 2),
+            "service_cpu_ms_per_confirm": peak.service_ms_per_confirm,
+            "database_cpu_ms_per_confirm": peak.database_ms_per_confirm,
+            "machine_cpu_ms_per_confirm": (round(peak.machine_s / confirms * 1000, 2)
+                                           if peak.machine_s is not None and confirms else None),
+            "errors": peak.stats.errors}
+
+
+async def compare_citus(args: argparse.Namespace) -> dict[str, Any]:
+    """The register mix's peak on one PostgreSQL server, then on a Citus cluster of a coordinator and
+    `--citus-workers` workers on this machine (its own servers, started and stopped here), same steps."""
+    steps = register_mix(200_000, [card_of(i) for i in range(1, args.accounts + 1)], seed=1, run_id="peak")
+    async with database_servers("bench") as servers:
+        async with serving("plain", args.accounts, args.ledger_rows, args.campaigns, args.workers,
+                           servers=servers) as served:
+            plain = await measure_peak(served, steps, args.concurrency, args.seconds)
+        cluster = await asyncio.to_thread(Cluster, args.citus_workers)
+        try:
+            await execute(cluster.coordinator_url, "ALTER SYSTEM SET citus.recover_2pc_interval TO -1")
+            await execute(cluster.coordinator_url, "SELECT pg_reload_conf()")
+            async with serving("citus", args.accounts, args.ledger_rows, args.campaigns, args.workers,
+                               servers=(cluster.coordinator_url, servers[1]), cluster=cluster) as served:
+                conn = await asyncpg.connect(served.url)
+                try:
+                    before = await conn.fetchval(_TWO_PHASE_COMMITS)
+                    citus = await measure_peak(served, steps, args.concurrency, args.seconds)
+                    two_phase = await conn.fetchval(_TWO_PHASE_COMMITS) - before
+                finally:
+                    await conn.close()
+        finally:
+            await asyncio.to_thread(cluster.stop)
+    confirms = citus.stats.count(*CONFIRMS)
+    return {"accounts": args.accounts, "workers": args.workers, "concurrency": args.concurrency,
+            "seconds": args.seconds, "citus_workers": args.citus_workers,
+            **{f"plain_{key}": value for key, value in _figures(plain).items()},
+            **{f"citus_{key}": value for key, value in _figures(citus).items()},
+            "citus_two_phase_commits": two_phase,
+            "citus_two_phase_commits_per_confirm": round(two_phase / confirms, 3) if confirms else None,
+            "citus_to_plain_confirm_rps": (round(citus.stats.rps(*CONFIRMS) / plain.stats.rps(*CONFIRMS), 3)
+                                           if plain.stats.count(*CONFIRMS) else None)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -488,8 +557,12 @@ def main() -> None:
                         help="the fixed ceiling's pgbench scripts (default: shared/bench beside the repository)")
     parser.add_argument("--baseline", default=None, metavar="REF",
                         help="also serve this git commit on the same servers and compare its confirm rate")
+    parser.add_argument("--citus", action="store_true",
+                        help="instead: the register mix's peak on one PostgreSQL and on a Citus cluster on this "
+                             "machine (Citus built by ../shared/citus/build.sh), side by side")
+    parser.add_argument("--citus-workers", type=int, default=2)
     args = parser.parse_args()
-    print(orjson.dumps(asyncio.run(run(args))).decode())
+    print(orjson.dumps(asyncio.run(compare_citus(args) if args.citus else run(args))).decode())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 DATABASE_URL / REDIS_URL name servers to use (a fresh database and a fresh key prefix are made for
 this run, and dropped after it); without them, embedded PostgreSQL and Valkey are started. With
-BONUS_TEST_CITUS=1 the databases are on a Citus cluster this run starts (tests/cluster.py) instead, and the
+BONUS_TEST_CITUS=1 the databases are on a Citus cluster this run starts (loadtests/cluster.py) instead, and the
 tests marked `citus` are collected too (`make citus-test` runs those and the modules it lists).
 """
 
@@ -23,7 +23,7 @@ import pytest
 from app import embedded
 from app.core.distribution import distribute
 from app.core.migrations import upgrade
-from tests.cluster import Cluster
+from loadtests.cluster import Cluster
 from tests.support import ADMIN_KEY, Service, start_service
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"

@@ -22,16 +22,6 @@ import httpx
 ADMIN_KEY = "test-admin-" + secrets.token_hex(8)
 
 
-def port_is_free(port: int) -> bool:
-    """Whether `port` on 127.0.0.1 can be bound now (a server of a test about to start may take it)."""
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

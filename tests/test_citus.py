@@ -1,6 +1,6 @@
 """On a Citus cluster: `bonus-engine migrate` places every table as app/core/distribution.py plans it.
 
-The session's cluster (tests/cluster.py: a coordinator and two workers on this machine, started with
+The session's cluster (loadtests/cluster.py: a coordinator and two workers on this machine, started with
 ../shared/citus/cluster.sh, Citus built into the machine's PostgreSQL 15 by ../shared/citus/build.sh).
 Collected only with BONUS_TEST_CITUS=1 (tests/conftest.py), which also puts every other test's database on
 that cluster; `make citus-test` runs these and the modules it lists, and `.ci/run` runs it.

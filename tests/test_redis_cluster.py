@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Service, line, port_is_free, receipt, registered_card
+from loadtests.cluster import port_is_free
+from tests.support import Service, line, receipt, registered_card
 from tests.test_redis_faults import cache_counts, timed_read
 
 WELCOME = 20000  # the example program's registration bonus

@@ -53,6 +53,10 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
             type_name, encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
         )
     conn.on_citus = await is_citus(conn)
+    if conn.on_citus:
+        # Citus hides shards from catalog queries by calling a function for every pg_class row: asyncpg's look-up
+        # of a type took 5-9 s on a coordinator. This service never lists tables.
+        await conn.execute("SET citus.override_table_visibility = off")
     if await conn.fetchval("SELECT to_regtype('purchase_facts_row') IS NOT NULL"):
         await conn.prepare(_ROW_TYPES)  # asyncpg reads what they are now, not in the first request that needs them
 
@@ -103,8 +107,11 @@ _BEGIN_GENERIC_PLANS = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; S
 
 # On Citus a generic plan cannot prune shards by its parameters (each statement would go to every shard, and
 # the row locks of the batch are refused there): the coordinator plans each execution with its values, and
-# plans the shard's query once per shard itself.
-_BEGIN_CITUS = "BEGIN; SET LOCAL enable_seqscan = off"
+# plans the shard's query once per shard itself. Citus also lets only one multi-shard modification at a time
+# touch a shard, lest two of them lock rows in different orders on different shards; a batch's writes touch
+# only rows it has locked first, in the one global order, so batches may write in parallel.
+_BEGIN_CITUS = ("BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL citus.enable_deadlock_prevention = off;"
+                " SET LOCAL citus.max_adaptive_executor_pool_size = 1")
 
 
 @asynccontextmanager

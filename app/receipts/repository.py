@@ -111,7 +111,7 @@ _CONFIRMED_CTES = """
 owned AS (
     UPDATE receipt_claims SET owner_id = o.owner_id
     FROM unnest(${p0}::text[], ${p1}::bigint[]) AS o(receipt_id, owner_id)
-    WHERE receipt_claims.receipt_id = o.receipt_id
+    WHERE receipt_claims.receipt_id = o.receipt_id AND receipt_claims.receipt_id = ANY(${p0}::text[])
 ), dropped AS (
     DELETE FROM receipt_claims WHERE receipt_id = ANY(${p11}::text[])
 ), written AS (

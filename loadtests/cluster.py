@@ -1,5 +1,6 @@
-"""A Citus cluster for the tests: a coordinator and workers on this machine, started by
-../shared/citus/cluster.sh (Citus built into the machine's PostgreSQL 15 by ../shared/citus/build.sh).
+"""A Citus cluster on this machine for the tests and `python -m loadtests.bench --citus`: a coordinator and
+workers started by ../shared/citus/cluster.sh (Citus built into the machine's PostgreSQL 15 by
+../shared/citus/build.sh).
 
 A database on a cluster is one database of the same name on every node, each with the extension, and the
 coordinator's copy knowing the workers. A migrated, distributed template is cloned node by node (each
@@ -12,16 +13,25 @@ from __future__ import annotations
 import asyncio
 import random
 import shutil
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import asyncpg
 
-from tests.support import port_is_free
-
 CITUS = Path(__file__).resolve().parents[2] / "shared" / "citus"
 HOST = "127.0.0.1"
+
+
+def port_is_free(port: int) -> bool:
+    """Whether `port` on 127.0.0.1 can be bound now (a server about to start may take it)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _free_ports(count: int) -> int:
