@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from app.core.db import lock_in_order, on_citus
+from app.points.ids import reserve
 from rules import Lot
 
 # an account row as every reader gets it
@@ -153,6 +154,19 @@ JOIN receipts r ON r.owner_id = q.owner AND r.account_id = q.owner
 WHERE r.owner_id = ANY($1::bigint[]) AND r.status IN ('confirmed', 'partially_refunded') AND r.issued_at <= q.at
 GROUP BY q.n
 """
+def _ids_here(conn: asyncpg.Connection, entry_ids: int, lot_ids: int) -> tuple[int, int]:
+    """How many ids a state statement reserves itself: none on Citus, where `ids.reserve` must (see there)."""
+    return (0, 0) if on_citus(conn) else (entry_ids, lot_ids)
+
+
+async def _ids_of(conn: asyncpg.Connection, row: asyncpg.Record, entry_ids: int, lot_ids: int
+                  ) -> tuple[list[int], list[int]]:
+    """The ids a state statement reserved, or on Citus those reserved by a statement of their own."""
+    if on_citus(conn):
+        return await reserve(conn, entry_ids, lot_ids)
+    return list(row["entry_ids"]), list(row.get("lot_ids") or ())
+
+
 _NO_PURCHASES = {"purchases": 0, "oldest_in_window": None, "first_purchase": None, "last_purchase": None}
 
 
@@ -173,8 +187,8 @@ async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], as
         "       (SELECT array_agg(n ORDER BY n) FROM facts) AS asked,"
         "       (SELECT array_agg((purchases, oldest_in_window, first_purchase, last_purchase)::purchase_facts_row"
         "        ORDER BY n) FROM facts) AS facts",
-        account_ids, [account_id for account_id, _ in asks], [at for _, at in asks], entry_ids, lot_ids,
-        [window_start(at, window_days) for _, at in asks],
+        account_ids, [account_id for account_id, _ in asks], [at for _, at in asks],
+        *_ids_here(conn, entry_ids, lot_ids), [window_start(at, window_days) for _, at in asks],
     )
     lots: dict[int, list[tuple[int, int, datetime, datetime | None]]] = {account_id: [] for account_id in account_ids}
     for account_id, *lot in row["lots"] or ():
@@ -182,7 +196,7 @@ async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], as
     facts = [_NO_PURCHASES] * len(asks)
     for n, values in zip(row["asked"] or (), row["facts"] or (), strict=True):
         facts[n - 1] = _facts(values)
-    return lots, facts, list(row["entry_ids"]), list(row["lot_ids"])
+    return lots, facts, *await _ids_of(conn, row, entry_ids, lot_ids)
 
 
 async def calculation_state(conn: asyncpg.Connection, card: str, issued_at: datetime, now: datetime, window_days: int
@@ -230,14 +244,14 @@ async def refund_state(conn: asyncpg.Connection, account_id: int, receipt_id: st
         "       (SELECT array_agg((id, remaining, available_at, expires_at)::lot_row ORDER BY id) FROM lots"
         "        WHERE account_id = $1 AND id IN (SELECT lot_id FROM moved)) AS moved_lots,"
         f"       {_facts_row('$1', '$2', '$3', ' AND receipt_id <> $4')} AS facts",
-        account_id, at, window_start(at, window_days), receipt_id, moves_of, entry_ids,
+        account_id, at, window_start(at, window_days), receipt_id, moves_of, _ids_here(conn, entry_ids, 0)[0],
     )
     return RefundState(
         lots=[Lot(*lot) for lot in row["lots"] or ()],
         moved_lots=[Lot(*lot) for lot in row["moved_lots"] or ()],
         moves=[tuple(move) for move in row["moves"] or ()],
         facts=_facts(row["facts"]),
-        entry_ids=list(row["entry_ids"]),
+        entry_ids=(await _ids_of(conn, row, entry_ids, 0))[0],
     )
 
 

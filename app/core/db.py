@@ -158,10 +158,17 @@ def _unusable(error: BaseException) -> bool:
     return isinstance(error, _LINK_ERRORS)
 
 
+def node_unreachable(error: BaseException) -> bool:
+    """A Citus worker node is down while the coordinator answers (`error` or what caused it): the statements
+    that need other nodes may still succeed."""
+    cause = error if isinstance(error, asyncpg.exceptions.PostgresError) else error.__cause__
+    return isinstance(cause, _NODE_UNREACHABLE) and not _unusable(cause)
+
+
 def _detail(error: BaseException) -> str:
     if isinstance(error, (TimeoutError, asyncpg.exceptions.QueryCanceledError)):
         return "PostgreSQL did not answer in time"
-    if isinstance(error, _NODE_UNREACHABLE) and not _unusable(error):
+    if node_unreachable(error):
         return "a database node is unreachable"
     return "the connection to PostgreSQL was lost"
 

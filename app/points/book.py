@@ -25,8 +25,9 @@ from .ids import Ids
 # Every book's rows in one round trip. The CTEs write other tables than the final UPDATE, and each
 # table once, so none needs to see another's rows; the foreign keys are checked at the end of the
 # statement. Moves keep the order they were made in (refunds read them back by id). An UPDATE names its
-# accounts with `= ANY` as well as in its join: Citus routes it to their shards only (the join alone
-# would send it to every shard).
+# accounts with `= ANY` as well as in its join, and says when there are none: Citus routes it to their
+# shards only (the join alone, or `= ANY` of an empty array, sends it to every shard, and fails while any
+# worker node is down).
 _FLUSH_CTES = """
 entries AS (
     INSERT INTO ledger (id, account_id, kind, points, receipt_id, refund_id, reason, author, lot_id,
@@ -51,11 +52,12 @@ entries AS (
     UPDATE lots SET remaining = v.remaining
     FROM unnest($23::bigint[], $24::bigint[], $25::bigint[]) AS v(account_id, id, remaining)
     WHERE lots.account_id = v.account_id AND lots.id = v.id AND lots.account_id = ANY($23::bigint[])
+      AND cardinality($23::bigint[]) > 0
 )"""
 _FLUSH_ACCOUNTS = """
 UPDATE accounts SET debt = a.debt, version = accounts.version + 1
 FROM unnest($26::bigint[], $27::bigint[]) AS a(id, debt)
-WHERE accounts.id = a.id AND accounts.id = ANY($26::bigint[])
+WHERE accounts.id = a.id AND accounts.id = ANY($26::bigint[]) AND cardinality($26::bigint[]) > 0
 RETURNING accounts.id, accounts.version
 """
 FLUSH_PARAMS = 27  # a statement that writes more with the books numbers its own parameters after these

@@ -21,6 +21,15 @@ ENTRIES_PER_REFILL = 8
 LOTS_PER_REFILL = 4
 
 
+async def reserve(conn: asyncpg.Connection, entries: int, lots: int) -> tuple[list[int], list[int]]:
+    """(entry ids, lot ids) reserved in one round trip. A statement of its own, on no table: on Citus it runs
+    on the coordinator, whose sequences give the ids; a statement whose tables sit on one shard would go to
+    that worker whole, `nextval` included, and a worker hands out ids of its own range (its group id << 48),
+    so one account's entries would no longer grow in the order they were made."""
+    row = await conn.fetchrow(_RESERVE, entries, lots)
+    return list(row["entries"]), list(row["lots"])
+
+
 class Ids:
     def __init__(self, conn: asyncpg.Connection):
         self._conn = conn
@@ -29,8 +38,7 @@ class Ids:
 
     async def reserve(self, entries: int, lots: int) -> None:
         """Reserve at least this many more of each, in one round trip."""
-        row = await self._conn.fetchrow(_RESERVE, entries, lots)
-        self.add(row["entries"], row["lots"])
+        self.add(*await reserve(self._conn, entries, lots))
 
     def add(self, entries: list[int], lots: list[int]) -> None:
         """Ids reserved by another statement (a batch reads its state and reserves them in one); pop()

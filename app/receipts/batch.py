@@ -10,8 +10,9 @@ purchases, coupon uses and certificate balances.
 A receipt that fails on its own (409 `gift_certificate_not_sellable`, `idempotency_conflict`) is answered
 on its own and leaves nothing in the batch: its claim is dropped, its neighbours commit. A batch whose
 transaction fails for any other reason than a lost database is retried one receipt at a time
-(`service.confirm_alone`); a lost database (or COMMIT) answers 503 for each, and a resend is then a
-replay or is applied once.
+(`service.confirm_alone`), and so is one that a Citus coordinator failed because a worker node is down (the
+receipts whose shards are on the other nodes go through); a lost database (or COMMIT) answers 503 for each,
+and a resend is then a replay or is applied once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from app.accounts.view import Purchase, view_of, with_purchase
 from app.core import metrics
 from app.core.auth import Principal
 from app.core.context import AppContext, utcnow
+from app.core.db import node_unreachable
 from app.core.errors import AppError, conflict, unavailable
 from app.points.book import FLUSH_PARAMS, Book, flush_books
 from app.points.ids import Ids
@@ -135,6 +137,10 @@ class Committer:
             metrics.CONFIRM_BATCH_SIZE.observe(len(batch))
             await _commit(self._ctx, batch)
         except AppError as error:  # the database is gone or too slow: each request may be retried
+            if node_unreachable(error) and len(batch) > 1:
+                # one Citus worker node is down: the receipts whose shards are all on the others go through
+                await self._one_at_a_time(batch)
+                return
             for item in batch:
                 item.settle(error)
             # those that were waiting already when this batch started would wait for the same database:
@@ -149,13 +155,16 @@ class Committer:
         except Exception as error:
             log.warning("a batch of %d confirms failed (%s: %s); confirming them one at a time",
                         len(batch), type(error).__name__, error)
-            metrics.CONFIRM_BATCH_FALLBACKS.inc()
-            await asyncio.gather(*(self._alone(item) for item in batch))
+            await self._one_at_a_time(batch)
         finally:
             self._in_flight -= 1
             # the next batch forms one turn of the event loop later: requests whose bytes have arrived
             # meanwhile are parsed and join it, instead of waiting for the batch after it
             asyncio.get_running_loop().call_soon(self._start)
+
+    async def _one_at_a_time(self, batch: list[_Confirm]) -> None:
+        metrics.CONFIRM_BATCH_FALLBACKS.inc()
+        await asyncio.gather(*(self._alone(item) for item in batch))
 
     async def _alone(self, item: _Confirm) -> None:
         try:

@@ -106,14 +106,16 @@ class Confirmed:
 
 
 # The confirmed receipts written under their owners, their claims naming the owners, and the claims of
-# `unclaimed` dropped; parameters numbered from {first}, so that the ledger's flush can carry them
+# `unclaimed` dropped; parameters numbered from {first}, so that the ledger's flush can carry them. The keys
+# are named with `= ANY`, and their absence said, so that Citus goes to their shards only (see book.py).
 _CONFIRMED_CTES = """
 owned AS (
     UPDATE receipt_claims SET owner_id = o.owner_id
     FROM unnest(${p0}::text[], ${p1}::bigint[]) AS o(receipt_id, owner_id)
     WHERE receipt_claims.receipt_id = o.receipt_id AND receipt_claims.receipt_id = ANY(${p0}::text[])
+      AND cardinality(${p0}::text[]) > 0
 ), dropped AS (
-    DELETE FROM receipt_claims WHERE receipt_id = ANY(${p11}::text[])
+    DELETE FROM receipt_claims WHERE receipt_id = ANY(${p11}::text[]) AND cardinality(${p11}::text[]) > 0
 ), written AS (
     INSERT INTO receipts (receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, status,
                           program_version, purchase_amount, lines, links, result)
