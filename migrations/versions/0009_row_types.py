@@ -5,8 +5,8 @@ A statement such as `refund_state` answers with arrays of records, one round tri
 (`array_agg((id, remaining, ...))`) cannot cross from a Citus worker to the coordinator: the coordinator
 reads each value back with the type's input function, and PostgreSQL has none for anonymous records
 ("input of anonymous composite types is not implemented"). A named type has one, and Citus creates it on
-every node. Plain PostgreSQL answers the same arrays as before; asyncpg decodes both alike (in binary: a row type cannot hold a
-json value, which this service decodes from text).
+every node. Plain PostgreSQL answers the same arrays as before; asyncpg decodes both alike (in binary: a
+row type cannot hold a json value, which this service decodes from text).
 
 Revision ID: 0009
 """
