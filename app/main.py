@@ -39,6 +39,8 @@ from app.receipts.fast import FastWrite
 from app.reports.endpoints import router as reports_router
 from app.reports.rollup import roll_up_forever
 from app.reports.web import router as reports_page_router
+from app.segments.endpoints import router as segments_router
+from app.segments.refresh import refresh_forever
 from rules import Program
 
 DESCRIPTION = """The loyalty processing service behind cash registers and online checkouts.
@@ -48,7 +50,8 @@ Money and points are integers in minor units. Errors are RFC 9457 problem+json w
 
 
 ROUTERS: tuple[APIRouter, ...] = (receipts_router, accounts_router, customers_router, program_router,
-                                  campaigns_router, coupons_router, certificates_router, reports_router, ops.router)
+                                  campaigns_router, coupons_router, certificates_router, reports_router,
+                                  segments_router, ops.router)
 
 
 def route_roles() -> dict[tuple[str, str], str | None]:
@@ -92,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.report_interval_s:
             background.append(asyncio.create_task(
                 roll_up_forever(db, settings.report_time_zone, settings.report_interval_s)))
+            background.append(asyncio.create_task(
+                refresh_forever(db, programs, settings.report_time_zone, settings.report_interval_s)))
         heap.settle()
         try:
             yield

@@ -9,12 +9,23 @@ from ._json_schema import WHITE_SPACE
 from ._lots import Lot, Move, balances, return_points, settle_debt, take, take_for_reversal
 from ._money import floor_points, percent_half_up, quantity_floor, spread
 from ._outcome import BonusGrant, CampaignEffect, CertificateCharge, CouponVerdict, LineOutcome, Outcome
-from ._program import Bonus, Campaign, Program, ProgramError, TierLevel, parse_program
+from ._program import (
+    CUSTOM_SEGMENT_PATTERN,
+    CVM_SEGMENTS,
+    Bonus,
+    Campaign,
+    Program,
+    ProgramError,
+    TierLevel,
+    parse_program,
+)
 from ._receipt import CertificatePayment, Line, Receipt, normalize_code
 from ._refund import REVERSIBLE, refund_share
 from ._types import decimal_text
 
 __all__ = [
+    "CUSTOM_SEGMENT_PATTERN",
+    "CVM_SEGMENTS",
     "NO_ACCOUNT",
     "NO_FACTS",
     "CertificateCharge",

@@ -26,6 +26,7 @@ class AccountState:
     first_purchase_at: datetime | None = None
     last_purchase_at: datetime | None = None
     available_points: int = 0
+    segments: frozenset[str] = frozenset()  # the custom segments the account is in, as of their last refresh
 
 
 NO_ACCOUNT = AccountState(status="none")

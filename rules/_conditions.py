@@ -22,6 +22,7 @@ class Context:
     store_id: str
     tier: str | None
     segment: str
+    segments: frozenset[str] = frozenset()  # custom segments (AccountState.segments)
 
 
 def not_active_reason(campaign: CampaignBase, at: datetime) -> str | None:
@@ -44,7 +45,7 @@ def when_holds(when: When | None, ctx: Context) -> bool:
         return False
     if when.tiers is not None and ctx.tier not in when.tiers:
         return False
-    if when.segments is not None and ctx.segment not in when.segments:
+    if when.segments is not None and ctx.segment not in when.segments and ctx.segments.isdisjoint(when.segments):
         return False
     if when.weekdays is not None and ctx.at.isoweekday() not in when.weekdays:
         return False

@@ -32,7 +32,8 @@ def evaluate(
     earns = account.status == "ok"
     tier = tier_for(settings.tiers, account.tier_purchases) if earns else None
     segment = segment_of(account.first_purchase_at, account.last_purchase_at, receipt.issued_at, settings.segments)
-    ctx = Context(receipt.issued_at, receipt.channel, receipt.store_id, tier.id if tier else None, segment)
+    ctx = Context(receipt.issued_at, receipt.channel, receipt.store_id, tier.id if tier else None, segment,
+                  account.segments)
     lines = receipt.lines
     floors = [quantity_floor(line.min_price, line.quantity) for line in lines]
     results = [LineOutcome(line.line_id, line.amount, line.sells_certificate) for line in lines]

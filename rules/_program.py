@@ -24,6 +24,8 @@ from ._json_schema import exactly_one, given, none_of
 from ._types import Identifier, Money, Multiplier, Percent, PositivePercent
 
 __all__ = [
+    "CUSTOM_SEGMENT_PATTERN",
+    "CVM_SEGMENTS",
     "Campaign",
     "CampaignBase",
     "Program",
@@ -34,6 +36,11 @@ __all__ = [
 CampaignId = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
 TierId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
 Segment = Literal["newcomer", "loyal", "pre_churn", "churn", "none"]
+CVM_SEGMENTS: frozenset[str] = frozenset(("newcomer", "loyal", "pre_churn", "churn", "none"))
+# a marketer's own segment (app/segments): its id never takes a CVM segment's name (the segments API refuses
+# those), so `when.segments` tells the two apart by name
+CUSTOM_SEGMENT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+CustomSegmentId = Annotated[str, Field(pattern=CUSTOM_SEGMENT_PATTERN)]
 Days = Annotated[int, Field(strict=True, ge=0, le=36_500)]
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 # What `When._hours` takes, for the schema: an end of 24:00 only, and not an empty range (the end the start)
@@ -118,7 +125,7 @@ class When(_Doc):
     channels: list[Literal["pos", "online"]] | None = None
     stores: list[Identifier] | None = None
     tiers: list[TierId] | None = None
-    segments: list[Segment] | None = None
+    segments: list[Segment | CustomSegmentId] | None = None  # CVM segments or custom segment ids
     weekdays: list[Annotated[int, Field(strict=True, ge=1, le=7)]] | None = None
     hours: Annotated[str, Field(json_schema_extra=_HOURS_SCHEMA)] | None = None
 
@@ -338,6 +345,16 @@ class Program(_Doc):
     tiers: Tiers
     segments: Segments = Segments()
     campaigns: list[Campaign] = Field(default_factory=list, max_length=10_000)
+
+    def custom_segments(self) -> dict[str, list[str]]:
+        """Each custom segment id the campaigns' `when.segments` name, with the paths that name it."""
+        named: dict[str, list[str]] = {}
+        for index, campaign in enumerate(self.campaigns):
+            if campaign.when is not None and campaign.when.segments is not None:
+                for position, segment in enumerate(campaign.when.segments):
+                    if segment not in CVM_SEGMENTS:
+                        named.setdefault(segment, []).append(f"campaigns[{index}].when.segments[{position}]")
+        return named
 
     def document(self) -> dict[str, Any]:
         """The document as JSON-ready data (percents as numbers or decimal strings)."""

@@ -13,7 +13,7 @@ from app.points.ids import reserve
 from rules import Lot
 
 # an account row as every reader gets it
-COLUMNS = "id, card, status, phone, birth_date, registration_fingerprint, debt, version, created_at"
+COLUMNS = "id, card, status, phone, birth_date, registration_fingerprint, debt, version, created_at, segments"
 
 
 # `cards` holds the uniqueness of a card and its account, so a look-up by card goes through it, in the same

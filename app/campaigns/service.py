@@ -139,7 +139,11 @@ async def put(ctx: AppContext, campaign: dict[str, Any]) -> tuple[dict[str, Any]
         else:
             campaigns[index] = campaign
         program = _validated({**document, "campaigns": campaigns}, index)
-        version = await programs.save(conn, program)
+        try:
+            version = await programs.save(conn, program)
+        except ProgramError as error:  # a custom segment it names does not exist
+            raise _invalid("the campaign is invalid; paths are relative to it",
+                           [_relative(e, index) for e in error.errors]) from None
     ctx.programs.installed(version, program)
     return campaign_json(program.campaigns[index]), created, version
 

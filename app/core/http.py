@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import orjson
@@ -125,3 +128,19 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: _problem("`validation_error` with `errors: [{path, message}]`, or a rule such as `receipt_too_old`"),
     503: _problem("`database_unavailable` or `program_not_loaded`, with Retry-After"),
 }
+
+
+async def csv_stream(header: list[object], rows: AsyncIterator[list[object]]) -> AsyncIterator[str]:
+    """CSV text from a header and rows, in chunks of a thousand rows (a download of millions streams)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    count = 0
+    async for row in rows:
+        writer.writerow(row)
+        count += 1
+        if count % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -57,6 +57,10 @@ PROFILE_CHANGES = Counter("bonus_profile_changes_total", "customer profiles set 
                           "a field)", ["operation"])
 REPORT_ROLLUP_SECONDS = Histogram("bonus_report_rollup_duration_seconds", "time to fold new rows into the summaries",
                                   buckets=LATENCY_BUCKETS + (10.0, 30.0, 60.0, 300.0))
+SEGMENT_REFRESHES = Counter("bonus_segment_refreshes_total", "refreshes of every custom segment's membership")
+SEGMENT_REFRESH_SECONDS = Histogram("bonus_segment_refresh_duration_seconds",
+                                    "time to evaluate every custom segment and write who is in each",
+                                    buckets=LATENCY_BUCKETS + (10.0, 30.0, 60.0, 300.0))
 
 
 def render() -> tuple[bytes, str]:

@@ -25,6 +25,7 @@ from app.core.context import AppContext, utcnow
 from app.core.errors import not_found
 from app.reports import repository as reports
 from app.reports.rollup import REQUEST_SPAN_XIDS, roll_up
+from app.segments import service as segments
 
 from . import card, repository
 from .profile import profile_json
@@ -65,6 +66,7 @@ async def insights(ctx: AppContext, number: str) -> dict[str, Any]:
         by_kind = await repository.points(conn, account_id)
         profile = await repository.profile(conn, account_id)
         bounds = await rfm_bounds(ctx, conn) if figures["receipts"] else None
+        custom = await segments.names(conn, account["segments"])
     weekdays, hours = card.clock(times)
     top, promo_share = card.categories(lines)
     return {
@@ -74,6 +76,6 @@ async def insights(ctx: AppContext, number: str) -> dict[str, Any]:
         "points": card.points(by_kind, view["points"]["available"]),
         "rfm": card.rfm(figures, bounds),
         "segment": view["segment"], "tier": view["tier"]["id"],
-        "segments": [],  # custom segments (issue 14, part 3) do not exist yet
+        "segments": custom,
         "profile": profile_json(number, profile),
     }

@@ -103,5 +103,5 @@ class Insights(BaseModel):
     rfm: RfmScores | None
     segment: Literal["newcomer", "loyal", "pre_churn", "churn", "none"]
     tier: str
-    segments: list[str] = Field(description="custom segments the account is in: always empty until they exist")
+    segments: list[str] = Field(description="the custom segments the account is in as of their last refresh, by id")
     profile: Profile

@@ -11,7 +11,7 @@ from app.core import auth
 from app.core.auth import Principal
 from app.core.errors import AppError
 from app.core.http import PROBLEM_RESPONSES, json_response, nul_errors, read_body
-from rules import dump_program
+from rules import ProgramError, dump_program
 
 from . import service
 
@@ -76,8 +76,11 @@ async def put_program(request: Request, _: Principal = Depends(auth.admin)) -> R
     program = service.validate(text, format_of(request.headers.get("content-type", "")))
     if errors := nul_errors(program.document()):
         raise AppError(422, "invalid_program", "the program document is invalid", errors=errors)
-    async with ctx.db.transaction() as conn:
-        version = await service.save(conn, program)
+    try:
+        async with ctx.db.transaction() as conn:
+            version = await service.save(conn, program)
+    except ProgramError as error:
+        raise service.invalid(error) from None
     ctx.programs.installed(version, program)
     return json_response({"version": version, "campaigns": len(program.campaigns)},
                          headers={"Program-Version": str(version)})

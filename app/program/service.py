@@ -10,6 +10,7 @@ import asyncpg
 from app.core import metrics
 from app.core.db import Database
 from app.core.errors import AppError
+from app.segments import repository as segments
 from rules import CompiledProgram, Program, ProgramError, compile_program, parse_program, read_document
 
 from . import repository
@@ -21,10 +22,23 @@ def validate(text: bytes | str, fmt: str) -> Program:
     try:
         return parse_program(read_document(text, fmt))
     except ProgramError as error:
-        raise AppError(422, "invalid_program", "the program document is invalid", errors=error.errors) from None
+        raise invalid(error) from None
+
+
+def invalid(error: ProgramError) -> AppError:
+    return AppError(422, "invalid_program", "the program document is invalid", errors=error.errors)
 
 
 async def save(conn: asyncpg.Connection, program: Program) -> int:
+    """Store a new version; ProgramError when a campaign names a custom segment that does not exist (the
+    ones it names are held against deletion until the caller commits)."""
+    named = program.custom_segments()
+    if named:
+        found = await segments.existing(conn, sorted(named))
+        missing = [{"path": path, "message": f"no custom segment {segment_id!r} (PUT /v1/segments/{segment_id})"}
+                   for segment_id, paths in named.items() if segment_id not in found for path in paths]
+        if missing:
+            raise ProgramError(missing)
     return await repository.insert_next(conn, program.document())
 
 

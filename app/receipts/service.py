@@ -50,7 +50,9 @@ def state_of(account: Mapping[str, Any] | None, receipt: Receipt, program: Compi
         return AccountState("blocked")
     assert book is not None and facts is not None  # an active account's confirm holds both
     available, _ = balances(book.lots, book.debt, book.now)
-    return AccountState("ok", int(facts["purchases"]), facts["first_purchase"], facts["last_purchase"], available)
+    # the custom segments come with the locked row (accounts.segments, written by app/segments/refresh.py)
+    return AccountState("ok", int(facts["purchases"]), facts["first_purchase"], facts["last_purchase"], available,
+                        frozenset(account.get("segments") or ()))
 
 
 async def _state(conn: asyncpg.Connection, account: asyncpg.Record | None, receipt: Receipt,

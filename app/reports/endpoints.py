@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -12,7 +9,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from app.core import auth
 from app.core.auth import Principal
-from app.core.http import PROBLEM_RESPONSES, json_response
+from app.core.http import PROBLEM_RESPONSES, csv_stream, json_response
 
 from . import service
 from .schemas import AbcReport, CampaignsReport, CustomersReport, ProgramReport, SegmentsReport, StoresReport
@@ -78,7 +75,7 @@ async def customers(request: Request, _: Principal = Depends(auth.admin), chosen
         return json_response(await service.customers_report(ctx, query))
     rows = service.customer_rows(ctx, query)
     header = await anext(rows)  # fold in the newest rows (and fail with a problem) before streaming starts
-    return StreamingResponse(_csv(header, rows), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(csv_stream(header, rows), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="customers.csv"'})
 
 
@@ -109,20 +106,5 @@ async def segment_members(segment: Annotated[str, Path(max_length=16)], request:
                           _: Principal = Depends(auth.admin)) -> Response:
     rows = service.segment_members(request.app.state.ctx, service.check_segment(segment))
     header = await anext(rows)  # fold in the newest rows (and fail with a problem) before streaming starts
-    return StreamingResponse(_csv(header, rows), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(csv_stream(header, rows), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{segment}.csv"'})
-
-
-async def _csv(header: list[object], rows: AsyncIterator[list[object]]) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    count = 0
-    async for row in rows:
-        writer.writerow(row)
-        count += 1
-        if count % 1000 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()

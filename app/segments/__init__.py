@@ -1,0 +1,1 @@
+"""Custom segments (issue 14, part 3)."""
