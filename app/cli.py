@@ -55,8 +55,8 @@ def _read_program(path: str) -> Any:
 
 
 def cmd_program(args: argparse.Namespace) -> int:
-    from app.program import repository
-    from rules import parse_program
+    from app.program import repository, service
+    from rules import ProgramError, parse_program
 
     if args.action == "export":
         async def export(conn: asyncpg.Connection) -> int:
@@ -76,8 +76,13 @@ def cmd_program(args: argparse.Namespace) -> int:
 
     async def load(conn: asyncpg.Connection) -> int:
         async with conn.transaction():
-            return await repository.insert_next(conn, program.document())
-    version = asyncio.run(_with_conn(load))
+            return await service.save(conn, program)  # the custom segments its campaigns name must exist
+    try:
+        version = asyncio.run(_with_conn(load))
+    except ProgramError as error:
+        for problem in error.errors:
+            print(f"{args.file}: {problem['path']}: {problem['message']}", file=sys.stderr)
+        return 1
     print(f"program version {version} loaded ({len(program.campaigns)} campaigns)")
     return 0
 
@@ -196,6 +201,28 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                          progress=True if args.progress else None)
 
 
+def cmd_segments(args: argparse.Namespace) -> int:
+    from app.core.db import Database
+    from app.program.service import ProgramHolder
+    from app.segments.refresh import refresh
+
+    settings = get_settings()
+
+    async def run() -> int:
+        db = Database(settings)
+        await db.connect()
+        try:
+            programs = ProgramHolder(db, settings.program_poll_ms)
+            await programs.refresh()
+            done = await refresh(db, programs.current.program, settings.report_time_zone)
+            assert done is not None  # it waits for a refresh under way
+            print(f"{done.segments} custom segments refreshed, {done.changed} accounts changed, {done.seconds:.1f} s")
+            return 0
+        finally:
+            await db.close()
+    return asyncio.run(run())
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from app.reports import cli as reports_cli
 
@@ -262,6 +289,10 @@ def parser() -> argparse.ArgumentParser:
                             "to PATH in Prometheus text format (textfile collector, Pushgateway)")
     audit.set_defaults(func=cmd_audit)
     sub.add_parser("expire", help="the expiry sweep").set_defaults(func=cmd_expire)
+    segments = sub.add_parser("segments", help="custom segments")
+    segments_sub = segments.add_subparsers(dest="action", required=True)
+    segments_sub.add_parser("refresh", help="evaluate every custom segment now and store who is in each"
+                            ).set_defaults(func=cmd_segments)
 
     simulate = sub.add_parser("simulate", help="what-if, no database: a draft program's cost on past receipts")
     simulate.add_argument("--program", required=True, help="the draft program, YAML or JSON (by extension)")

@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background.append(asyncio.create_task(
                 roll_up_forever(db, settings.report_time_zone, settings.report_interval_s)))
             background.append(asyncio.create_task(
-                refresh_forever(db, programs, settings.report_time_zone, settings.report_interval_s)))
+                refresh_forever(db, programs, settings)))
         heap.settle()
         try:
             yield

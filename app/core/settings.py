@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     expire_interval_s: int = 300  # the expiry sweep in `serve`; 0 turns it off
     report_time_zone: str = "UTC"  # the chain's calendar days in reports (an IANA zone)
     report_interval_s: float = 10  # the report roll-up in `serve`; 0 turns it off
+    # custom segments are refreshed when their last refresh is older than this (checked at each roll-up
+    # interval; app/segments/refresh.py states the age membership can have)
+    segment_refresh_s: float = Field(default=300, gt=0)
 
     @field_validator("report_time_zone")
     @classmethod

@@ -109,8 +109,9 @@ class Compiler:
                            " / (2 * r.receipts)) END", bounds)
 
     def _days_since_last(self, bounds: Any) -> str:
-        return self._range(f"greatest(0, {self.value(self.today, '::date')}"
-                           f" - (r.last_purchase_at AT TIME ZONE {self.value(self.time_zone, '::text')})::date)",
+        # greatest() ignores a NULL: the CASE keeps a customer without a purchase out of every range
+        return self._range(f"CASE WHEN r.receipts > 0 THEN greatest(0, {self.value(self.today, '::date')}"
+                           f" - (r.last_purchase_at AT TIME ZONE {self.value(self.time_zone, '::text')})::date) END",
                            bounds)
 
     def _rfm(self, rfm: s.Rfm) -> str:

@@ -2,8 +2,8 @@
 written on the account rows (`accounts.segments`), where confirm reads it with the locked row for free.
 
 Membership is "as of a refresh". The background loop of `serve` (beside the report roll-up) refreshes when
-the oldest segment's refresh is older than REFRESH_S, on the roll-up's figures of that moment, so a
-campaign steered by a custom segment sees membership at most MAX_AGE old (docs/contract.md, Custom
+the oldest segment's refresh is older than `segment_refresh_s`, on the roll-up's figures of that moment, so
+a campaign steered by a custom segment sees membership at most `max_age` old (docs/contract.md, Custom
 segments). A change of a segment's document refreshes at once; `bonus-engine segments refresh` does too.
 """
 
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from app.core import metrics
 from app.core.context import utcnow
 from app.core.db import Database
+from app.core.settings import Settings
 from app.program.service import ProgramHolder
 from app.reports.rollup import REQUEST_SPAN_XIDS, refresh_rfm_bounds, roll_up
 from rules import Program
@@ -29,12 +30,13 @@ from .schemas import SegmentDocument
 
 log = logging.getLogger("bonus_engine.segments")
 
-REFRESH_S = 5 * 60  # the loop refreshes when the oldest refresh is older than this
 APPLY_IDS = 10_000  # accounts per transaction when membership is written: a confirm waits for one at most
-# The age a confirm's membership can have: the refresh interval, one turn of the loop that checks it (the
-# roll-up's interval, 10 s by default, is far below the margin), and the refresh's own run (well under a
-# minute at 1 M accounts, see docs/contract.md)
-MAX_AGE = timedelta(seconds=REFRESH_S + 60)
+
+
+# The age a confirm's membership can have in `serve`: segment_refresh_s, plus the loop's interval twice (once
+# for the check that finds it stale, once for the roll-up whose figures it reads), plus the refresh's own run,
+# which should stay below this (about 20 s at 1 M accounts, docs/contract.md); a longer one is logged
+REFRESH_RUN_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,7 @@ async def refresh(db: Database, program: Program, time_zone: str, *, wait: bool 
     return done
 
 
-async def refresh_if_stale(db: Database, program: Program, time_zone: str, older_than_s: float = REFRESH_S,
+async def refresh_if_stale(db: Database, program: Program, time_zone: str, older_than_s: float,
                            now: datetime | None = None) -> Refreshed | None:
     """The loop's step: refresh when a segment was never refreshed or its refresh is older than
     `older_than_s`; None when none is (or another worker is refreshing)."""
@@ -85,21 +87,25 @@ async def refresh_if_stale(db: Database, program: Program, time_zone: str, older
     if not defined or (oldest is not None and (now or utcnow()) - oldest <= timedelta(seconds=older_than_s)):
         return None
     done = await refresh(db, program, time_zone, wait=False, roll=False)  # the loop has just rolled up
-    if done is not None:
+    if done is not None and done.seconds > REFRESH_RUN_S:
+        log.warning("custom segments took %.1f s to refresh, over the %s s their stated age allows",
+                    done.seconds, REFRESH_RUN_S)
+    elif done is not None:
         log.info("custom segments refreshed: %s segments, %s accounts changed, %.1f s",
                  done.segments, done.changed, done.seconds)
     return done
 
 
-async def refresh_forever(db: Database, programs: ProgramHolder, time_zone: str, interval_s: float) -> None:
-    """The loop inside `serve`, beside the roll-up: every `interval_s`, refresh if stale. Safe in every worker
-    at once (one holds the lock, the others skip)."""
+async def refresh_forever(db: Database, programs: ProgramHolder, settings: Settings) -> None:
+    """The loop inside `serve`, beside the roll-up: every report interval, refresh when older than
+    `segment_refresh_s`. Safe in every worker at once (one holds the lock, the others skip)."""
+    interval_s, time_zone = settings.report_interval_s, settings.report_time_zone
     while True:
         await asyncio.sleep(interval_s)
         program = programs.loaded
         if program is None:
             continue
         try:
-            await refresh_if_stale(db, program.program, time_zone)
+            await refresh_if_stale(db, program.program, time_zone, settings.segment_refresh_s)
         except Exception as error:  # a database outage must not end the loop
             log.warning("custom segment refresh failed: %s", error)

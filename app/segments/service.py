@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.core.context import AppContext
 from app.core.errors import AppError, conflict, not_found
@@ -14,7 +14,7 @@ from app.core.http import nul_errors
 from app.program import repository as program_versions
 from rules import ProgramError, parse_program, read_document
 
-from . import repository
+from . import repository, schemas
 from .filters import check_limits
 from .refresh import refresh
 from .schemas import CONDITIONS, MAX_SEGMENTS, SegmentDocument, reserved
@@ -24,15 +24,18 @@ def _invalid(errors: list[dict[str, str]]) -> AppError:
     return AppError(422, "invalid_segment", "the segment document is invalid", errors=errors)
 
 
+# how pydantic names the members of a union in an error's location: types, and the models of schemas.py
+_UNION_LABELS = frozenset({"bool", "str", "int"} | {name for name, value in vars(schemas).items()
+                                                    if isinstance(value, type) and issubclass(value, BaseModel)})
+
+
 def _path(loc: tuple[int | str, ...]) -> str:
     """A pydantic location as the document's path: the tags that pick a condition's model (its own key
     again) and the names of union members are left out, so `filter.all[2].bought.within_days` it reads."""
     path = ""
     previous: int | str | None = None
     for part in loc:
-        label = isinstance(part, str) and (part in ("bool", "str", "int") or part.startswith(("constrained-",
-                                                                                              "function-"))
-                                           or part[:1].isupper())
+        label = isinstance(part, str) and (part in _UNION_LABELS or part.startswith(("constrained-", "function-")))
         if part == previous and part in CONDITIONS or label:
             continue
         previous = part
