@@ -13,8 +13,11 @@ The in-memory model (deliberately small; the service's ledger has more detail):
   and is `unknown` otherwise (discounts only, nothing remembered). A receipt without a card is `none`.
   `--accounts FILE.jsonl` opens accounts before the first receipt:
   `{"card", "tier_purchases"?, "available_points"?, "first_purchase_at"?, "last_purchase_at"?,
-  "blocked"?}`; their opening `tier_purchases` count for the whole run (they never leave the tier
-  window), their opening points are available and never expire, and no registration bonus fires.
+  "blocked"?, "segments"?}`; their opening `tier_purchases` count for the whole run (they never leave the
+  tier window), their opening points are available and never expire, and no registration bonus fires.
+  `segments` lists the custom segments the account is in for the whole run (a custom segment's filter
+  needs the database: its membership is given, as the service holds it between refreshes); a card not in
+  the file is in none.
 - After each receipt of an enrolled (or blocked) card, its `purchase_amount` (final amounts,
   certificate sales excluded) joins the tier purchases and the receipt becomes the last purchase (the
   first one too, if it is the card's first). Tier purchases are those in
@@ -61,6 +64,7 @@ from typing import Annotated, Any, TextIO
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from rules import (
+    CUSTOM_SEGMENT_PATTERN,
     AccountState,
     CompiledProgram,
     CouponFact,
@@ -100,6 +104,9 @@ class AccountRecord(BaseModel):
     first_purchase_at: AwareDatetime | None = None
     last_purchase_at: AwareDatetime | None = None
     blocked: bool = Field(default=False, strict=True)
+    # the custom segments the account is in, for the whole run: filters are not evaluated without a database,
+    # and in the service membership also stays as it is between refreshes
+    segments: Annotated[list[Annotated[str, Field(pattern=CUSTOM_SEGMENT_PATTERN)]], Field(max_length=200)] = []
 
 
 # ------------------------------------------------------------------------------------------- accounts
@@ -115,6 +122,7 @@ class _Account:
     last: datetime | None = None
     lots: list[Lot] = field(default_factory=list)
     lots_made: int = 0
+    segments: frozenset[str] = frozenset()  # custom segments, from --accounts
 
     def tier_purchases(self, at: datetime, window_days: int) -> int:
         """Opening purchases plus this run's in [at − window, at] (dropping those no later receipt needs)."""
@@ -213,7 +221,8 @@ class Simulation:
         record = self.opening.get(card)
         if record is not None:
             account = _Account(blocked=record.blocked, opening_purchases=record.tier_purchases,
-                               first=record.first_purchase_at, last=record.last_purchase_at)
+                               first=record.first_purchase_at, last=record.last_purchase_at,
+                               segments=frozenset(record.segments))
             account.grant(record.available_points, OPENING, None)
         elif self.program.program.points.auto_enroll:
             account = _Account()
@@ -244,7 +253,7 @@ class Simulation:
             return AccountState("blocked")
         window = self.program.program.tiers.window_days
         return AccountState("ok", account.tier_purchases(at, window), account.first, account.last,
-                            account.available(at))
+                            account.available(at), account.segments)
 
     def _facts(self, receipt: Receipt) -> ReceiptFacts:
         coupons: dict[str, CouponFact] = {}

@@ -163,6 +163,13 @@ def test_a_segment_document_its_members_and_the_card(people: dict[str, Any]) -> 
     assert_problem(client.get("/v1/segments/coffee-people"), 404, "custom_segment_not_found")
 
 
+def nested(levels: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"ltv": {"gte": 1}}
+    for _ in range(levels):
+        node = {"all": [node]}
+    return node
+
+
 BAD = [
     ({"name": "x", "filter": {"all": [{"ltv": {}}]}}, "filter.all[0].ltv"),
     ({"name": "x", "filter": {"all": [{"ltv": {"gte": -1}}]}}, "filter.all[0].ltv.gte"),
@@ -187,8 +194,7 @@ BAD = [
     ({"name": "x", "filter": {"all": [{"ltv": {"gte": 1}}]}, "extra": 1}, "extra"),
     ({"name": "x"}, "filter"),
     ({"name": "x", "filter": {"all": [{"ltv": {"gte": 1}}] * 101}}, "filter.all"),
-    ({"name": "x", "filter": {"all": [{"all": [{"all": [{"all": [{"all": [{"all": [{"all": [{"all": [
-        {"all": [{"ltv": {"gte": 1}}]}]}]}]}]}]}]}]}]}}, "filter.all[0].all[0].all[0].all[0].all[0].all[0].all[0].all[0]"),
+    ({"name": "x", "filter": nested(9)}, "filter" + ".all[0]" * 8),  # nine levels: the ninth is one too many
 ]
 
 
@@ -198,6 +204,16 @@ def test_bad_documents_are_refused_with_the_path(people: dict[str, Any], body: d
     problem = assert_problem(client.put("/v1/segments/bad-one", json=body), 422, "invalid_segment")
     assert path in [error["path"] for error in problem["errors"]], problem["errors"]
     assert_problem(client.get("/v1/segments/bad-one"), 404, "custom_segment_not_found")  # no change
+
+
+def test_limits_at_their_edge(people: dict[str, Any]) -> None:
+    """Eight levels of all/any and 100 conditions are taken; one more of either is refused above."""
+    client = people["client"]
+    assert client.put("/v1/segments/deep", json={"name": "x", "filter": nested(8)}).status_code == 201
+    wide = {"all": [{"ltv": {"gte": n}} for n in range(100)]}
+    assert client.put("/v1/segments/wide", json={"name": "x", "filter": wide}).status_code == 201
+    for segment_id in ("deep", "wide"):
+        assert client.delete(f"/v1/segments/{segment_id}").status_code == 204
 
 
 def test_other_bad_requests_change_nothing(shop: Service, people: dict[str, Any]) -> None:

@@ -139,6 +139,22 @@ def test_accounts_file_opens_balances_and_tiers(tmp_path: Path) -> None:
     assert result["program"]["card_status"] == {"ok": 1, "none": 0, "unknown": 1, "blocked": 1}
 
 
+def test_custom_segments_come_from_the_accounts_file(tmp_path: Path) -> None:
+    """A campaign for a custom segment applies to the cards the accounts file puts in it, for the whole run;
+    a card not in the file, and one in another segment, are in none of them."""
+    vip = {**ten_percent(), "when": {"segments": ["coffee-lovers", "churn"]}}
+    accounts = write_jsonl(tmp_path / "accounts.jsonl", [{"card": "K1", "segments": ["coffee-lovers"]},
+                                                         {"card": "K2", "segments": ["tea-lovers"]}])
+    receipts = [receipt("a", 10_000, card="K1"), receipt("b", 20_000, card="K2"), receipt("c", 30_000, card="K3"),
+                receipt("d", 40_000, card="K1", at="2026-11-30T10:00:00+03:00")]
+    result = as_json(tmp_path, program(campaigns=[vip]), receipts, "--accounts", str(accounts))
+    # K1's two receipts only: 10 % of 10,000 and of 40,000
+    assert campaign(result, "ten-off") == {**campaign(result, "ten-off"), "receipts": 2, "discount": 5_000}
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"card": "K1", "segments": ["Not An Id"]}])
+    invalid = simulate(tmp_path, program(campaigns=[vip]), receipts, "--accounts", str(bad), check=False)
+    assert invalid.returncode == 1 and "bad.jsonl:1: segments" in invalid.stderr
+
+
 def test_tier_grows_with_the_simulated_purchases(tmp_path: Path) -> None:
     # a (100,000) earns at base 3 % = 3,000 and lifts the card to silver; b then earns 5 % of 10,000 = 500.
     receipts = [receipt("a", 100_000, card="C1"), receipt("b", 10_000, card="C1", at="2026-11-25T10:00:00+03:00")]

@@ -18,9 +18,11 @@ from rules import (
     AccountState,
     BonusGrant,
     CampaignEffect,
+    ProgramError,
     compile_program,
     evaluate,
     load_program,
+    parse_program,
 )
 
 from ._helpers import (
@@ -32,6 +34,7 @@ from ._helpers import (
     discount_campaign,
     line,
     program,
+    program_doc,
     receipt,
     run,
 )
@@ -540,6 +543,32 @@ def test_channel_store_and_tier_conditions() -> None:
     assert discounted(when={"tiers": ["base"]}, acct=NO_ACCOUNT) is False  # no card, no tier
     assert discounted(when={"segments": ["none"]}) is True  # no purchase yet
     assert discounted(when={"segments": ["loyal"]}) is False
+
+
+def test_custom_segment_conditions() -> None:
+    """`when.segments` holds when the CVM segment or one of the account's custom segments is listed."""
+    member = AccountState("ok", segments=frozenset({"coffee-lovers", "vip"}))
+    assert discounted(when={"segments": ["coffee-lovers"]}, acct=member) is True
+    assert discounted(when={"segments": ["tea-lovers", "vip"]}, acct=member) is True
+    assert discounted(when={"segments": ["tea-lovers"]}, acct=member) is False
+    assert discounted(when={"segments": ["coffee-lovers"]}, acct=account()) is False  # in none
+    assert discounted(when={"segments": ["coffee-lovers"]}, acct=NO_ACCOUNT) is False
+    assert discounted(when={"segments": ["tea-lovers", "none"]}, acct=member) is True  # the CVM one holds
+
+
+def test_custom_segment_ids_in_the_program() -> None:
+    doc = program_doc([{"id": "a", "name": "a", "type": "receipt_discount", "priority": 1,
+                        "thresholds": [{"min_amount": 0, "percent": 5}],
+                        "when": {"segments": ["churn", "coffee-lovers", "vip"]}},
+                       {"id": "b", "name": "b", "type": "receipt_discount", "priority": 2,
+                        "thresholds": [{"min_amount": 0, "percent": 5}], "when": {"segments": ["vip"]}}])
+    assert parse_program(doc).custom_segments() == {
+        "coffee-lovers": ["campaigns[0].when.segments[1]"],
+        "vip": ["campaigns[0].when.segments[2]", "campaigns[1].when.segments[0]"]}
+    doc["campaigns"][1]["when"]["segments"] = ["Bad Id"]
+    with pytest.raises(ProgramError) as raised:
+        parse_program(doc)
+    assert any(e["path"].startswith("campaigns[1].when.segments[0]") for e in raised.value.errors)
 
 
 # ------------------------------------------------------------------------------------------ items scope
