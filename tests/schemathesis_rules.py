@@ -35,6 +35,8 @@ _DOCUMENT_RULES = re.compile("|".join([
     r"'to' must be after 'from'", r"thresholds must be sorted by growing",
     r"pay must be less than buy", r"campaign id .* is used twice", r"unknown tiers: ",
     r"coupon code .* is used by another campaign",
+    # the service's data: a campaign may name only a custom segment that exists
+    r"no custom segment '", r"all/any nest at most \d+ deep", r"a filter holds at most \d+ conditions",
 ]))
 _NUL = "must not contain the NUL character (U+0000)"
 
@@ -163,10 +165,12 @@ def beyond_json_schema(case: Any, status: int, problem: dict[str, Any]) -> bool:
         return False
     if code == "validation_error":
         return _validation(case, problem)
-    if code in ("invalid_program", "invalid_campaign"):
+    if code in ("invalid_program", "invalid_campaign", "invalid_segment"):
         return _errors_beyond(case, problem)
     if code == "campaign_id_mismatch":  # the body's id against the path's
         return (_body(case) or {}).get("id") not in (None, (case.path_parameters or {}).get("campaign_id"))
+    if code == "segment_id_mismatch":
+        return (_body(case) or {}).get("id") not in (None, (case.path_parameters or {}).get("segment_id"))
     if code in ("receipt_too_old", "receipt_in_future"):
         return _receipt_time(case, code)
     if code == "invalid_period":

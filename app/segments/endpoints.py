@@ -14,24 +14,25 @@ from app.program.endpoints import format_of
 from rules import CUSTOM_SEGMENT_PATTERN
 
 from . import service
-from .schemas import Segment, SegmentDocument, SegmentList
+from .schemas import NOT_CVM, CustomSegment, CustomSegmentList, SegmentDocument
 
 router = APIRouter(prefix="/v1/segments", tags=["segments"], responses=PROBLEM_RESPONSES)
-SegmentPath = Annotated[str, Path(pattern=CUSTOM_SEGMENT_PATTERN, description="the custom segment's id")]
+SegmentPath = Annotated[str, Path(pattern=CUSTOM_SEGMENT_PATTERN, json_schema_extra=NOT_CVM,
+                                   description="the custom segment's id (not a CVM segment's name)")]
 BODY_MODELS[SegmentDocument.__name__] = SegmentDocument  # the OpenAPI builder adds it to the components
 _BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"$ref": "#/components/schemas/SegmentDocument"}},
     "application/yaml": {"schema": {"$ref": "#/components/schemas/SegmentDocument"}}}}}
 _PUT: dict[int | str, dict[str, Any]] = {
-    200: {"model": Segment, "description": "replaced, and membership refreshed"},
-    201: {"model": Segment, "description": "created, and membership refreshed"},
+    200: {"model": CustomSegment, "description": "replaced, and membership refreshed"},
+    201: {"model": CustomSegment, "description": "created, and membership refreshed"},
     409: {**PROBLEM_RESPONSES[409], "description": "`too_many_segments`"},
     422: {**PROBLEM_RESPONSES[422],
           "description": "`invalid_segment` or `segment_id_mismatch` with `errors: [{path, message}]`"},
 }
 
 
-@router.put("/{segment_id}", openapi_extra=_BODY, responses=_PUT, response_model=Segment,
+@router.put("/{segment_id}", openapi_extra=_BODY, responses=_PUT, response_model=CustomSegment,
             summary="Create or replace a custom segment (JSON or YAML); its membership is refreshed at once")
 async def put_segment(segment_id: SegmentPath, request: Request, _: Principal = Depends(auth.admin)) -> Response:
     ctx = request.app.state.ctx
@@ -41,12 +42,12 @@ async def put_segment(segment_id: SegmentPath, request: Request, _: Principal = 
     return json_response(segment, 201 if created else 200)
 
 
-@router.get("", response_model=SegmentList, summary="Every custom segment, with its members as of its refresh")
+@router.get("", response_model=CustomSegmentList, summary="Every custom segment, with its members as of its refresh")
 async def list_segments(request: Request, _: Principal = Depends(auth.admin)) -> Response:
     return json_response(await service.listed(request.app.state.ctx))
 
 
-@router.get("/{segment_id}", response_model=Segment, summary="A custom segment and its members as of its refresh")
+@router.get("/{segment_id}", response_model=CustomSegment, summary="A custom segment and its members as of its refresh")
 async def get_segment(segment_id: SegmentPath, request: Request, _: Principal = Depends(auth.admin)) -> Response:
     return json_response(await service.get(request.app.state.ctx, segment_id))
 

@@ -35,12 +35,12 @@ def check_limits(node: BaseModel) -> list[dict[str, str]]:
     def walk(node: BaseModel, path: str, depth: int) -> None:
         nonlocal count
         children = getattr(node, "all", None) or getattr(node, "any", None)
-        if not isinstance(node, s.All | s.Any_):
+        if not isinstance(node, s.SegAll | s.SegAny):
             count += 1
             if count == MAX_CONDITIONS + 1:
                 errors.append({"path": path, "message": f"a filter holds at most {MAX_CONDITIONS} conditions"})
             return
-        key = "all" if isinstance(node, s.All) else "any"
+        key = "all" if isinstance(node, s.SegAll) else "any"
         if depth > MAX_DEPTH:
             errors.append({"path": path, "message": f"all/any nest at most {MAX_DEPTH} deep"})
             return
@@ -85,9 +85,9 @@ class Compiler:
     # --- conditions ---------------------------------------------------------------------------------
 
     def node(self, node: BaseModel) -> str:
-        if isinstance(node, s.All | s.Any_):
-            parts = [self.node(child) for child in (node.all if isinstance(node, s.All) else node.any)]
-            return "(" + (" AND " if isinstance(node, s.All) else " OR ").join(parts) + ")"
+        if isinstance(node, s.SegAll | s.SegAny):
+            parts = [self.node(child) for child in (node.all if isinstance(node, s.SegAll) else node.any)]
+            return "(" + (" AND " if isinstance(node, s.SegAll) else " OR ").join(parts) + ")"
         name = next(iter(type(node).model_fields))
         return getattr(self, f"_{name}")(getattr(node, name))
 
@@ -114,7 +114,7 @@ class Compiler:
                            f" - (r.last_purchase_at AT TIME ZONE {self.value(self.time_zone, '::text')})::date) END",
                            bounds)
 
-    def _rfm(self, rfm: s.Rfm) -> str:
+    def _rfm(self, rfm: s.SegRfmScores) -> str:
         # scored as the card scores (app/customers/card.score): one plus the boundaries below the value
         self.rfm = True
         scores = {"r": "r.last_purchase_at", "f": "r.receipts", "m": "r.revenue"}
@@ -124,7 +124,7 @@ class Compiler:
                  for key in ("r", "f", "m") if getattr(rfm, key) is not None]
         return "(r.receipts > 0 AND " + " AND ".join(tests) + ")"
 
-    def _segment(self, cvm: s.CvmIn) -> str:
+    def _segment(self, cvm: s.SegCvmIn) -> str:
         # rules.segment_of in SQL, as of the refresh
         settings = self.program.segments
         now = self.value(self.now, "::timestamptz")
@@ -137,7 +137,7 @@ class Compiler:
             " THEN 'newcomer' ELSE 'loyal' END")
         return f"({expression} = ANY({self.value(list(cvm.in_), '::text[]')}))"
 
-    def _tier(self, tier: s.TierIn) -> str:
+    def _tier(self, tier: s.SegTierIn) -> str:
         # rules.tier_for in SQL: the highest level whose min_purchases the window's purchases reach
         self.tier = True
         levels = self.program.tiers.levels
@@ -161,7 +161,7 @@ class Compiler:
         self.tables.append(f"({select} GROUP BY 1) j{number}")
         return f"(j{number}.account_id IS NOT NULL)"
 
-    def _bought(self, bought: s.Bought) -> str:
+    def _bought(self, bought: s.SegBoughtTest) -> str:
         if bought.skus is not None:
             line = f"l ->> 'sku' = ANY({self.value(list(bought.skus), '::text[]')})"
         else:
@@ -176,16 +176,16 @@ class Compiler:
             f"SELECT owner_id AS account_id FROM receipts WHERE owner_id = account_id AND {_STANDING}{since}"
             f" AND EXISTS (SELECT FROM jsonb_array_elements(lines) AS l WHERE {_GOODS} AND {line})")
 
-    def _store(self, store: s.StoreIn) -> str:
+    def _store(self, store: s.SegStoreIn) -> str:
         since = (f" AND day >= {self.value(self.today - timedelta(days=store.within_days), '::date')}"
                  if store.within_days else "")
         return self._joined(f"SELECT account_id FROM report_members"
                             f" WHERE store_id = ANY({self.value(list(store.in_), '::text[]')}){since}")
 
-    def _gender(self, gender: s.GenderIn) -> str:
+    def _gender(self, gender: s.SegGenderIn) -> str:
         return f"(p.gender = ANY({self.value(list(gender.in_), '::text[]')}))"
 
-    def _birth_month(self, months: s.MonthIn) -> str:
+    def _birth_month(self, months: s.SegMonthIn) -> str:
         return f"(extract(month FROM a.birth_date)::int = ANY({self.value(list(months.in_), '::int[]')}))"
 
     def _registered_within_days(self, days: int) -> str:
@@ -195,9 +195,9 @@ class Compiler:
         parts = []
         for key, test in tests.items():
             value = f"(p.attributes -> {self.value(key, '::text')})"
-            if isinstance(test, s.AttributeIn):
+            if isinstance(test, s.SegAttributeIn):
                 parts.append(f"({value} = ANY({self.value(list(test.in_), '::jsonb[]')}))")
-            elif isinstance(test, s.AttributeRange):
+            elif isinstance(test, s.SegAttributeRange):
                 number = f"CASE WHEN jsonb_typeof({value}) = 'number' THEN ({value} #>> '{{}}')::numeric END"
                 parts.append(self._range(number, test))
             else:  # a scalar: equal, with its JSON type (true is not 1)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, create_model, model_validator
 
 from app.customers.schemas import ATTRIBUTE_KEY_PATTERN, MAX_ATTRIBUTE_INT, MAX_ATTRIBUTE_TEXT_CHARS, Gender
 from rules import CUSTOM_SEGMENT_PATTERN, CVM_SEGMENTS
-from rules._json_schema import exactly_one
+from rules._json_schema import exactly_one, given
 
 # Limits of a segment document, each in docs/contract.md and tested at its edge.
 MAX_CONDITIONS = 100  # conditions in one filter, all levels together
@@ -21,7 +21,9 @@ MAX_SEGMENTS = 200  # segments defined at once (each is one column of every refr
 MAX_DAYS = 36_500
 MAX_MONEY = 10**15
 
-SegmentId = Annotated[str, Field(pattern=CUSTOM_SEGMENT_PATTERN)]
+# a CVM segment's name is no custom segment's id (`reserved`): the schema says so too
+NOT_CVM: dict[str, Any] = {"not": {"enum": sorted(CVM_SEGMENTS)}}
+SegmentId = Annotated[str, Field(pattern=CUSTOM_SEGMENT_PATTERN, json_schema_extra=NOT_CVM)]
 Days = Annotated[int, Field(strict=True, ge=1, le=MAX_DAYS)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -30,75 +32,77 @@ class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _bounds(name: str, maximum: int) -> type[BaseModel]:
-    bound = Annotated[int, Field(strict=True, ge=0, le=maximum)]
+class _Range(_Doc):
+    """A range: at least one of gte, gt, lte, lt; the value must satisfy every one given."""
 
-    class Bounds(_Doc):
-        """A range: at least one of gte, gt, lte, lt; the value must satisfy every one given."""
+    model_config = ConfigDict(extra="forbid", frozen=True,
+                              json_schema_extra={"anyOf": [given(name) for name in ("gte", "gt", "lte", "lt")]})
+    gte: Annotated[int, Field(strict=True)] | None = None
+    gt: Annotated[int, Field(strict=True)] | None = None
+    lte: Annotated[int, Field(strict=True)] | None = None
+    lt: Annotated[int, Field(strict=True)] | None = None
 
-        model_config = ConfigDict(extra="forbid", frozen=True, title=name,
-                                  json_schema_extra={"minProperties": 1})
-        gte: bound | None = None
-        gt: bound | None = None
-        lte: bound | None = None
-        lt: bound | None = None
-
-        @model_validator(mode="after")
-        def _some(self) -> Bounds:
-            if self.gte is None and self.gt is None and self.lte is None and self.lt is None:
-                raise ValueError("give at least one of gte, gt, lte, lt")
-            return self
-
-    return Bounds
+    @model_validator(mode="after")
+    def _some(self) -> _Range:
+        if self.gte is None and self.gt is None and self.lte is None and self.lt is None:
+            raise ValueError("give at least one of gte, gt, lte, lt")
+        return self
 
 
-MoneyRange = _bounds("MoneyRange", MAX_MONEY)
-CountRange = _bounds("CountRange", MAX_MONEY)
-DayRange = _bounds("DayRange", MAX_DAYS)
-ScoreRange = _bounds("ScoreRange", 5)
+def _bounds(name: str, maximum: int) -> Any:
+    """A range of integers 0..maximum, named `name` in the OpenAPI components."""
+    bound = (Annotated[int, Field(strict=True, ge=0, le=maximum)] | None, None)
+    return create_model(name, __base__=_Range, __module__=__name__, gte=bound, gt=bound, lte=bound, lt=bound)
+
+
+SegMoneyRange = _bounds("SegMoneyRange", MAX_MONEY)
+SegCountRange = _bounds("SegCountRange", MAX_MONEY)
+SegDayRange = _bounds("SegDayRange", MAX_DAYS)
+SegScoreRange = _bounds("SegScoreRange", 5)
 
 
 def _one_of(values: Any) -> Any:
     return Annotated[list[values], Field(min_length=1, max_length=MAX_LIST)]
 
 
-class CvmIn(_Doc):
+class SegCvmIn(_Doc):
     in_: _one_of(Literal["newcomer", "loyal", "pre_churn", "churn", "none"]) = Field(alias="in")
 
 
-class TierIn(_Doc):
+class SegTierIn(_Doc):
     in_: _one_of(Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]) = Field(alias="in")
 
 
-class GenderIn(_Doc):
+class SegGenderIn(_Doc):
     in_: _one_of(Gender) = Field(alias="in")
 
 
-class MonthIn(_Doc):
+class SegMonthIn(_Doc):
     in_: _one_of(Annotated[int, Field(strict=True, ge=1, le=12)]) = Field(alias="in")
 
 
-class StoreIn(_Doc):
+class SegStoreIn(_Doc):
     """Bought in one of these stores: ever, or within the last `within_days` days (by the report day)."""
 
     in_: _one_of(Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]) = Field(alias="in")
     within_days: Days | None = None
 
 
-class Rfm(_Doc):
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"minProperties": 1})
-    r: ScoreRange | None = None  # type: ignore[valid-type]
-    f: ScoreRange | None = None  # type: ignore[valid-type]
-    m: ScoreRange | None = None  # type: ignore[valid-type]
+class SegRfmScores(_Doc):
+    model_config = ConfigDict(extra="forbid", frozen=True,
+                              json_schema_extra={"anyOf": [given(name) for name in ("r", "f", "m")]})
+    r: SegScoreRange | None = None  # type: ignore[valid-type]
+    f: SegScoreRange | None = None  # type: ignore[valid-type]
+    m: SegScoreRange | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
-    def _some(self) -> Rfm:
+    def _some(self) -> SegRfmScores:
         if self.r is None and self.f is None and self.m is None:
             raise ValueError("give at least one of r, f, m")
         return self
 
 
-class Bought(_Doc):
+class SegBoughtTest(_Doc):
     """A standing receipt with a line in one of `categories` (or a category below one) or of `skus`, issued
     within the last `within_days` days (ever when left out)."""
 
@@ -108,7 +112,7 @@ class Bought(_Doc):
     within_days: Days | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> Bought:
+    def _one(self) -> SegBoughtTest:
         if (self.categories is None) == (self.skus is None):
             raise ValueError("give exactly one of categories or skus")
         return self
@@ -118,98 +122,85 @@ AttributeScalar = (StrictBool | Annotated[int, Field(strict=True, ge=-MAX_ATTRIB
                    | Annotated[str, Field(strict=True, max_length=MAX_ATTRIBUTE_TEXT_CHARS)])
 
 
-class AttributeIn(_Doc):
+class SegAttributeIn(_Doc):
     in_: _one_of(AttributeScalar) = Field(alias="in")
 
 
-class AttributeRange(_Doc):
+class SegAttributeRange(_Range):
     """An integer attribute in a range (any bound may be negative)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"minProperties": 1})
-    gte: Annotated[int, Field(strict=True)] | None = None
-    gt: Annotated[int, Field(strict=True)] | None = None
-    lte: Annotated[int, Field(strict=True)] | None = None
-    lt: Annotated[int, Field(strict=True)] | None = None
 
-    @model_validator(mode="after")
-    def _some(self) -> AttributeRange:
-        if self.gte is None and self.gt is None and self.lte is None and self.lt is None:
-            raise ValueError("give at least one of gte, gt, lte, lt")
-        return self
-
-
-AttributeTest = AttributeScalar | AttributeIn | AttributeRange
+AttributeTest = AttributeScalar | SegAttributeIn | SegAttributeRange
 Attributes = Annotated[dict[Annotated[str, Field(pattern=ATTRIBUTE_KEY_PATTERN)], AttributeTest],
                        Field(min_length=1, max_length=32)]
 
 
 # one model per condition key: the key is the card's field
-class Ltv(_Doc):
-    ltv: MoneyRange  # type: ignore[valid-type]
+class SegLtv(_Doc):
+    ltv: SegMoneyRange  # type: ignore[valid-type]
 
 
-class Receipts(_Doc):
-    receipts: CountRange  # type: ignore[valid-type]
+class SegReceipts(_Doc):
+    receipts: SegCountRange  # type: ignore[valid-type]
 
 
-class AverageCheck(_Doc):
-    average_check: MoneyRange  # type: ignore[valid-type]
+class SegAverageCheck(_Doc):
+    average_check: SegMoneyRange  # type: ignore[valid-type]
 
 
-class DaysSinceLast(_Doc):
-    days_since_last: DayRange  # type: ignore[valid-type]
+class SegDaysSinceLast(_Doc):
+    days_since_last: SegDayRange  # type: ignore[valid-type]
 
 
-class RfmCondition(_Doc):
-    rfm: Rfm
+class SegRfm(_Doc):
+    rfm: SegRfmScores
 
 
-class SegmentCondition(_Doc):
-    segment: CvmIn
+class SegCvm(_Doc):
+    segment: SegCvmIn
 
 
-class TierCondition(_Doc):
-    tier: TierIn
+class SegTier(_Doc):
+    tier: SegTierIn
 
 
-class BoughtCondition(_Doc):
-    bought: Bought
+class SegBought(_Doc):
+    bought: SegBoughtTest
 
 
-class GenderCondition(_Doc):
-    gender: GenderIn
+class SegGender(_Doc):
+    gender: SegGenderIn
 
 
-class BirthMonth(_Doc):
-    birth_month: MonthIn
+class SegBirthMonth(_Doc):
+    birth_month: SegMonthIn
 
 
-class AttributesCondition(_Doc):
+class SegAttributes(_Doc):
     attributes: Attributes
 
 
-class RegisteredWithinDays(_Doc):
+class SegRegisteredWithinDays(_Doc):
     registered_within_days: Days
 
 
-class StoreCondition(_Doc):
-    store: StoreIn
+class SegStore(_Doc):
+    store: SegStoreIn
 
 
-class All(_Doc):
+class SegAll(_Doc):
     all: Annotated[list[Node], Field(min_length=1, max_length=MAX_CONDITIONS)]
 
 
-class Any_(_Doc):
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Any")
+class SegAny(_Doc):
     any: Annotated[list[Node], Field(min_length=1, max_length=MAX_CONDITIONS)]
 
 
 CONDITIONS: dict[str, type[_Doc]] = {
-    "all": All, "any": Any_, "ltv": Ltv, "receipts": Receipts, "average_check": AverageCheck,
-    "days_since_last": DaysSinceLast, "rfm": RfmCondition, "segment": SegmentCondition, "tier": TierCondition,
-    "bought": BoughtCondition, "gender": GenderCondition, "birth_month": BirthMonth,
-    "attributes": AttributesCondition, "registered_within_days": RegisteredWithinDays, "store": StoreCondition,
+    "all": SegAll, "any": SegAny, "ltv": SegLtv, "receipts": SegReceipts, "average_check": SegAverageCheck,
+    "days_since_last": SegDaysSinceLast, "rfm": SegRfm, "segment": SegCvm, "tier": SegTier,
+    "bought": SegBought, "gender": SegGender, "birth_month": SegBirthMonth,
+    "attributes": SegAttributes, "registered_within_days": SegRegisteredWithinDays, "store": SegStore,
 }
 
 
@@ -223,20 +214,20 @@ def _key(value: Any) -> str | None:
 
 
 Node = Annotated[
-    Annotated[All, Tag("all")] | Annotated[Any_, Tag("any")] | Annotated[Ltv, Tag("ltv")]
-    | Annotated[Receipts, Tag("receipts")] | Annotated[AverageCheck, Tag("average_check")]
-    | Annotated[DaysSinceLast, Tag("days_since_last")] | Annotated[RfmCondition, Tag("rfm")]
-    | Annotated[SegmentCondition, Tag("segment")] | Annotated[TierCondition, Tag("tier")]
-    | Annotated[BoughtCondition, Tag("bought")] | Annotated[GenderCondition, Tag("gender")]
-    | Annotated[BirthMonth, Tag("birth_month")] | Annotated[AttributesCondition, Tag("attributes")]
-    | Annotated[RegisteredWithinDays, Tag("registered_within_days")] | Annotated[StoreCondition, Tag("store")],
+    Annotated[SegAll, Tag("all")] | Annotated[SegAny, Tag("any")] | Annotated[SegLtv, Tag("ltv")]
+    | Annotated[SegReceipts, Tag("receipts")] | Annotated[SegAverageCheck, Tag("average_check")]
+    | Annotated[SegDaysSinceLast, Tag("days_since_last")] | Annotated[SegRfm, Tag("rfm")]
+    | Annotated[SegCvm, Tag("segment")] | Annotated[SegTier, Tag("tier")]
+    | Annotated[SegBought, Tag("bought")] | Annotated[SegGender, Tag("gender")]
+    | Annotated[SegBirthMonth, Tag("birth_month")] | Annotated[SegAttributes, Tag("attributes")]
+    | Annotated[SegRegisteredWithinDays, Tag("registered_within_days")] | Annotated[SegStore, Tag("store")],
     Discriminator(_key, custom_error_type="unknown_condition",
                   custom_error_message="a condition is an object with one key: all, any, or a card field "
                                        f"({', '.join(sorted(set(CONDITIONS) - {'all', 'any'}))})"),
 ]
-All.model_rebuild()
-Any_.model_rebuild()
-Filter = Annotated[Annotated[All, Tag("all")] | Annotated[Any_, Tag("any")],
+SegAll.model_rebuild()
+SegAny.model_rebuild()
+Filter = Annotated[Annotated[SegAll, Tag("all")] | Annotated[SegAny, Tag("any")],
                    Discriminator(_key, custom_error_type="unknown_filter",
                                  custom_error_message="a filter is an object with one key: all or any")]
 
@@ -255,7 +246,7 @@ class SegmentDocument(_Doc):
     filter: Filter
 
 
-class Segment(BaseModel):
+class CustomSegment(BaseModel):
     """A stored segment with what its last refresh found."""
 
     id: str
@@ -266,8 +257,8 @@ class Segment(BaseModel):
     updated_at: str
 
 
-class SegmentList(BaseModel):
-    segments: list[Segment]
+class CustomSegmentList(BaseModel):
+    segments: list[CustomSegment]
 
 
 def reserved(segment_id: str) -> bool:
