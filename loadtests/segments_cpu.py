@@ -1,12 +1,13 @@
 """CPU per confirm with 20 custom segments used by campaigns, against a tree without them (issue 14, part 3).
 
-    python -m loadtests.segments_cpu --old DIR [--confirms 1500] [--rounds 3] [--concurrency 4]
+    python -m loadtests.segments_cpu --old DIR [--apply all|none] [--confirms 1500] [--rounds 3] [--concurrency 4]
 
 DIR is a checkout of the tree to compare with (e.g. `git archive $(git merge-base HEAD main) | tar -x -C DIR`),
 run with this tree's interpreter. Each tree gets a fresh database on DATABASE_URL's server, migrated by that
 tree, a `serve` of one worker, the same 200 cards with one purchase each, and a program of 20 receipt
-discounts: in this tree each names one of 20 custom segments (defined and refreshed first: every card is in
-some of them), in the old tree each names a CVM segment. Then, alternating old and new `--rounds` times, each
+discounts: in this tree each names one of 20 custom segments (defined and refreshed first), in the old tree
+each names a CVM segment; with `--apply all` every campaign applies to every receipt in both trees, with
+`none` none does. Then, alternating old and new `--rounds` times, each
 sends `--confirms` receipts of 3 lines over HTTP (`--concurrency` connections) and measures the CPU of its
 `serve` process and of its database's backends per confirm. Prints one line per phase and the medians.
 """
@@ -41,11 +42,13 @@ SEGMENTS = 20
 CARDS = 200
 
 
-def program(custom: bool) -> str:
-    """20 receipt discounts of 1 % each; `custom`: each for one custom segment, else for a CVM segment."""
-    cvm = ["newcomer", "loyal", "pre_churn", "churn", "none"]
+def program(custom: bool, apply: bool) -> str:
+    """20 receipt discounts of 1 % each; `custom`: each for one custom segment, else for a CVM segment. With
+    `apply` every campaign applies to every card (each card is in every custom segment; the CVM segment named
+    is `newcomer`, which every card is), else none does (no card is in the segments; `churn`, which none is):
+    both trees then do the same work but for the way a campaign's segment is told."""
     campaigns = [{"id": f"c{i}", "name": f"1% {i}", "type": "receipt_discount", "priority": i,
-                  "when": {"segments": [f"seg-{i}" if custom else cvm[i % 5]]},
+                  "when": {"segments": [f"seg-{i}" if custom else ("newcomer" if apply else "churn")]},
                   "thresholds": [{"min_amount": 0, "percent": 1}]} for i in range(SEGMENTS)]
     document = {"max_receipt_age_days": 30, "points": {"pending_days": 0},
                 "tiers": {"levels": [{"id": "base", "min_purchases": 0, "accrual_percent": 3}]},
@@ -58,6 +61,7 @@ class Tree:
     name: str
     path: Path
     custom: bool
+    apply: bool
     database: str = ""
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
@@ -99,7 +103,8 @@ def start(tree: Tree, admin_url: str) -> list[str]:
                 break
         except httpx.TransportError:
             time.sleep(0.2)
-    answer = client.put("/v1/program", content=program(False), headers={"Content-Type": "application/yaml"})
+    answer = client.put("/v1/program", content=program(False, tree.apply),
+                        headers={"Content-Type": "application/yaml"})
     assert answer.status_code == 200, answer.text
     cards = [f"29{n:011d}" for n in range(1, CARDS + 1)]
     rng = random.Random(7)
@@ -107,11 +112,12 @@ def start(tree: Tree, admin_url: str) -> list[str]:
         answer = client.post("/v1/receipts", json=_receipt(number, rng.randrange(100_000, 10_000_000)))
         assert answer.status_code == 201, answer.text
     if tree.custom:
-        for i in range(SEGMENTS):  # seg-i: ltv at least i x 250,000: card k is in about k / 10 of them
+        for i in range(SEGMENTS):  # every card with a purchase, or none
             answer = client.put(f"/v1/segments/seg-{i}", json={"name": f"s{i}", "filter": {"any": [
-                {"ltv": {"gte": i * 250_000}}, {"attributes": {"tag": i}}]}})
+                {"receipts": {"gte": 1 if tree.apply else 10**6}}, {"attributes": {"tag": i}}]}})
             assert answer.status_code == 201, answer.text
-        answer = client.put("/v1/program", content=program(True), headers={"Content-Type": "application/yaml"})
+        answer = client.put("/v1/program", content=program(True, tree.apply),
+                            headers={"Content-Type": "application/yaml"})
         assert answer.status_code == 200, answer.text
     return cards
 
@@ -156,9 +162,12 @@ def main() -> int:
     parser.add_argument("--confirms", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--apply", choices=("all", "none"), default="all",
+                        help="every campaign applies to every receipt, or none does")
     args = parser.parse_args()
     admin_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    trees = [Tree("old", args.old.resolve(), False), Tree("new", ROOT, True)]
+    apply = args.apply == "all"
+    trees = [Tree("old", args.old.resolve(), False, apply), Tree("new", ROOT, True, apply)]
     results: dict[str, list[tuple[float, float, float]]] = {tree.name: [] for tree in trees}
     try:
         prepared = {tree.name: start(tree, admin_url) for tree in trees}

@@ -81,12 +81,13 @@ async def put(ctx: AppContext, document: SegmentDocument) -> tuple[dict[str, Any
     """Create or replace, then refresh every segment's membership at once (a campaign naming this one sees
     its new members from the next confirm); returns the segment with its members and whether it is new."""
     stored = document.model_dump(mode="json", by_alias=True, exclude_none=True)
+    program = ctx.programs.current.program  # 503 program_not_loaded before anything is stored
     async with ctx.db.transaction() as conn:
         current = await repository.lock(conn, document.id)
         if current is None and await repository.count(conn) >= MAX_SEGMENTS:
             raise conflict("too_many_segments", f"at most {MAX_SEGMENTS} segments; delete one first")
         created = await repository.save(conn, document.id, stored)
-    await refresh(ctx.db, ctx.programs.current.program, ctx.settings.report_time_zone)
+    await refresh(ctx.db, program, ctx.settings.report_time_zone)
     return await get(ctx, document.id), created
 
 
