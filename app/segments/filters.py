@@ -10,6 +10,7 @@ writes itself reach the text.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -68,7 +69,7 @@ class Compiler:
         self.params.append(value)
         return f"${len(self.params)}{cast}"
 
-    def membership(self, filters: list[tuple[str, BaseModel]]) -> tuple[str, list[Any]]:
+    def membership(self, filters: Sequence[tuple[str, BaseModel]]) -> tuple[str, list[Any]]:
         """(SELECT account id, the ids of the segments it is in or NULL) over every account."""
         columns = [f"CASE WHEN {self.node(node)} THEN {self.value(segment_id, '::text')} END"
                    for segment_id, node in filters]
@@ -89,7 +90,8 @@ class Compiler:
             parts = [self.node(child) for child in (node.all if isinstance(node, s.SegAll) else node.any)]
             return "(" + (" AND " if isinstance(node, s.SegAll) else " OR ").join(parts) + ")"
         name = next(iter(type(node).model_fields))
-        return getattr(self, f"_{name}")(getattr(node, name))
+        condition: Callable[[Any], str] = getattr(self, f"_{name}")
+        return condition(getattr(node, name))
 
     def _range(self, expression: str, bounds: Any) -> str:
         tests = [f"{expression} {op} {self.value(getattr(bounds, name))}"

@@ -5,7 +5,7 @@ the document: `filter.all[2].bought.within_days`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, create_model, model_validator
 
@@ -61,30 +61,30 @@ SegDayRange = _bounds("SegDayRange", MAX_DAYS)
 SegScoreRange = _bounds("SegScoreRange", 5)
 
 
-def _one_of(values: Any) -> Any:
-    return Annotated[list[values], Field(min_length=1, max_length=MAX_LIST)]
+T = TypeVar("T")
+OneOf = Annotated[list[T], Field(min_length=1, max_length=MAX_LIST)]  # `in` lists, categories, skus
 
 
 class SegCvmIn(_Doc):
-    in_: _one_of(Literal["newcomer", "loyal", "pre_churn", "churn", "none"]) = Field(alias="in")
+    in_: OneOf[Literal["newcomer", "loyal", "pre_churn", "churn", "none"]] = Field(alias="in")
 
 
 class SegTierIn(_Doc):
-    in_: _one_of(Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]) = Field(alias="in")
+    in_: OneOf[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]] = Field(alias="in")
 
 
 class SegGenderIn(_Doc):
-    in_: _one_of(Gender) = Field(alias="in")
+    in_: OneOf[Gender] = Field(alias="in")
 
 
 class SegMonthIn(_Doc):
-    in_: _one_of(Annotated[int, Field(strict=True, ge=1, le=12)]) = Field(alias="in")
+    in_: OneOf[Annotated[int, Field(strict=True, ge=1, le=12)]] = Field(alias="in")
 
 
 class SegStoreIn(_Doc):
     """Bought in one of these stores: ever, or within the last `within_days` days (by the report day)."""
 
-    in_: _one_of(Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]) = Field(alias="in")
+    in_: OneOf[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]] = Field(alias="in")
     within_days: Days | None = None
 
 
@@ -107,8 +107,8 @@ class SegBoughtTest(_Doc):
     within the last `within_days` days (ever when left out)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=exactly_one("categories", "skus"))
-    categories: _one_of(Annotated[str, Field(min_length=1, max_length=200)]) | None = None
-    skus: _one_of(Annotated[str, Field(min_length=1, max_length=64)]) | None = None
+    categories: OneOf[Annotated[str, Field(min_length=1, max_length=200)]] | None = None
+    skus: OneOf[Annotated[str, Field(min_length=1, max_length=64)]] | None = None
     within_days: Days | None = None
 
     @model_validator(mode="after")
@@ -123,7 +123,7 @@ AttributeScalar = (StrictBool | Annotated[int, Field(strict=True, ge=-MAX_ATTRIB
 
 
 class SegAttributeIn(_Doc):
-    in_: _one_of(AttributeScalar) = Field(alias="in")
+    in_: OneOf[AttributeScalar] = Field(alias="in")
 
 
 class SegAttributeRange(_Range):
