@@ -6,15 +6,15 @@ none), because confirm reads that row already under its lock: a campaign steered
 a confirm no statement and no join. A refresh rewrites only the rows whose membership changed, a few
 thousand accounts per transaction, so a confirm waits for at most one such batch.
 
-Revision ID: 0009
+Revision ID: 0010
 """
 
 from alembic import op
 
 from migrations.versions import statements
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
