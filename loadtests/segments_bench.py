@@ -1,6 +1,6 @@
 """Custom segments at scale: one refresh of 20 segments, a segment's count and its members' CSV over HTTP.
 
-    DATABASE_URL=postgresql://…/DB python -m loadtests.segments_bench [--explain]
+    DATABASE_URL=postgresql://…/DB python -m loadtests.segments_bench [--http-only]
 
 DB is a seeded database at this tree's head, rolled up and loaded with a program (as `loadtests.reports_bench
 --keep-database` leaves one: `loadtests.seed_history`, `bonus-engine program load`, `report rebuild`). It
@@ -123,9 +123,11 @@ def over_http(database_url: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args()
+    parser.add_argument("--http-only", action="store_true", help="the segments are stored and refreshed already")
+    args = parser.parse_args()
     settings = Settings()
-    asyncio.run(store_and_refresh(settings))
+    if not args.http_only:
+        asyncio.run(store_and_refresh(settings))
     over_http(settings.database_url)
     return 0
 

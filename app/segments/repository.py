@@ -73,6 +73,9 @@ async def oldest_refresh(conn: asyncpg.Connection) -> tuple[int, datetime | None
     return int(row["segments"]), None if oldest is None or oldest == datetime.min else oldest
 
 
+STAGE_TIMEOUT_S = 3600  # one pass over every account, outside the request timeouts
+
+
 async def stage(conn: asyncpg.Connection, select: str, params: list[Any]) -> None:
     """Evaluate every segment into a temporary table of the members (accounts in at least one segment)."""
     await conn.execute("DROP TABLE IF EXISTS segment_fresh")
@@ -80,8 +83,9 @@ async def stage(conn: asyncpg.Connection, select: str, params: list[Any]) -> Non
     async with conn.transaction():
         await conn.execute("SET LOCAL statement_timeout = 0")
         await conn.execute("SET LOCAL work_mem = '256MB'")  # the derived tables are hashed in memory
+        # asyncpg's own command timeout (the pool's, for requests) would cut it short too
         await conn.execute(f"INSERT INTO segment_fresh SELECT * FROM ({select}) m WHERE segments IS NOT NULL",
-                           *params, timeout=None)
+                           *params, timeout=STAGE_TIMEOUT_S)
 
 
 async def id_range(conn: asyncpg.Connection) -> tuple[int, int]:
@@ -117,11 +121,13 @@ async def record_counts(conn: asyncpg.Connection, evaluated: dict[str, datetime]
 
 
 async def members(conn: asyncpg.Connection, segment_id: str) -> AsyncIterator[asyncpg.Record]:
-    """The members as of the last refresh, by account id, with the roll-up's figures; a cursor (inside the
-    caller's transaction), so a segment of millions streams."""
-    query = ("SELECT a.card, coalesce(r.revenue, 0) AS ltv, coalesce(r.receipts, 0) AS receipts,"
-             " r.last_purchase_at FROM accounts a LEFT JOIN report_accounts r ON r.account_id = a.id"
-             " WHERE a.segments @> ARRAY[$1::text] ORDER BY a.id")
+    """The members as of the last refresh, with the roll-up's figures; a cursor (inside the caller's
+    transaction), so a segment of millions streams. No order and a look-up per member: the first rows come
+    while the scan goes on (sorted, or joined by a hash, 850k members of 1 M accounts gave nothing for 10 s)."""
+    query = ("SELECT a.card, coalesce(r.revenue, 0) AS ltv, coalesce(r.receipts, 0) AS receipts, r.last_purchase_at"
+             " FROM accounts a LEFT JOIN LATERAL (SELECT revenue, receipts, last_purchase_at FROM report_accounts"
+             "   WHERE account_id = a.id) r ON true"
+             " WHERE a.segments @> ARRAY[$1::text]")
     async for row in conn.cursor(query, segment_id, prefetch=2000):
         yield row
 
