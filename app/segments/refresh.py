@@ -35,7 +35,8 @@ APPLY_IDS = 10_000  # accounts per transaction when membership is written: a con
 
 # The age a confirm's membership can have in `serve`: segment_refresh_s, plus the loop's interval twice (once
 # for the check that finds it stale, once for the roll-up whose figures it reads), plus the refresh's own run,
-# which should stay below this (about 20 s at 1 M accounts, docs/contract.md); a longer one is logged
+# which should stay below this; a longer one is logged. It does not yet at scale: about 200 s for 20 segments
+# at 1 M accounts and 4 M receipts on a loaded 2-core machine (loadtests/RESULTS.md, Custom segments)
 REFRESH_RUN_S = 60
 
 
