@@ -1,6 +1,7 @@
 """The pure rule engine: no I/O, no clock, no framework. `evaluate` is the entry point."""
 
 from ._account import NO_ACCOUNT, AccountState, CardStatus, next_tier, segment_of, tier_for
+from ._birthday import BirthdayKey, birthday_holds, birthday_in, birthday_year, birthdays_around
 from ._compiled import CompiledProgram, compile_program
 from ._document import dump_program, load_program, read_document
 from ._engine import evaluate
@@ -36,6 +37,7 @@ __all__ = [
     "REVERSIBLE",
     "WHITE_SPACE",
     "AccountState",
+    "BirthdayKey",
     "Bonus",
     "BonusGrant",
     "Campaign",
@@ -53,6 +55,10 @@ __all__ = [
     "ProgramError",
     "Receipt",
     "balances",
+    "birthday_holds",
+    "birthday_in",
+    "birthday_year",
+    "birthdays_around",
     "compile_program",
     "decimal_text",
     "dump_program",

@@ -80,8 +80,9 @@ class _Index:
 class CompiledProgram:
     version: int
     program: Program
-    _index: _Index = field(repr=False)  # the campaigns of every type but registration bonuses
+    _index: _Index = field(repr=False)  # the campaigns of every type but registration and birthday bonuses
     registration_bonuses: tuple[Bonus, ...] = ()
+    birthday_bonuses: tuple[Bonus, ...] = ()  # granted by the sweep (app/customers/birthdays.py), not receipts
     by_id: dict[str, Campaign] = field(default_factory=dict, repr=False)
     shared_codes: dict[str, Coupon] = field(default_factory=dict, repr=False)
     scope_memo: ScopeMemo = field(default_factory=ScopeMemo, repr=False, compare=False)  # evaluate's, not state
@@ -114,11 +115,13 @@ class CompiledProgram:
 def compile_program(program: Program, version: int) -> CompiledProgram:
     indexed: list[Campaign] = []
     registration: list[Bonus] = []
+    birthday: list[Bonus] = []
     for campaign in sorted(program.campaigns, key=_order):
-        if isinstance(campaign, Bonus) and campaign.trigger == "registration":
-            registration.append(campaign)
+        if isinstance(campaign, Bonus) and campaign.trigger != "receipt":
+            (registration if campaign.trigger == "registration" else birthday).append(campaign)
             continue
         indexed.append(campaign)
     by_id = {campaign.id: campaign for campaign in program.campaigns}
     shared = {c.code: c for c in program.campaigns if isinstance(c, Coupon) and c.code is not None}
-    return CompiledProgram(version, program, _Index.build(indexed), tuple(registration), by_id, shared)
+    return CompiledProgram(version, program, _Index.build(indexed), tuple(registration), tuple(birthday), by_id,
+                           shared)

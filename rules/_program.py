@@ -310,22 +310,48 @@ class Redemption(CampaignBase):
     max_percent: Percent
 
 
+# What a birthday bonus cannot look at: it has no receipt (its `when` may name only tiers and segments).
+RECEIPT_CONDITIONS = ("channels", "stores", "weekdays", "hours")
+# Days before and after a birthday: at most 90 each, so one year's window never reaches the next one's.
+WindowDays = Annotated[int, Field(strict=True, ge=0, le=90)]
+_BIRTHDAY: dict[str, Any] = {"properties": {"trigger": {"const": "birthday"}}}
+_NOT_BIRTHDAY: dict[str, Any] = {"properties": {"trigger": {"not": {"const": "birthday"}}}}
+
+
 class Bonus(CampaignBase):
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"anyOf": [
-        {"properties": {"trigger": {"const": "receipt"}}},
-        {"properties": {"min_amount": {"const": 0}}},  # min_amount applies to trigger: receipt only
+    """`min_amount` for trigger: receipt only; `days_before` and `days_after` for trigger: birthday only, whose
+    `when` names no receipt fact (channels, stores, weekdays, hours) and which has no `items`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"allOf": [
+        {"anyOf": [{"properties": {"trigger": {"const": "receipt"}}},
+                   {"properties": {"min_amount": {"const": 0}}}]},  # min_amount applies to trigger: receipt only
+        {"anyOf": [_BIRTHDAY, none_of("days_before", "days_after")]},
+        {"anyOf": [_NOT_BIRTHDAY, {"allOf": [none_of("items"), {"properties": {"when": {"anyOf": [
+            {"type": "null"}, none_of(*RECEIPT_CONDITIONS)]}}}]}]},
     ]})
 
     type: Literal["bonus"]
-    trigger: Literal["registration", "receipt"]
+    trigger: Literal["registration", "receipt", "birthday"]
     points: Annotated[Money, Field(gt=0)]
     min_amount: Money = 0
     expire_days: Annotated[Days, Field(ge=1)] | None = None
+    days_before: WindowDays | None = None
+    days_after: WindowDays | None = None
 
     @model_validator(mode="after")
-    def _min_amount_for_receipts(self) -> Bonus:
-        if self.trigger == "registration" and self.min_amount:
+    def _fields_of_trigger(self) -> Bonus:
+        if self.trigger != "receipt" and self.min_amount:
             raise ValueError("min_amount applies to trigger: receipt only")
+        if self.trigger != "birthday":
+            if self.days_before is not None or self.days_after is not None:
+                raise ValueError("days_before and days_after apply to trigger: birthday only")
+            return self
+        if self.items is not None:
+            raise ValueError("items does not apply to trigger: birthday (a birthday bonus has no receipt)")
+        named = [name for name in RECEIPT_CONDITIONS if self.when and getattr(self.when, name) is not None]
+        if named:
+            raise ValueError(f"when.{named[0]} does not apply to trigger: birthday (a birthday bonus has no "
+                             "receipt; its when may name tiers and segments)")
         return self
 
 
