@@ -1,4 +1,6 @@
-"""`bonus-engine`: dev, serve, migrate, program, keys, audit, expire, simulate, report. Commands only translate."""
+"""`bonus-engine`: dev, serve, migrate, program, keys, audit, expire, birthdays, simulate, report.
+
+Commands only translate."""
 
 from __future__ import annotations
 
@@ -189,6 +191,18 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_birthdays(args: argparse.Namespace) -> int:
+    from app.customers.birthdays import sweep_once
+
+    counts = asyncio.run(sweep_once(get_settings()))
+    if counts is None:
+        print("no program loaded", file=sys.stderr)
+        return 1
+    print(f"granted {counts.granted} birthday bonuses ({counts.due} accounts due, {counts.skipped} skipped, "
+          f"{counts.campaigns} campaigns)")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from app import simulate
 
@@ -293,6 +307,8 @@ def parser() -> argparse.ArgumentParser:
     segments_sub = segments.add_subparsers(dest="action", required=True)
     segments_sub.add_parser("refresh", help="evaluate every custom segment now and store who is in each"
                             ).set_defaults(func=cmd_segments)
+    sub.add_parser("birthdays", help="the birthday sweep: grant the birthday bonuses due today "
+                                     "(BONUS_ENGINE_REPORT_TIME_ZONE)").set_defaults(func=cmd_birthdays)
 
     simulate = sub.add_parser("simulate", help="what-if, no database: a draft program's cost on past receipts")
     simulate.add_argument("--program", required=True, help="the draft program, YAML or JSON (by extension)")

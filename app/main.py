@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -29,6 +30,7 @@ from app.core.lookups import FailedLookups
 from app.core.migrations import head
 from app.core.settings import Settings, get_settings
 from app.coupons.endpoints import router as coupons_router
+from app.customers import birthdays
 from app.customers.endpoints import router as customers_router
 from app.points.expiry import sweep_forever
 from app.program.endpoints import router as program_router
@@ -91,7 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.migration_head = head()
         interval_s = settings.expire_interval_s
-        background = [asyncio.create_task(sweep_forever(db, interval_s))] if interval_s else []
+        # expiry, then birthday bonuses, every interval_s
+        background = ([asyncio.create_task(sweep_forever(db, interval_s, partial(birthdays.sweep, ctx)))]
+                      if interval_s else [])
         if settings.report_interval_s:
             background.append(asyncio.create_task(
                 roll_up_forever(db, settings.report_time_zone, settings.report_interval_s)))

@@ -239,8 +239,7 @@ class Simulation:
         for bonus in self.program.registration_bonuses:
             if not_active_reason(bonus, at) is not None:
                 continue
-            days = bonus.expire_days or default_days
-            account.grant(bonus.points, at, at + timedelta(days=days) if days else None)
+            account.grant(bonus.points, at, bonus.expires_at(at, default_days))
             stats = self.campaigns[bonus.id]
             stats.receipts += 1
             stats.points += bonus.points

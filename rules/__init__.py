@@ -3,6 +3,7 @@
 from ._account import NO_ACCOUNT, AccountState, CardStatus, next_tier, segment_of, tier_for
 from ._birthday import BirthdayKey, birthday_holds, birthday_in, birthday_year, birthdays_around
 from ._compiled import CompiledProgram, compile_program
+from ._conditions import not_active_reason
 from ._document import dump_program, load_program, read_document
 from ._engine import evaluate
 from ._facts import NO_FACTS, CertificateFact, CouponFact, ReceiptFacts
@@ -67,6 +68,7 @@ __all__ = [
     "load_program",
     "next_tier",
     "normalize_code",
+    "not_active_reason",
     "parse_program",
     "percent_half_up",
     "quantity_floor",

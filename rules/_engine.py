@@ -249,8 +249,6 @@ def _receipt_bonuses(
             if part:
                 result.bonus_points += part
                 result.campaigns.append(campaign.id)
-        expire_days = campaign.expire_days or settings.expire_days
-        expires_at = ctx.at + timedelta(days=expire_days) if expire_days else None
-        grants.append(BonusGrant(campaign.id, campaign.points, expires_at))
+        grants.append(BonusGrant(campaign.id, campaign.points, campaign.expires_at(ctx.at, settings.expire_days)))
         _effect(effects, program, campaign.id).points += campaign.points
     return grants

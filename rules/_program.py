@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -337,6 +337,12 @@ class Bonus(CampaignBase):
     expire_days: Annotated[Days, Field(ge=1)] | None = None
     days_before: WindowDays | None = None
     days_after: WindowDays | None = None
+
+    def expires_at(self, at: datetime, default_days: int) -> datetime | None:
+        """When points granted at `at` expire: after the bonus's own `expire_days`, else the program's
+        (`points.expire_days`; 0: never)."""
+        days = self.expire_days or default_days
+        return at + timedelta(days=days) if days else None
 
     @model_validator(mode="after")
     def _fields_of_trigger(self) -> Bonus:

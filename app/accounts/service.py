@@ -44,9 +44,8 @@ async def grant_registration_bonuses(book: Book, program: CompiledProgram, now: 
     for bonus in program.registration_bonuses:
         if not_active_reason(bonus, now) is not None:
             continue
-        days = bonus.expire_days or default_days
-        expires_at = now + timedelta(days=days) if days else None
-        await book.grant("bonus", bonus.points, now, expires_at, reason=f"registration: {bonus.id}")
+        await book.grant("bonus", bonus.points, now, bonus.expires_at(now, default_days),
+                         reason=f"registration: {bonus.id}")
         metrics.POINTS.labels("bonus").inc(bonus.points)
 
 

@@ -96,3 +96,34 @@ async def points(conn: asyncpg.Connection, account_id: int) -> dict[str, int]:
     rows = await conn.fetch("SELECT kind, sum(points)::bigint AS points FROM ledger WHERE account_id = $1"
                             " GROUP BY kind", account_id)
     return {row["kind"]: int(row["points"]) for row in rows}
+
+
+# The accounts whose birth month and day is one of `month_days`, each with the birthday year asked with it
+# (born before that year), active, without a grant of `campaign_id` for that year: after `after_id`, by id, so
+# that a sweep pages through them. The month and day expression is the one `accounts_birthday` indexes.
+_BIRTHDAYS_DUE = """
+SELECT a.id, k.year
+FROM unnest($1::int[], $2::int[]) AS k(month_day, year)
+JOIN accounts a ON (extract(month FROM a.birth_date) * 100 + extract(day FROM a.birth_date))::int = k.month_day
+WHERE a.birth_date IS NOT NULL AND a.status = 'active' AND extract(year FROM a.birth_date) < k.year AND a.id > $3
+  AND NOT EXISTS (SELECT 1 FROM birthday_grants g
+                  WHERE g.account_id = a.id AND g.campaign_id = $4 AND g.year = k.year)
+ORDER BY a.id LIMIT $5
+"""
+
+
+async def birthdays_due(conn: asyncpg.Connection, campaign_id: str, keys: list[tuple[int, int, int]], after_id: int,
+                        limit: int) -> list[asyncpg.Record]:
+    """(id, year) of the accounts due a birthday bonus of `campaign_id` for these (month, day, year) keys."""
+    return await conn.fetch(_BIRTHDAYS_DUE, [month * 100 + day for month, day, _ in keys],
+                            [year for _, _, year in keys], after_id, campaign_id, limit)
+
+
+async def claim_birthday(conn: asyncpg.Connection, account_id: int, campaign_id: str, year: int,
+                         entry_id: int) -> bool:
+    """Record the grant of a birthday year; False when one is recorded already (the caller writes nothing)."""
+    return bool(await conn.fetchval(
+        "INSERT INTO birthday_grants (account_id, campaign_id, year, entry_id) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        account_id, campaign_id, year, entry_id,
+    ))

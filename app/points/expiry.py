@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from app.accounts import repository as accounts
@@ -41,14 +42,22 @@ async def sweep(db: Database, now: datetime) -> int:
                 await book.flush()
 
 
-async def sweep_forever(db: Database, interval_s: int) -> None:
+async def sweep_forever(db: Database, interval_s: int,
+                        also: Callable[[datetime], Awaitable[object]] | None = None) -> None:
     """The periodic sweep inside `serve`: safe in every worker at once (each lot is expired under its
-    account's lock, and an expired lot has nothing left to expire)."""
+    account's lock, and an expired lot has nothing left to expire). `also` runs after it each time with the
+    same `now`: the birthday sweep (app/customers/birthdays.py), as safe in every worker."""
     from app.core.context import utcnow
 
     while True:
         await asyncio.sleep(interval_s)
+        now = utcnow()
         try:
-            await sweep(db, utcnow())
+            await sweep(db, now)
         except Exception as error:  # a database outage must not end the loop
             log.warning("expiry sweep failed: %s", error)
+        if also is not None:
+            try:
+                await also(now)
+            except Exception as error:
+                log.warning("sweep after expiry failed: %s", error)
