@@ -31,7 +31,8 @@ CREATE TABLE birthday_grants (
     granted_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (account_id, campaign_id, year)
 );
-CREATE INDEX accounts_birthday ON accounts (((extract(month FROM birth_date) * 100 + extract(day FROM birth_date))::int))
+CREATE INDEX accounts_birthday
+    ON accounts (((extract(month FROM birth_date) * 100 + extract(day FROM birth_date))::int))
     WHERE birth_date IS NOT NULL;
 """
 

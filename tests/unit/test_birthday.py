@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from rules import (
-    Bonus,
     BirthdayKey,
+    Bonus,
     ProgramError,
     birthday_holds,
     birthday_in,
