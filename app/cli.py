@@ -212,7 +212,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 1
     return simulate.main(program, args.program, args.receipts, baseline=baseline, baseline_file=args.baseline,
                          accounts_file=args.accounts, output_format=args.format,
-                         progress=True if args.progress else None)
+                         progress=True if args.progress else None,
+                         time_zone=args.time_zone or get_settings().report_time_zone)
+
+
+def _time_zone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"unknown time zone {text!r}; use an IANA name such as Europe/Moscow") from None
+    return text
 
 
 def cmd_segments(args: argparse.Namespace) -> int:
@@ -315,7 +327,10 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--receipts", required=True, help="JSONL: one receipt body a line, as the API takes it")
     simulate.add_argument("--accounts", default=None,
                           help="JSONL: {card, tier_purchases?, available_points?, first_purchase_at?, "
-                               "last_purchase_at?, blocked?}; accounts start empty otherwise")
+                               "last_purchase_at?, blocked?, birth_date?}; accounts start empty otherwise")
+    simulate.add_argument("--time-zone", type=_time_zone, default=None,
+                          help="the chain's days for birthday bonuses (default BONUS_ENGINE_REPORT_TIME_ZONE, "
+                               "as the service)")
     simulate.add_argument("--baseline", default=None, help="another program file to compare with")
     simulate.add_argument("--format", choices=("table", "json", "csv"), default="table")
     simulate.add_argument("--progress", action="store_true",

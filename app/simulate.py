@@ -57,15 +57,18 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TextIO
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from app.customers.schemas import BirthDate
 from rules import (
     CUSTOM_SEGMENT_PATTERN,
     AccountState,
+    Bonus,
     CompiledProgram,
     CouponFact,
     Lot,
@@ -74,11 +77,13 @@ from rules import (
     Receipt,
     ReceiptFacts,
     balances,
+    birthday_holds,
+    birthdays_around,
     compile_program,
     evaluate,
+    not_active_reason,
     take,
 )
-from rules._conditions import not_active_reason
 
 __all__ = ["AccountRecord", "Simulation", "main", "read_accounts", "simulate"]
 
@@ -86,7 +91,8 @@ MAX_REPORTED_PROBLEMS = 1000  # kept for the JSON output; stderr shows the first
 OPENING = datetime(1970, 1, 1, tzinfo=UTC)  # when an account's opening points became available
 Card = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]  # as in a receipt
 Minor = Annotated[int, Field(strict=True, ge=0, le=10**13)]  # money and points: JSON integers only
-TOTAL_KEYS = ("receipts", "amount", "discount", "points_accrued", "points_redeemed", "registration_points")
+TOTAL_KEYS = ("receipts", "amount", "discount", "points_accrued", "points_redeemed", "registration_points",
+              "birthday_points")
 
 
 class SimulationError(Exception):
@@ -107,6 +113,7 @@ class AccountRecord(BaseModel):
     # the custom segments the account is in, for the whole run: filters are not evaluated without a database,
     # and in the service membership also stays as it is between refreshes
     segments: Annotated[list[Annotated[str, Field(pattern=CUSTOM_SEGMENT_PATTERN)]], Field(max_length=200)] = []
+    birth_date: BirthDate | None = None  # birthday bonuses need it; receipts never carry one
 
 
 # ------------------------------------------------------------------------------------------- accounts
@@ -188,6 +195,7 @@ class Simulation:
 
     program: CompiledProgram
     opening: dict[str, AccountRecord]
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # the chain's days, for birthdays
     accounts: dict[str, _Account] = field(default_factory=dict)
     campaigns: dict[str, CampaignStats] = field(default_factory=dict)
     totals: Counter[str] = field(default_factory=Counter)
@@ -195,15 +203,23 @@ class Simulation:
     coupons: dict[str, dict[str, Any]] = field(default_factory=dict)
     shared_uses: Counter[str] = field(default_factory=Counter)
     account_uses: Counter[tuple[str, str]] = field(default_factory=Counter)
+    swept: date | None = None  # the last day the birthday sweep has run for
+    born: dict[tuple[int, int], list[tuple[str, date]]] = field(default_factory=dict)  # (month, day): cards
+    birthdays: set[tuple[str, str, int]] = field(default_factory=set)  # (card, campaign, year) granted
 
     def __post_init__(self) -> None:
         for campaign in sorted(self.program.program.campaigns, key=lambda c: (c.priority, c.id)):
             self.campaigns[campaign.id] = CampaignStats(campaign.id, campaign.name)
         for key in TOTAL_KEYS:
             self.totals[key] = 0
+        for record in self.opening.values():
+            if record.birth_date is not None:
+                birth = record.birth_date
+                self.born.setdefault((birth.month, birth.day), []).append((record.card, birth))
 
     def run(self, receipt: Receipt) -> Outcome:
         at = receipt.issued_at
+        self._sweep_birthdays(at)
         account = self._account(receipt.card, at)
         state = self._state(receipt.card, account, at)
         outcome = evaluate(receipt, state, self.program, at, self._facts(receipt))
@@ -244,6 +260,43 @@ class Simulation:
             stats.receipts += 1
             stats.points += bonus.points
             self.totals["registration_points"] += bonus.points
+
+    def _sweep_birthdays(self, at: datetime) -> None:
+        """The birthday sweep of every day from the first receipt's (or the day after the last swept) to
+        `at`'s, each at its start (00:00 in the zone), before that day's receipts, as the service's sweep
+        grants a birthday bonus as the window opens."""
+        if not self.program.birthday_bonuses or not self.born:
+            return
+        today = at.astimezone(self.zone).date()
+        day = today if self.swept is None else self.swept + timedelta(days=1)
+        while day <= today:
+            start = datetime(day.year, day.month, day.day, tzinfo=self.zone)
+            for bonus in self.program.birthday_bonuses:
+                if not_active_reason(bonus, start) is None:
+                    self._birthday_bonus(bonus, day, start)
+            day += timedelta(days=1)
+        self.swept = today
+
+    def _birthday_bonus(self, bonus: Bonus, day: date, start: datetime) -> None:
+        """`bonus` for each card whose window holds `day`: once per birthday year, not for blocked cards, when
+        its tiers and segments hold at `start` (app/customers/birthdays.py)."""
+        settings = self.program.program
+        for key in birthdays_around(day, bonus):
+            for card, birth in self.born.get((key.month, key.day), ()):
+                if birth.year >= key.year or (card, bonus.id, key.year) in self.birthdays:
+                    continue
+                account = self._account(card, start)
+                assert account is not None  # opened from its --accounts line
+                if account.blocked or not birthday_holds(
+                        bonus, settings, start, account.tier_purchases(start, settings.tiers.window_days),
+                        account.first, account.last):
+                    continue
+                self.birthdays.add((card, bonus.id, key.year))
+                account.grant(bonus.points, start, bonus.expires_at(start, settings.points.expire_days))
+                stats = self.campaigns[bonus.id]
+                stats.receipts += 1
+                stats.points += bonus.points
+                self.totals["birthday_points"] += bonus.points
 
     def _state(self, card: str | None, account: _Account | None, at: datetime) -> AccountState:
         if account is None:
@@ -447,8 +500,9 @@ TOTAL_LABELS = {
     "points_accrued": "points accrued",
     "points_redeemed": "points redeemed",
     "registration_points": "registration bonus points",
+    "birthday_points": "birthday bonus points",
 }
-MONEY_TOTALS = {"amount", "discount", "points_accrued", "points_redeemed", "registration_points"}
+MONEY_TOTALS = {"amount", "discount", "points_accrued", "points_redeemed", "registration_points", "birthday_points"}
 
 
 def _campaign_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -560,15 +614,17 @@ def simulate(
     accounts: dict[str, AccountRecord] | None = None,
     progress: bool = False,
     stderr: TextIO = sys.stderr,
+    time_zone: str = "UTC",
 ) -> tuple[dict[str, Any], Input]:
     """Run the receipts through the program (and the baseline); the result as JSON-ready data."""
     try:
         size = os.stat(receipts).st_size
     except OSError as error:
         raise SimulationError(f"{receipts}: {error.strerror or error}") from None
-    runs = [Simulation(program, accounts or {})]
+    zone = ZoneInfo(time_zone)
+    runs = [Simulation(program, accounts or {}, zone)]
     if baseline is not None:
-        runs.append(Simulation(baseline, accounts or {}))
+        runs.append(Simulation(baseline, accounts or {}, zone))
     seen = Input()
     bar = Progress(size, progress, stderr)
     try:
@@ -610,6 +666,7 @@ def main(
     progress: bool | None = None,
     stdout: TextIO = sys.stdout,
     stderr: TextIO = sys.stderr,
+    time_zone: str = "UTC",
 ) -> int:
     """The command: 0 when the run finished (even with skipped lines), 1 when its input was unusable."""
     try:
@@ -617,7 +674,7 @@ def main(
         result, seen = simulate(
             compile_program(program, 0), Path(receipts_file),
             baseline=compile_program(baseline, 0) if baseline is not None else None, accounts=accounts,
-            progress=stderr.isatty() if progress is None else progress, stderr=stderr,
+            progress=stderr.isatty() if progress is None else progress, stderr=stderr, time_zone=time_zone,
         )
     except SimulationError as error:
         print(f"simulate: {error}", file=stderr)

@@ -78,7 +78,8 @@ def test_receipt_discount_over_three_receipts(tmp_path: Path) -> None:
     assert campaign(result, "ten-off") == {"id": "ten-off", "name": "10% off everything", "receipts": 3,
                                            "discount": 38_334, "points": 0}
     assert result["program"]["totals"] == {"receipts": 3, "amount": 383_335, "discount": 38_334,
-                                           "points_accrued": 0, "points_redeemed": 0, "registration_points": 0}
+                                           "points_accrued": 0, "points_redeemed": 0, "registration_points": 0,
+                                           "birthday_points": 0}
     assert result["program"]["card_status"] == {"ok": 0, "none": 3, "unknown": 0, "blocked": 0}
     assert result["baseline"] is None
     assert result["input"] == {"lines": 3, "receipts": 3, "invalid": 0, "duplicates": 0, "problems": []}
@@ -247,7 +248,7 @@ def test_example_program(tmp_path: Path) -> None:
     }
     assert result["program"]["totals"] == {"receipts": 3, "amount": 1_548_500, "discount": 39_950,
                                            "points_accrued": 25_700, "points_redeemed": 25_700,
-                                           "registration_points": 20_000}
+                                           "registration_points": 20_000, "birthday_points": 0}
 
 
 def test_csv_format(tmp_path: Path) -> None:
@@ -277,3 +278,40 @@ def test_bad_input_files(tmp_path: Path) -> None:
     accounts = write_jsonl(tmp_path / "accounts.jsonl", [{"card": "K1", "available_points": 1.5}])
     invalid = simulate(tmp_path, program(), [receipt("a", 1_000)], "--accounts", str(accounts), check=False)
     assert invalid.returncode == 1 and "accounts.jsonl:1: available_points" in invalid.stderr
+
+
+def test_birthday_bonuses_sweep_each_simulated_day_in_the_chains_time_zone(tmp_path: Path) -> None:
+    """Each day from the first receipt's to the last one's is swept at its start, in --time-zone. `bday`: the
+    birthday and the day before; `bday-gold`: gold customers on the birthday itself.
+
+    In Moscow (UTC+3) the receipts fall on 24, 26 and 27 November (the last is 23:30 UTC on the 26th):
+    c1 (born 25 Nov) gets `bday` on the 24th and redeems it on the 26th; c4 (gold, born 26 Nov) `bday` on the
+    25th and `bday-gold` on the 26th; c5 (born 28 Nov) `bday` on the 27th, the day before. c2 (29 Feb),
+    blocked c3 and c6 (born 23 Nov: its window ended before the first receipt's day) get nothing:
+    3 × 5,000 + 7,000 = 22,000.
+    In UTC the last receipt is on the 26th: no day 27, so c5 gets nothing: 17,000."""
+    bday = {"id": "bday", "name": "Birthday", "type": "bonus", "trigger": "birthday", "priority": 1,
+            "points": 5_000, "days_before": 1}
+    gold = {**bday, "id": "bday-gold", "name": "Gold birthday", "points": 7_000, "when": {"tiers": ["gold"]}}
+    del gold["days_before"]
+    accounts = write_jsonl(tmp_path / "accounts.jsonl", [
+        {"card": "c1", "birth_date": "1990-11-25"}, {"card": "c2", "birth_date": "2000-02-29"},
+        {"card": "c3", "birth_date": "1990-11-25", "blocked": True},
+        {"card": "c4", "birth_date": "1990-11-26", "tier_purchases": 500_000},
+        {"card": "c5", "birth_date": "1980-11-28"}, {"card": "c6", "birth_date": "1990-11-23"},
+    ])
+    receipts = [receipt("r1", 100_000, at="2026-11-24T10:15:00+03:00"),
+                receipt("r2", 10_000, card="c1", at="2026-11-26T01:00:00+03:00", redeem_points=5_000),
+                receipt("r3", 100_000, at="2026-11-26T23:30:00+00:00")]
+    document = program(campaigns=[bday, gold])
+    moscow = as_json(tmp_path, document, receipts, "--accounts", str(accounts), "--time-zone", "Europe/Moscow")
+    assert campaign(moscow, "bday") == {"id": "bday", "name": "Birthday", "receipts": 3, "discount": 0,
+                                        "points": 15_000}
+    assert campaign(moscow, "bday-gold")["points"] == 7_000
+    assert moscow["program"]["totals"]["birthday_points"] == 22_000
+    assert moscow["program"]["totals"]["points_redeemed"] == 5_000  # c1's birthday points, 50 % of 10,000
+    utc = as_json(tmp_path, document, receipts, "--accounts", str(accounts), "--time-zone", "UTC")
+    assert (campaign(utc, "bday")["points"], campaign(utc, "bday-gold")["points"]) == (10_000, 7_000)
+    assert utc["program"]["totals"]["birthday_points"] == 17_000
+    bad = simulate(tmp_path, document, receipts, "--time-zone", "Mars/Olympus", check=False)
+    assert bad.returncode == 2 and "unknown time zone 'Mars/Olympus'" in bad.stderr
