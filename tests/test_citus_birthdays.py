@@ -1,6 +1,7 @@
 """The birthday sweep on a Citus cluster: its scan (the `accounts_birthday` index joined with
 `birthday_grants`, colocated by account) and its grant under the account's lock run on distributed tables, and
-a second sweep grants nothing. Collected only with BONUS_TEST_CITUS=1, as tests/test_citus.py."""
+a second sweep grants nothing, and the audit is clean. Collected only with BONUS_TEST_CITUS=1, as
+tests/test_citus.py."""
 
 from __future__ import annotations
 
@@ -48,4 +49,5 @@ def test_the_birthday_sweep_runs_on_citus(coordinator: str, tmp_path: object) ->
     assert [(row["account_id"], row["year"]) for row in rows] == [(n, today.year) for n in range(1, 21, 2)]
     entries = sql(coordinator, "SELECT account_id, points FROM ledger WHERE reason = 'birthday: bday' ORDER BY 1")
     assert [(row["account_id"], row["points"]) for row in entries] == [(n, 5_000) for n in range(1, 21, 2)]
-    # (not `bonus-engine audit`: its checks of links between groups need repartition joins on Citus)
+    audit = cli(coordinator, "audit")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
