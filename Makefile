@@ -85,7 +85,8 @@ image-test: $(STAMP)
 # PostgreSQL 15 from ../shared/citus when it is missing (3-4 minutes, as root); `.ci/run` runs it after the image
 CITUS ?= ../shared/citus
 CITUS_TESTS ?= tests/test_citus.py tests/test_smoke_api.py tests/test_receipts_api.py \
-  tests/test_coupons_certificates_api.py tests/test_storm.py
+  tests/test_coupons_certificates_api.py tests/test_storm.py tests/test_citus_birthdays.py \
+  tests/test_birthday_bonus.py
 .PHONY: citus-test
 citus-test: $(STAMP)
 	$(CITUS)/build.sh
