@@ -289,7 +289,7 @@ class Simulation:
                 assert account is not None  # opened from its --accounts line
                 if account.blocked or not birthday_holds(
                         bonus, settings, start, account.tier_purchases(start, settings.tiers.window_days),
-                        account.first, account.last):
+                        account.first, account.last, account.segments):
                     continue
                 self.birthdays.add((card, bonus.id, key.year))
                 account.grant(bonus.points, start, bonus.expires_at(start, settings.points.expire_days))

@@ -68,9 +68,11 @@ def birthdays_around(day: date, bonus: Bonus) -> list[BirthdayKey]:
 
 
 def birthday_holds(bonus: Bonus, program: Program, at: datetime, tier_purchases: int,
-                   first_purchase: datetime | None, last_purchase: datetime | None) -> bool:
+                   first_purchase: datetime | None, last_purchase: datetime | None,
+                   custom_segments: frozenset[str] = frozenset()) -> bool:
     """Whether a birthday bonus may be granted at `at`: inside its `active` period, and its `when.tiers` and
-    `when.segments` hold for the account's tier and CVM segment at `at` (the only conditions it may name)."""
+    `when.segments` hold for the account's tier, CVM segment at `at` and custom segments (as of their last
+    refresh), as at a receipt: the only conditions it may name."""
     if not_active_reason(bonus, at) is not None:
         return False
     when = bonus.when
@@ -78,5 +80,7 @@ def birthday_holds(bonus: Bonus, program: Program, at: datetime, tier_purchases:
         return True
     if when.tiers is not None and tier_for(program.tiers, tier_purchases).id not in when.tiers:
         return False
+    if when.segments is None:
+        return True
     segment = segment_of(first_purchase, last_purchase, at, program.segments)
-    return when.segments is None or segment in when.segments
+    return segment in when.segments or not custom_segments.isdisjoint(when.segments)

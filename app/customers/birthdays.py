@@ -86,7 +86,7 @@ async def _grant(ctx: AppContext, program: CompiledProgram, bonus: Bonus, accoun
         if bonus.when is not None:  # its tiers and segments, as of now
             facts = await accounts.purchase_facts(conn, account_id, now, settings.tiers.window_days)
             if not birthday_holds(bonus, settings, now, facts["purchases"], facts["first_purchase"],
-                                  facts["last_purchase"]):
+                                  facts["last_purchase"], frozenset(account["segments"] or ())):
                 return False
         book = await Book.open(conn, account_id, account["debt"], now)
         entry_id, _ = await book.grant("bonus", bonus.points, now, bonus.expires_at(now, settings.points.expire_days),

@@ -149,3 +149,12 @@ def test_window_days_belong_to_birthday_bonuses_only(trigger: str) -> None:
         parse_program(program_doc([birthday(trigger=trigger, days_before=3)]))
     assert error.value.errors == [{"path": "campaigns[0]", "message":
                                    "Value error, days_before and days_after apply to trigger: birthday only"}]
+
+
+def test_birthday_holds_takes_custom_segments_as_a_receipt_does() -> None:
+    program = parse_program(program_doc([birthday(when={"segments": ["coffee-drifters"]})]))
+    campaign = program.campaigns[0]
+    assert isinstance(campaign, Bonus)
+    assert birthday_holds(campaign, program, AT, 0, None, None, frozenset({"coffee-drifters"}))
+    assert not birthday_holds(campaign, program, AT, 0, None, None, frozenset({"tea-lovers"}))
+    assert not birthday_holds(campaign, program, AT, 0, None, None)

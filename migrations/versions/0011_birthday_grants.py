@@ -10,15 +10,15 @@ every account. Partial: accounts without a birth date (most enrolled by a receip
 not slow down confirms: they rewrite an account's debt and version, never its birth date, so their updates
 stay HOT.
 
-Revision ID: 0010
+Revision ID: 0011
 """
 
 from alembic import op
 
 from migrations.versions import statements
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
