@@ -35,6 +35,11 @@ CampaignId = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
 TierId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]
 Segment = Literal["newcomer", "loyal", "pre_churn", "churn", "none"]
 Days = Annotated[int, Field(strict=True, ge=0, le=36_500)]
+ControlPercent = Annotated[int, Field(strict=True, ge=0, le=50)]
+# A coupon applies because its code is on the receipt and a registration bonus has no receipt: neither has
+# members to hold out. (What the validators below refuse, for the schema.)
+_NO_CONTROL_GROUP: dict[str, Any] = {
+    "not": {"required": ["control_percent"], "properties": {"control_percent": {"minimum": 1}}}}
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 # What `When._hours` takes, for the schema: an end of 24:00 only, and not an empty range (the end the start)
 _HOURS_SCHEMA = {"pattern": r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]-(?:(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
@@ -184,6 +189,8 @@ class CampaignBase(_Doc):
     items: Items | None = None
     stacking: Literal["stack", "exclusive"] = "stack"
     group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")] | None = None
+    # the percent of eligible members held out as a control group (rules/_holdout.py); absent or 0: none
+    control_percent: ControlPercent | None = None
 
 
 class AmountThreshold(_Doc):
@@ -249,6 +256,7 @@ class Coupon(CampaignBase):
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"allOf": [
         exactly_one("percent", "amount", "points", "accrual_multiplier"),
         {"anyOf": [given("code"), none_of("max_uses", "max_uses_per_account")]},  # limits are for a shared code
+        _NO_CONTROL_GROUP,
     ]})
 
     type: Literal["coupon"]
@@ -273,6 +281,8 @@ class Coupon(CampaignBase):
             raise ValueError("give exactly one of percent, amount, points or accrual_multiplier")
         if self.code is None and (self.max_uses or self.max_uses_per_account):
             raise ValueError("max_uses and max_uses_per_account are for a shared code")
+        if self.control_percent:
+            raise ValueError("a coupon campaign has no control group: control_percent must be 0 or absent")
         return self
 
 
@@ -304,9 +314,12 @@ class Redemption(CampaignBase):
 
 
 class Bonus(CampaignBase):
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"anyOf": [
-        {"properties": {"trigger": {"const": "receipt"}}},
-        {"properties": {"min_amount": {"const": 0}}},  # min_amount applies to trigger: receipt only
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"allOf": [
+        {"anyOf": [
+            {"properties": {"trigger": {"const": "receipt"}}},
+            {"properties": {"min_amount": {"const": 0}}},  # min_amount applies to trigger: receipt only
+        ]},
+        {"anyOf": [{"properties": {"trigger": {"const": "receipt"}}}, _NO_CONTROL_GROUP]},
     ]})
 
     type: Literal["bonus"]
@@ -319,6 +332,8 @@ class Bonus(CampaignBase):
     def _min_amount_for_receipts(self) -> Bonus:
         if self.trigger == "registration" and self.min_amount:
             raise ValueError("min_amount applies to trigger: receipt only")
+        if self.trigger == "registration" and self.control_percent:
+            raise ValueError("a registration bonus has no control group: control_percent must be 0 or absent")
         return self
 
 

@@ -22,12 +22,12 @@ import asyncpg
 
 from app.core.context import utcnow
 from app.core.db import Database
-from app.core.errors import AppError, unavailable, unprocessable
+from app.core.errors import AppError, not_found, unavailable, unprocessable
 from app.core.settings import Settings
 from app.program.service import ProgramHolder
 from rules import decimal_text
 
-from . import abc, repository
+from . import abc, repository, uplift
 from .rollup import REQUEST_SPAN_XIDS, roll_up
 
 MAX_PERIOD_DAYS = 3660
@@ -139,6 +139,36 @@ async def campaigns_report(ctx: Sources, period: Period) -> dict[str, Any]:
 
 async def segments_report(ctx: Sources) -> dict[str, Any]:
     return await _segments(ctx, await _fresh(ctx))
+
+
+async def uplift_report(ctx: Sources, campaign_id: str, period: Period) -> dict[str, Any]:
+    """One campaign's eligible members with it against those held out (app/reports/uplift.py); a campaign
+    neither in the active program nor in the period's figures is 404 `campaign_not_found`."""
+    as_of = await _fresh(ctx)
+    return {"period": period.as_dict(), "as_of": as_of, **await _uplift(ctx, campaign_id, period)}
+
+
+async def _uplift(ctx: Sources, campaign_id: str, period: Period) -> dict[str, Any]:
+    async with ctx.db.connection() as conn:
+        groups = {row["held_out"]: row for row in await repository.holdout_groups(conn, campaign_id, period.start,
+                                                                                   period.end)}
+        cost = dict(await repository.campaign_cost(conn, campaign_id, period.start, period.end))
+    program = ctx.programs.loaded
+    campaign = program.by_id.get(campaign_id) if program is not None else None
+    if campaign is None and not groups:
+        raise not_found("campaign_not_found", f"no campaign {campaign_id!r} in the program or the period's figures")
+    described = {"id": campaign_id, "name": campaign.name if campaign else campaign_id,
+                 "type": campaign.type if campaign else None,
+                 "control_percent": campaign.control_percent or 0 if campaign else None}
+    treated, held_out = (_figures(groups.get(flag)) for flag in (False, True))
+    return uplift.document(described, treated, held_out, cost)
+
+
+def _figures(row: asyncpg.Record | None) -> uplift.GroupFigures:
+    if row is None:
+        return uplift.GroupFigures()
+    return uplift.GroupFigures(int(row["members"]), int(row["receipts"]), int(row["revenue"]),
+                               Decimal(row["revenue_squares"]), int(row["repeat_buyers"]))
 
 
 async def stores_report(ctx: Sources, period: Period) -> dict[str, Any]:
