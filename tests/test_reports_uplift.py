@@ -3,7 +3,10 @@ figure worked out by hand (and the intervals by `statistics`, not by the code un
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import math
 import statistics
 from collections.abc import Callable
@@ -159,3 +162,31 @@ def test_a_bad_control_percent_is_refused_and_changes_nothing(groups: dict[str, 
     assert [e["path"] for e in problem["errors"]] == ["control_percent"]
     assert client.get("/v1/program").headers["Program-Version"] == version
     assert client.get("/v1/campaigns/ten-off").json()["control_percent"] == 50
+
+
+def test_the_cli_prints_the_same_uplift(shop: Service, groups: dict[str, Any]) -> None:
+    period = {"from": groups["a"].isoformat(), "to": groups["today"].isoformat()}
+    api = report(groups["client"], "campaigns/ten-off/uplift", **period)
+    printed = shop.cli("report", "uplift", "ten-off", "--from", period["from"], "--to", period["to"],
+                       "--format", "json", check=True)
+    assert {**json.loads(printed.stdout), "as_of": None} == {**api, "as_of": None}
+    rows = list(csv.reader(io.StringIO(shop.cli("report", "uplift", "ten-off", "--from", period["from"],
+                                                "--format", "csv", check=True).stdout)))
+    low, high = api["treated"]["revenue_per_member_ci"]
+    assert ["groups", "treated", "3", "3", "1", "4", "585000", "195000", str(low), str(high)] in rows
+    assert ["uplift", "incremental_revenue", "315000"] in rows
+    assert ["uplift", "conclusion", api["conclusion"]] in rows
+    table = shop.cli("report", "uplift", "ten-off", "--from", period["from"], check=True).stdout
+    assert "# groups" in table and "within noise" in table
+    for wrong, message in ((["nope"], "campaign_not_found"), (["Bad_Id"], "validation_error"),
+                           (["ten-off", "--from", "2026-02-30"], "invalid_period")):
+        refused = shop.cli("report", "uplift", *wrong)
+        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+
+
+def test_rebuild_gives_the_same_uplift(shop: Service, groups: dict[str, Any]) -> None:
+    period = {"from": groups["a"].isoformat()}
+    before = report(groups["client"], "campaigns/ten-off/uplift", **period)
+    shop.cli("report", "rebuild", check=True)
+    after = report(groups["client"], "campaigns/ten-off/uplift", **period)
+    assert {**after, "as_of": None} == {**before, "as_of": None}

@@ -65,7 +65,7 @@ def chain_period(request: Request, from_: From = None, to: To = None) -> service
 @router.get("/campaigns/{campaign_id}/uplift", response_model=UpliftReport,
             summary="A campaign's eligible members with it against its control group: revenue per member, its "
                     "95% intervals, the difference, cost, incremental revenue and return per unit of cost")
-async def campaign_uplift(campaign_id: Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$")], request: Request,
+async def campaign_uplift(campaign_id: Annotated[str, Path(pattern=service.CAMPAIGN_PATTERN)], request: Request,
                           _: Principal = Depends(auth.admin),
                           chosen: service.Period = Depends(chain_period)) -> Response:
     return json_response(await service.uplift_report(request.app.state.ctx, campaign_id, chosen))

@@ -41,6 +41,7 @@ SEGMENTS = ("newcomer", "loyal", "pre_churn", "churn", "none")
 # the API documents and checks these too (app/reports/endpoints.py); the CLI has only this module's check
 DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 STORE_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+CAMPAIGN_PATTERN = r"^[a-z0-9-]{1,64}$"
 _DATE = re.compile(DAY_PATTERN)
 _STORE = re.compile(STORE_PATTERN)
 
@@ -139,6 +140,13 @@ async def campaigns_report(ctx: Sources, period: Period) -> dict[str, Any]:
 
 async def segments_report(ctx: Sources) -> dict[str, Any]:
     return await _segments(ctx, await _fresh(ctx))
+
+
+def check_campaign_id(text: str) -> str:
+    """The API's path check, for the CLI."""
+    if not re.match(CAMPAIGN_PATTERN, text):
+        raise unprocessable("validation_error", f"a campaign id is 1 to 64 of a-z 0-9 -: {text!r}")
+    return text
 
 
 async def uplift_report(ctx: Sources, campaign_id: str, period: Period) -> dict[str, Any]:
