@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import json
 import math
 import statistics
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from app.reports import page
 from tests.programs import program
-from tests.support import Service, assert_problem, card, confirm, line, receipt
+from tests.support import ADMIN_KEY, Service, assert_problem, card, confirm, line, receipt
 
 from .test_reports_api import MOSCOW, at, cancel, report
+from .test_reports_page import browser, page_url
 
 BASE_ONLY = [{"id": "base", "min_purchases": 0, "accrual_percent": 3}]
 TEN_OFF = {"id": "ten-off", "name": "10% off everything", "type": "receipt_discount", "priority": 10,
@@ -190,3 +194,22 @@ def test_rebuild_gives_the_same_uplift(shop: Service, groups: dict[str, Any]) ->
     shop.cli("report", "rebuild", check=True)
     after = report(groups["client"], "campaigns/ten-off/uplift", **period)
     assert {**after, "as_of": None} == {**before, "as_of": None}
+
+
+def test_chromium_shows_the_uplift_chart_and_sentence(shop: Service, groups: dict[str, Any], tmp_path: Path) -> None:
+    query = f"?from={groups['a'].isoformat()}&to={groups['today'].isoformat()}"
+    dom = browser(f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page_url(shop, ADMIN_KEY, query)).stdout
+    api = report(groups["client"], "campaigns/ten-off/uplift",
+                 **{"from": groups["a"].isoformat(), "to": groups["today"].isoformat()})
+    block = dom.split('id="uplift-ten-off"', 1)[1].split("</div>", 1)[0]
+    chart = block.split("<svg", 1)[1].split("</svg>", 1)[0]
+    assert "<title>10% off everything: revenue per eligible member, with and without the campaign</title>" in chart
+    assert chart.count('class="estimate"') == 3 and chart.count('class="ci"') == 3
+    low, high = api["treated"]["revenue_per_member_ci"]
+    assert (f"with the campaign: {page.amount(195_000)} per eligible member, 95% interval "
+            f"{page.amount(low)} to {page.amount(high)}") in chart
+    assert f"held out: {page.amount(90_000)} per eligible member" in chart
+    assert f'<p class="conclusion">{html.escape(api["conclusion"], quote=False)}</p>' in block
+    assert "The difference is within noise" in block
+    assert "3 eligible members with the campaign, 2 held out (50%)" in block
+    assert 'id="uplift-plain"' not in dom  # no control group: no chart
