@@ -39,7 +39,7 @@ ControlPercent = Annotated[int, Field(strict=True, ge=0, le=50)]
 # A coupon applies because its code is on the receipt and a registration bonus has no receipt: neither has
 # members to hold out. (What the validators below refuse, for the schema.)
 _NO_CONTROL_GROUP: dict[str, Any] = {
-    "not": {"required": ["control_percent"], "properties": {"control_percent": {"minimum": 1}}}}
+    "not": {"required": ["control_percent"], "properties": {"control_percent": {"type": "integer", "minimum": 1}}}}
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 # What `When._hours` takes, for the schema: an end of 24:00 only, and not an empty range (the end the start)
 _HOURS_SCHEMA = {"pattern": r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]-(?:(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
