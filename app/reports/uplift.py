@@ -39,7 +39,8 @@ class GroupFigures:
         if self.members < 2:
             return None
         spread = self.revenue_squares - Decimal(self.revenue) * self.revenue / self.members
-        return float(spread / (self.members - 1))
+        # never below 0: equal revenues give 0, and the division above may round the last of 28 digits
+        return max(0.0, float(spread / (self.members - 1)))
 
 
 def interval(center: float, standard_error: float) -> tuple[float, float]:
