@@ -371,7 +371,7 @@ async def items(conn: asyncpg.Connection, kind: str, start: date, end: date,
 
 
 async def holdout_groups(conn: asyncpg.Connection, campaign_id: str, start: date, end: date) -> list[asyncpg.Record]:
-    """Per group of one campaign's eligible members (migration 0009): members, their eligible receipts and
+    """Per group of one campaign's eligible members (migration 0010): members, their eligible receipts and
     revenue, the sum of the squares of each member's revenue (numeric: exact), and the members with two
     receipts or more."""
     return await conn.fetch(

@@ -90,7 +90,7 @@ _FOLD_RECEIPTS = _EVENTS + """
                                    < (a.first_purchase_at, a.first_store_id)
                               THEN excluded.first_store_id ELSE a.first_store_id END
 ), holdout AS (
-    -- the uplift's groups (migration 0009): a receipt eligible for a campaign with a control group counts,
+    -- the uplift's groups (migration 0010): a receipt eligible for a campaign with a control group counts,
     -- with its revenue, for its member in the group its result names
     INSERT INTO report_holdout AS h (campaign_id, day, account_id, held_out, receipts, revenue)
     SELECT g.campaign_id, e.day, e.account_id, g.held_out, sum(e.receipts), sum(e.revenue)

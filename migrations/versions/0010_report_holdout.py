@@ -7,15 +7,15 @@ member's group is a function of the campaign and the card, so one member has row
 the campaign's `control_percent` changed: `held_out` is in the key so that such rows never merge.
 The uplift of one campaign and period reads a range of the key; per member sums are then summed per group.
 
-Revision ID: 0009
+Revision ID: 0010
 """
 
 from alembic import op
 
 from migrations.versions import statements
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
