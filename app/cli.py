@@ -337,8 +337,8 @@ def parser() -> argparse.ArgumentParser:
                           help="progress on stderr even when it is not a terminal")
     simulate.set_defaults(func=cmd_simulate)
 
-    report = sub.add_parser("report", help="program KPIs, campaign results, segments, stores, customers, ABC; "
-                                           "rebuild the summaries")
+    report = sub.add_parser("report", help="program KPIs, campaign results and uplift, segments, stores, customers, "
+                                           "ABC; rebuild the summaries")
     report_sub = report.add_subparsers(dest="report", required=True)
     for name in ("program", "campaigns", "stores", "customers", "abc"):
         one = report_sub.add_parser(name)
@@ -357,6 +357,12 @@ def parser() -> argparse.ArgumentParser:
     abc = report_sub.choices["abc"]
     abc.add_argument("--by", choices=("category", "sku"), default="category", help="what is ranked")
     abc.add_argument("--measure", choices=("revenue", "quantity", "receipts"), default="revenue")
+    uplift = report_sub.add_parser("uplift", help="a campaign with a control group against its held-out members")
+    uplift.add_argument("campaign", help="the campaign id")
+    uplift.add_argument("--from", dest="from_", default=None, help="first day, YYYY-MM-DD (default: 29 days "
+                                                                    "before --to)")
+    uplift.add_argument("--to", default=None, help="last day, included (default: today)")
+    uplift.add_argument("--format", choices=("table", "json", "csv"), default="table")
     report_sub.add_parser("segments").add_argument("--format", choices=("table", "json", "csv"), default="table")
     report_sub.add_parser("members", help="a CVM segment's members as CSV").add_argument("segment")
     report_sub.add_parser("rebuild", help="fold the whole history into the summaries again, with progress")

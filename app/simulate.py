@@ -187,6 +187,7 @@ class CampaignStats:
     receipts: int = 0
     discount: int = 0
     points: int = 0
+    held_out: int = 0  # receipts on which a held-out member was eligible (control_percent)
 
 
 @dataclass
@@ -330,6 +331,8 @@ class Simulation:
             stats.receipts += 1
             stats.discount += effect.discount
             stats.points += effect.points
+        for campaign_id in outcome.holdout_held_out:
+            self.campaigns[campaign_id].held_out += 1
         for verdict in outcome.coupons:
             shared = verdict.code in self.program.shared_codes
             key = verdict.code if shared else "(other codes)"

@@ -47,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,10 +231,11 @@ async def new_database(admin_url: str, database: str, root: Path = ROOT, cluster
 
 
 async def prepare(admin_url: str, database: str, accounts: int, ledger_rows: int, campaigns: int,
-                  root: Path = ROOT, cluster: Cluster | None = None) -> str:
+                  root: Path = ROOT, cluster: Cluster | None = None,
+                  extra_campaigns: Sequence[dict[str, Any]] = ()) -> str:
     url = await new_database(admin_url, database, root, cluster)
     document = yaml.safe_load((root / "rules" / "examples" / "program.yaml").read_text())
-    document["campaigns"] += filler_campaigns(campaigns)
+    document["campaigns"] += filler_campaigns(campaigns) + list(extra_campaigns)
     parse_program(document)
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
@@ -321,13 +322,15 @@ async def database_servers(name: str) -> AsyncIterator[tuple[str, str]]:
 @asynccontextmanager
 async def serving(name: str, accounts: int, ledger_rows: int, campaigns: int, workers: int, *,
                   servers: tuple[str, str] | None = None, root: Path = ROOT,
-                  cluster: Cluster | None = None) -> AsyncIterator[Served]:
+                  cluster: Cluster | None = None,
+                  extra_campaigns: Sequence[dict[str, Any]] = ()) -> AsyncIterator[Served]:
     """A fresh database `name_<random>` seeded on `servers` (admin URL, Redis URL; by default those of
     `database_servers`; with `cluster`, the admin URL is its coordinator's) and `serve` of the checkout at
-    `root` on it, warmed up; all of it gone afterwards."""
+    `root` on it, warmed up; all of it gone afterwards. `extra_campaigns` join the example program's
+    (loadtests/holdout_cost.py)."""
     async with nullcontext(servers) if servers else database_servers(name) as (admin_url, redis_url):
         database = f"{name}_{secrets.token_hex(4)}"
-        url = await prepare(admin_url, database, accounts, ledger_rows, campaigns, root, cluster)
+        url = await prepare(admin_url, database, accounts, ledger_rows, campaigns, root, cluster, extra_campaigns)
         port = 18000 + random.randrange(1000)
         served = Served(url, port, start_serve(url, redis_url, workers, port, root),
                         [card_of(i) for i in range(1, accounts + 1)])

@@ -86,6 +86,7 @@ class CompiledProgram:
     by_id: dict[str, Campaign] = field(default_factory=dict, repr=False)
     shared_codes: dict[str, Coupon] = field(default_factory=dict, repr=False)
     scope_memo: ScopeMemo = field(default_factory=ScopeMemo, repr=False, compare=False)  # evaluate's, not state
+    holdouts: frozenset[str] = frozenset()  # the campaigns with a control group (control_percent > 0)
 
     def candidates(self, campaign_type: str, lines: Sequence[Line]) -> list[Campaign]:
         """Campaigns of `campaign_type` that may touch these lines, in priority order (ties by id)."""
@@ -123,5 +124,6 @@ def compile_program(program: Program, version: int) -> CompiledProgram:
         indexed.append(campaign)
     by_id = {campaign.id: campaign for campaign in program.campaigns}
     shared = {c.code: c for c in program.campaigns if isinstance(c, Coupon) and c.code is not None}
+    holdouts = frozenset(c.id for c in indexed if c.control_percent)
     return CompiledProgram(version, program, _Index.build(indexed), tuple(registration), tuple(birthday), by_id,
-                           shared)
+                           shared, holdouts=holdouts)

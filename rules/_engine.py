@@ -17,12 +17,17 @@ from ._conditions import Context, LineScopes, applies
 from ._coupons import admit_coupons
 from ._discounts import DiscountStage
 from ._facts import NO_FACTS, ReceiptFacts
+from ._holdout import NO_HOLDOUT, hold_out
 from ._money import floor_points, quantity_floor, spread
 from ._outcome import BonusGrant, CampaignEffect, LineOutcome, Outcome
 from ._program import Accrual, Bonus, Campaign, Coupon, Redemption
 from ._receipt import Line, Receipt
 
 __all__ = ["evaluate"]
+
+# Card statuses of a member (an account, or a card confirm will enrol): only members are held out. A cardless
+# receipt and an unknown card (no account, auto_enroll off) are never held out.
+_MEMBERS = frozenset(("ok", "blocked"))
 
 
 def evaluate(
@@ -40,6 +45,9 @@ def evaluate(
     effects: dict[str, CampaignEffect] = {}
     candidates = program.candidates_by_type(lines)
     scopes = LineScopes(lines, program.scope_memo)
+    holdout = NO_HOLDOUT
+    if program.holdouts and receipt.card is not None and account.status in _MEMBERS:
+        holdout = hold_out(candidates, program.holdouts, receipt.card, ctx, scopes)
 
     rejected, admitted = admit_coupons(receipt.coupons, facts, program, ctx, earns)
     stage = DiscountStage(ctx, lines, floors, results, candidates, scopes)
@@ -71,6 +79,8 @@ def evaluate(
         bonus_grants=grants,
         coupons=[verdicts[code] for code in receipt.coupons],
         certificates=certificates,
+        holdout_treated=holdout.treated,
+        holdout_held_out=holdout.held_out,
     )
 
 

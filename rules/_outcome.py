@@ -82,6 +82,9 @@ class Outcome:
     bonus_grants: list[BonusGrant]
     coupons: list[CouponVerdict] = field(default_factory=list)
     certificates: list[CertificateCharge] = field(default_factory=list)
+    # campaigns with a control group this receipt was eligible for, by the member's group (rules/_holdout.py)
+    holdout_treated: tuple[str, ...] = ()
+    holdout_held_out: tuple[str, ...] = ()
     # every total, summed in one pass on the first `total` call: the service asks for a dozen of them per
     # receipt (the result, the ledger, the metrics), and an outcome's lines do not change once evaluated
     _totals: dict[str, int] | None = field(default=None, repr=False, compare=False)

@@ -42,6 +42,11 @@ CVM_SEGMENTS: frozenset[str] = frozenset(("newcomer", "loyal", "pre_churn", "chu
 CUSTOM_SEGMENT_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 CustomSegmentId = Annotated[str, Field(pattern=CUSTOM_SEGMENT_PATTERN)]
 Days = Annotated[int, Field(strict=True, ge=0, le=36_500)]
+ControlPercent = Annotated[int, Field(strict=True, ge=0, le=50)]
+# A coupon applies because its code is on the receipt and a registration bonus has no receipt: neither has
+# members to hold out. (What the validators below refuse, for the schema.)
+_NO_CONTROL_GROUP: dict[str, Any] = {
+    "not": {"required": ["control_percent"], "properties": {"control_percent": {"type": "integer", "minimum": 1}}}}
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 # What `When._hours` takes, for the schema: an end of 24:00 only, and not an empty range (the end the start)
 _HOURS_SCHEMA = {"pattern": r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]-(?:(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
@@ -191,6 +196,8 @@ class CampaignBase(_Doc):
     items: Items | None = None
     stacking: Literal["stack", "exclusive"] = "stack"
     group: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")] | None = None
+    # the percent of eligible members held out as a control group (rules/_holdout.py); absent or 0: none
+    control_percent: ControlPercent | None = None
 
 
 class AmountThreshold(_Doc):
@@ -256,6 +263,7 @@ class Coupon(CampaignBase):
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"allOf": [
         exactly_one("percent", "amount", "points", "accrual_multiplier"),
         {"anyOf": [given("code"), none_of("max_uses", "max_uses_per_account")]},  # limits are for a shared code
+        _NO_CONTROL_GROUP,
     ]})
 
     type: Literal["coupon"]
@@ -280,6 +288,8 @@ class Coupon(CampaignBase):
             raise ValueError("give exactly one of percent, amount, points or accrual_multiplier")
         if self.code is None and (self.max_uses or self.max_uses_per_account):
             raise ValueError("max_uses and max_uses_per_account are for a shared code")
+        if self.control_percent:
+            raise ValueError("a coupon campaign has no control group: control_percent must be 0 or absent")
         return self
 
 
@@ -328,6 +338,8 @@ class Bonus(CampaignBase):
         {"anyOf": [_BIRTHDAY, none_of("days_before", "days_after")]},
         {"anyOf": [_NOT_BIRTHDAY, {"allOf": [none_of("items"), {"properties": {"when": {"anyOf": [
             {"type": "null"}, none_of(*RECEIPT_CONDITIONS)]}}}]}]},
+        # a control group only where a receipt is: not on a registration or birthday bonus
+        {"anyOf": [{"properties": {"trigger": {"const": "receipt"}}}, _NO_CONTROL_GROUP]},
     ]})
 
     type: Literal["bonus"]
@@ -348,6 +360,8 @@ class Bonus(CampaignBase):
     def _fields_of_trigger(self) -> Bonus:
         if self.trigger != "receipt" and self.min_amount:
             raise ValueError("min_amount applies to trigger: receipt only")
+        if self.trigger != "receipt" and self.control_percent:
+            raise ValueError(f"a {self.trigger} bonus has no control group: control_percent must be 0 or absent")
         if self.trigger != "birthday":
             if self.days_before is not None or self.days_after is not None:
                 raise ValueError("days_before and days_after apply to trigger: birthday only")

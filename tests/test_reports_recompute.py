@@ -9,7 +9,10 @@ tables says: the roll-up's watermark lost nothing and counted nothing twice.
 
 from __future__ import annotations
 
+import hashlib
+import math
 import random
+import statistics
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,11 +38,14 @@ STORES = ["s17", "s2", "s3"]
 CATEGORIES = ["shoes/boots", "shoes/summer", "accessories/socks", "care", "clearance", "own-brand"]
 STANDING = "status IN ('confirmed', 'partially_refunded')"
 DAY = f"(issued_at AT TIME ZONE '{ZONE}')::date"
+HOLDOUT_CAMPAIGN = "winter-check"
 
 
 def example_with_short_segments() -> str:
     document = yaml.safe_load((Path(__file__).resolve().parents[1] / "rules/examples/program.yaml").read_text())
     document["segments"] = SEGMENTS
+    winter = next(c for c in document["campaigns"] if c["id"] == HOLDOUT_CAMPAIGN)
+    winter["control_percent"] = 30  # a control group, for the uplift report
     return yaml.safe_dump(document)
 
 
@@ -117,7 +123,7 @@ def poll(services: tuple[Service, Service], stop: threading.Event, failures: lis
     clients = [s.client() for s in services]
     while not stop.is_set():
         for i, path in enumerate(("program", "campaigns", "segments", "stores", "customers?order=items",
-                                  "abc?by=sku&measure=quantity")):
+                                  "abc?by=sku&measure=quantity", f"campaigns/{HOLDOUT_CAMPAIGN}/uplift")):
             answer = clients[i % 2].get(f"/v1/reports/{path}")
             if answer.status_code != 200:
                 failures.append(f"{path}: {answer.status_code} {answer.text[:200]}")
@@ -313,6 +319,32 @@ def check_new_reports(db: str, client: httpx.Client, start: date, today: date) -
     assert flows["stable"] > 0
 
 
+def check_uplift(db: str, client: httpx.Client, start: date, today: date) -> None:
+    """The uplift's groups against the receipts' stored `holdout`, and each member's group against the
+    contract's hash of campaign and card (written out here)."""
+    rows = sql(db, "SELECT a.card, (r.result -> 'holdout' -> 'held_out')::jsonb ? $3 AS held, count(*) AS n,"
+                   " sum(r.purchase_amount - r.refunded_purchase) AS revenue"
+                   " FROM receipts r JOIN accounts a ON a.id = r.account_id"
+                   f" WHERE r.{STANDING} AND (r.issued_at AT TIME ZONE '{ZONE}')::date BETWEEN $1 AND $2"
+                   " AND ((r.result -> 'holdout' -> 'held_out')::jsonb ? $3"
+                   "      OR (r.result -> 'holdout' -> 'treated')::jsonb ? $3)"
+                   " GROUP BY 1, 2", start, today, HOLDOUT_CAMPAIGN)
+    for row in rows:
+        digest = hashlib.blake2b(f"{HOLDOUT_CAMPAIGN}\n{row['card']}".encode(), digest_size=8).digest()
+        assert row["held"] == (int.from_bytes(digest, "big") % 10_000 < 3000), row["card"]
+    got = client.get(f"/v1/reports/campaigns/{HOLDOUT_CAMPAIGN}/uplift", params={"from": start.isoformat()}).json()
+    for held, name in ((False, "treated"), (True, "held_out")):
+        revenues = [int(row["revenue"]) for row in rows if row["held"] == held]
+        group = got[name]
+        assert (group["eligible_members"], group["receipts"], group["revenue"]) == (
+            len(revenues), sum(int(row["n"]) for row in rows if row["held"] == held), sum(revenues))
+        if len(revenues) > 1:
+            half = statistics.NormalDist().inv_cdf(0.975) * statistics.stdev(revenues) / math.sqrt(len(revenues))
+            mean = statistics.mean(revenues)
+            assert group["revenue_per_member_ci"] == [round(mean - half), round(mean + half)]
+    assert got["treated"]["eligible_members"] > got["held_out"]["eligible_members"] > 0
+
+
 def test_reports_equal_a_sql_recomputation_after_concurrent_load(pair: tuple[Service, Service]) -> None:
     stop, failures = threading.Event(), []
     poller = threading.Thread(target=poll, args=(pair, stop, failures))
@@ -344,4 +376,5 @@ def test_reports_equal_a_sql_recomputation_after_concurrent_load(pair: tuple[Ser
     assert sorted((c["r"], c["f"], c["m"], c["members"], c["revenue"]) for c in segments["rfm"]["cells"]) == cells
     check_new_reports(db, client, start, today)
     check_abc(db, client, start, today)
+    check_uplift(db, client, start, today)
     assert pair[0].audit().returncode == 0

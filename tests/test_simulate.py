@@ -8,6 +8,7 @@ max_redeem_percent 50, auto_enroll on. Money and points are in minor units.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import subprocess
@@ -76,7 +77,7 @@ def test_receipt_discount_over_three_receipts(tmp_path: Path) -> None:
     receipts = [receipt("a", 100_000), receipt("b", 200_000, 50_000), receipt("c", 33_335)]
     result = as_json(tmp_path, program(campaigns=[ten_percent()]), receipts)
     assert campaign(result, "ten-off") == {"id": "ten-off", "name": "10% off everything", "receipts": 3,
-                                           "discount": 38_334, "points": 0}
+                                           "discount": 38_334, "points": 0, "held_out": 0}
     assert result["program"]["totals"] == {"receipts": 3, "amount": 383_335, "discount": 38_334,
                                            "points_accrued": 0, "points_redeemed": 0, "registration_points": 0,
                                            "birthday_points": 0}
@@ -107,7 +108,8 @@ def test_accrual_multiplier_and_points_spent_on_the_next_receipt(tmp_path: Path)
     # b: redeem 1,000 of the 1,200 available (cap 50 % of 10,000 = 5,000); base 10,000 − 1,000 = 9,000;
     #    9,000 × 6 % = 540 (270 over the tier's rate). Tier purchases 30,000 after a: still base.
     assert campaign(result, "double-coffee") == {"id": "double-coffee", "name": "Double points on coffee",
-                                                 "receipts": 2, "discount": 0, "points": 300 + 270}
+                                                 "receipts": 2, "discount": 0, "points": 300 + 270,
+                                                 "held_out": 0}
     totals = result["program"]["totals"]
     assert (totals["points_accrued"], totals["points_redeemed"]) == (1_200 + 540, 1_000)
     assert result["program"]["card_status"]["ok"] == 2
@@ -315,3 +317,23 @@ def test_birthday_bonuses_sweep_each_simulated_day_in_the_chains_time_zone(tmp_p
     assert utc["program"]["totals"]["birthday_points"] == 17_000
     bad = simulate(tmp_path, document, receipts, "--time-zone", "Mars/Olympus", check=False)
     assert bad.returncode == 2 and "unknown time zone 'Mars/Olympus'" in bad.stderr
+
+
+def _bucket(campaign_id: str, card: str) -> int:
+    """The contract's holdout bucket, written out here (not the engine's function)."""
+    return int.from_bytes(hashlib.blake2b(f"{campaign_id}\n{card}".encode(), digest_size=8).digest(), "big") % 10_000
+
+
+def test_control_percent_holds_the_same_members_out_as_the_service(tmp_path: Path) -> None:
+    cards = [f"29{n:011d}" for n in range(40)]
+    held = [c for c in cards if _bucket("ten-off", c) < 3000][:2]
+    kept = [c for c in cards if _bucket("ten-off", c) >= 3000][:2]
+    receipts = [receipt("h1", 100_000, card=held[0]), receipt("h2", 100_000, card=held[1]),
+                receipt("k1", 100_000, card=kept[0]), receipt("k2", 100_000, card=kept[1]),
+                receipt("h3", 100_000, card=held[0], at="2026-11-25T10:15:00+03:00"),
+                receipt("none", 100_000)]  # cardless: never held out
+    control = {**ten_percent(), "control_percent": 30}
+    result = as_json(tmp_path, program(campaigns=[control]), receipts)
+    # two treated members and the cardless receipt get 10 % of 100,000; three receipts of held-out members none
+    assert campaign(result, "ten-off") == {"id": "ten-off", "name": "10% off everything", "receipts": 3,
+                                           "discount": 30_000, "points": 0, "held_out": 3}

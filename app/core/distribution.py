@@ -28,7 +28,7 @@ GROUPS = (
     Group("accounts", {"accounts": "id", "lots": "account_id", "ledger": "account_id", "lot_moves": "account_id",
                        "adjustments": "account_id", "receipts": "owner_id", "refunds": "owner_id",
                        "report_accounts": "account_id", "report_members": "account_id", "profiles": "account_id",
-                       "birthday_grants": "account_id"},
+                       "birthday_grants": "account_id", "report_holdout": "account_id"},
           shard_count=128),
     # keyed by what clients send: a card, a receipt id, a coupon or certificate code
     Group("cards", {"cards": "card", "receipt_claims": "receipt_id", "coupon_codes": "code", "coupon_uses": "code",

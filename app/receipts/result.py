@@ -23,7 +23,7 @@ def build(receipt: Receipt, outcome: Outcome, status: str, program_version: int,
         }
         for line in outcome.lines
     ]
-    return {
+    result = {
         "receipt_id": receipt.receipt_id,
         "status": status,
         "program_version": program_version,
@@ -46,6 +46,10 @@ def build(receipt: Receipt, outcome: Outcome, status: str, program_version: int,
         },
         "account": account,
     }
+    if outcome.holdout_treated or outcome.holdout_held_out:
+        # the reports' uplift reads the groups from the stored result (app/reports/rollup.py)
+        result["holdout"] = {"treated": list(outcome.holdout_treated), "held_out": list(outcome.holdout_held_out)}
+    return result
 
 
 def _without_none(item: dict[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,13 @@ class CampaignResult(BaseModel):
     points: int
 
 
+class HoldoutResult(BaseModel):
+    """Campaigns with a control group (`control_percent`) this receipt's member was eligible for, by group."""
+
+    treated: list[str]
+    held_out: list[str]
+
+
 class CouponResult(BaseModel):
     code: str
     status: Literal["applied", "rejected"]
@@ -108,3 +115,4 @@ class ReceiptResult(BaseModel):
     account: AccountSummary | None
     refunds: list[RefundResult] = []
     refund: RefundResult | None = None
+    holdout: HoldoutResult | None = None  # only when the receipt was eligible for a campaign with a control group

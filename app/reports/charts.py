@@ -147,3 +147,53 @@ def bars(title: str, rows: Sequence[Row], label_width: int = 300, width: int = W
 
 def _cut(text: str, most: int) -> str:
     return text if len(text) <= most else text[: most - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A value with its interval, drawn as a dot on a line; `low`/`high` None: the dot alone."""
+
+    label: str
+    value: int
+    low: int | None
+    high: int | None
+    color: str
+    tooltip: str
+
+
+def intervals(title: str, rows: Sequence[Estimate], axis: Format, label_width: int = 230, width: int = WIDTH,
+              row_height: int = 34) -> str:
+    """One row per estimate on a shared horizontal scale that always includes zero (drawn darker), so that
+    an interval crossing it shows at a glance. Each interval is a `<line class="ci">`, each value a
+    `<circle class="estimate">`, with its tooltip."""
+    lowest = min([0, *(r.low if r.low is not None else r.value for r in rows)])
+    highest = max([0, *(r.high if r.high is not None else r.value for r in rows)])
+    up = axis_ticks(highest)
+    step = up[1] - up[0]
+    below = -(lowest // step)  # steps under zero that reach `lowest` (floor division rounds towards -inf)
+    down = [-step * k for k in range(1, below + 1)]
+    ticks = sorted(down) + up
+    left, right, top, bottom = label_width, 30, 6, 26
+    plot_w = width - left - right
+    span = ticks[-1] - ticks[0]
+
+    def x(value: int) -> float:
+        return left + (value - ticks[0]) * plot_w / span
+
+    height = top + len(rows) * row_height + bottom
+    out = []
+    for tick in ticks:
+        out.append(f'<line x1="{_n(x(tick))}" x2="{_n(x(tick))}" y1="{top}" y2="{height - bottom}" '
+                   f'stroke="{"#374151" if tick == 0 else "#e5e7eb"}" stroke-width="1"/>'
+                   f'<text x="{_n(x(tick))}" y="{height - 8}" text-anchor="middle" {_FONT}>{escape(axis(tick))}</text>')
+    for i, row in enumerate(rows):
+        y = top + i * row_height + row_height / 2
+        out.append(f'<text x="{left - 10}" y="{_n(y + 4)}" text-anchor="end" font-size="13" fill="#111827">'
+                   f"{escape(row.label)}</text>")
+        if row.low is not None and row.high is not None:
+            out.append(f'<line class="ci" x1="{_n(x(row.low))}" x2="{_n(x(row.high))}" y1="{_n(y)}" y2="{_n(y)}" '
+                       f'stroke="{row.color}" stroke-width="4" stroke-linecap="round">'
+                       f"<title>{escape(row.tooltip)}</title></line>")
+        out.append(f'<circle class="estimate" cx="{_n(x(row.value))}" cy="{_n(y)}" r="6" fill="{row.color}" '
+                   f'stroke="#fff" stroke-width="2"><title>{escape(row.tooltip)}</title></circle>')
+    return _svg(title, height, "".join(out), width)

@@ -31,6 +31,7 @@ class CliSources:
 TABLES: dict[str, Callable[[dict[str, Any]], list[export.Table]]] = {
     "program": export.program_tables, "campaigns": export.campaigns_tables, "segments": export.segments_tables,
     "stores": export.stores_tables, "customers": export.customers_tables, "abc": export.abc_tables,
+    "uplift": export.uplift_tables,
 }
 
 
@@ -72,6 +73,9 @@ async def _report(sources: CliSources, args: argparse.Namespace) -> dict[str, An
         return await service.segments_report(sources)
     if args.report == "customers":
         return await service.customers_report(sources, _customers_query(sources, args))
+    if args.report == "uplift":
+        campaign_id = service.check_campaign_id(args.campaign)
+        return await service.uplift_report(sources, campaign_id, service.parse_period(sources, args.from_, args.to))
     period = service.parse_period(sources, args.from_, args.to, args.store)
     if args.report == "program":
         return await service.program_report(sources, period)

@@ -12,7 +12,15 @@ from app.core.auth import Principal
 from app.core.http import PROBLEM_RESPONSES, csv_stream, json_response
 
 from . import service
-from .schemas import AbcReport, CampaignsReport, CustomersReport, ProgramReport, SegmentsReport, StoresReport
+from .schemas import (
+    AbcReport,
+    CampaignsReport,
+    CustomersReport,
+    ProgramReport,
+    SegmentsReport,
+    StoresReport,
+    UpliftReport,
+)
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=PROBLEM_RESPONSES)
 
@@ -44,6 +52,20 @@ async def program(request: Request, _: Principal = Depends(auth.admin),
 async def campaigns(request: Request, _: Principal = Depends(auth.admin),
                     chosen: service.Period = Depends(period)) -> Response:
     return json_response(await service.campaigns_report(request.app.state.ctx, chosen))
+
+
+def chain_period(request: Request, from_: From = None, to: To = None) -> service.Period:
+    """A period of the whole chain: the uplift compares members, who buy at any store."""
+    return service.parse_period(request.app.state.ctx, from_, to)
+
+
+@router.get("/campaigns/{campaign_id}/uplift", response_model=UpliftReport,
+            summary="A campaign's eligible members with it against its control group: revenue per member, its "
+                    "95% intervals, the difference, cost, incremental revenue and return per unit of cost")
+async def campaign_uplift(campaign_id: Annotated[str, Path(pattern=service.CAMPAIGN_PATTERN)], request: Request,
+                          _: Principal = Depends(auth.admin),
+                          chosen: service.Period = Depends(chain_period)) -> Response:
+    return json_response(await service.uplift_report(request.app.state.ctx, campaign_id, chosen))
 
 
 @router.get("/stores", response_model=StoresReport,

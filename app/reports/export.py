@@ -72,6 +72,29 @@ def campaigns_tables(report: dict[str, Any]) -> list[Table]:
     return [("campaigns", header, rows)]
 
 
+UPLIFT_GROUP = ["eligible_members", "buyers", "repeat_buyers", "receipts", "revenue", "revenue_per_member"]
+
+
+def uplift_tables(report: dict[str, Any]) -> list[Table]:
+    def interval(ci: list[int] | None) -> list[Any]:
+        return list(ci) if ci is not None else [None, None]
+
+    groups = [[name, *_rows(UPLIFT_GROUP, [report[name]])[0], *interval(report[name]["revenue_per_member_ci"])]
+              for name in ("treated", "held_out")]
+    difference = report["difference"]
+    groups.append(["difference", None, None, None, None, None, difference["revenue_per_member"],
+                   *interval(difference["revenue_per_member_ci"])])
+    ci = interval(report["incremental_revenue_ci"])
+    figures = [["campaign", report["campaign"]["id"]], ["control_percent", report["campaign"]["control_percent"]],
+               ["cost.discount", report["cost"]["discount"]], ["cost.points", report["cost"]["points"]],
+               ["cost.total", report["cost"]["total"]], ["incremental_revenue", report["incremental_revenue"]],
+               ["incremental_revenue_ci_low", ci[0]], ["incremental_revenue_ci_high", ci[1]],
+               ["return_per_cost", report["return_per_cost"]], ["method", difference["method"]],
+               ["conclusion", report["conclusion"]]]
+    return [("groups", ["group", *UPLIFT_GROUP, "ci_low", "ci_high"], groups),
+            ("uplift", ["metric", "value"], figures)]
+
+
 def segments_tables(report: dict[str, Any]) -> list[Table]:
     cvm = [[s["segment"], s["members"], s["revenue"]] for s in report["cvm"]]
     cells = [[c["r"], c["f"], c["m"], c["members"], c["revenue"]] for c in report["rfm"]["cells"]]

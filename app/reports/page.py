@@ -77,9 +77,13 @@ def moment(iso: str) -> str:
 
 
 def render(program: Report, campaigns: Report, segments: Report, stores: Report | None = None,
-           customers: Report | None = None, categories: Report | None = None, skus: Report | None = None) -> str:
+           customers: Report | None = None, categories: Report | None = None, skus: Report | None = None,
+           uplifts: Sequence[Report] | None = None) -> str:
     """The whole page for one period: header, KPI cards, daily charts, segments, RFM grid, campaigns, and
-    with their reports the stores, the top customers and the ABC analysis (categories and SKUs by revenue)."""
+    with their reports the uplift of campaigns with a control group, the stores, the top customers and the ABC
+    analysis (categories and SKUs by revenue)."""
+    from . import uplift_page  # it builds on this module's formatters, so it imports this module
+
     body = "".join((
         _header(program),
         _kpis(program),
@@ -92,6 +96,7 @@ def render(program: Report, campaigns: Report, segments: Report, stores: Report 
         _section("Lifetime value deciles", _ltv_deciles(segments)),
         _section("Segments: share of receipts and of revenue", _segment_shares_chart(program)),
         _section("Campaign cost", _campaign_chart(campaigns["campaigns"]) + _campaign_table(campaigns)),
+        _section("Did the campaign work? Control groups", uplift_page.section(uplifts)) if uplifts is not None else "",
         _section("Stores", _stores(stores)) if stores is not None else "",
         _section("Top customers by amount", _customers(customers)) if customers is not None else "",
         _section("ABC analysis by revenue", _abc(categories, skus)) if categories is not None else "",
@@ -618,6 +623,10 @@ thead th{font-size:12px;color:var(--muted);font-weight:600;vertical-align:bottom
 .campaigns .sub{display:block;font-size:12px;color:var(--muted);font-weight:400}
 .campaigns tfoot th,.campaigns tfoot td{font-weight:650;border-bottom:0}
 .scroll{overflow-x:auto}
+.uplift{margin-top:18px}
+.uplift h3{font-size:16px;margin:0 0 6px}
+.uplift h3 .sub{font-size:12px;color:var(--muted);font-weight:400;margin-left:8px}
+.conclusion{font-weight:600;margin:8px 0 0}
 .rfm td{width:84px;height:40px;text-align:center;border:2px solid #fff;border-radius:6px}
 .rfm th[scope=row]{text-align:right;color:var(--muted)}
 .rfm thead th{text-align:center}

@@ -368,3 +368,27 @@ async def items(conn: asyncpg.Connection, kind: str, start: date, end: date,
         f" WHERE {where}kind = $1 AND day BETWEEN $2 AND $3 GROUP BY key",
         kind, start, end, *([store] if store else []),
     )
+
+
+async def holdout_groups(conn: asyncpg.Connection, campaign_id: str, start: date, end: date) -> list[asyncpg.Record]:
+    """Per group of one campaign's eligible members (migration 0012): members, their eligible receipts and
+    revenue, the sum of the squares of each member's revenue (numeric: exact), and the members with two
+    receipts or more."""
+    return await conn.fetch(
+        "SELECT held_out, count(*) AS members, sum(receipts)::bigint AS receipts, sum(revenue)::bigint AS revenue,"
+        " sum(revenue::numeric * revenue) AS revenue_squares, count(*) FILTER (WHERE receipts > 1) AS repeat_buyers"
+        " FROM (SELECT account_id, held_out, sum(receipts) AS receipts, sum(revenue) AS revenue FROM report_holdout"
+        "       WHERE campaign_id = $1 AND day BETWEEN $2 AND $3 GROUP BY account_id, held_out"
+        "       HAVING sum(receipts) > 0) AS member"
+        " GROUP BY held_out",
+        campaign_id, start, end,
+    )
+
+
+async def campaign_cost(conn: asyncpg.Connection, campaign_id: str, start: date, end: date) -> asyncpg.Record:
+    """What one campaign gave in the period (every store): discount and points, as the campaigns report."""
+    return await conn.fetchrow(
+        "SELECT coalesce(sum(discount), 0)::bigint AS discount, coalesce(sum(points), 0)::bigint AS points"
+        " FROM report_campaigns WHERE campaign_id = $1 AND day BETWEEN $2 AND $3",
+        campaign_id, start, end,
+    )

@@ -34,7 +34,7 @@ BACKGROUND_TIMEOUT_S = 6 * 3600
 REBUILD_WORK_MEM = "256MB"  # one transaction at a time rebuilds (it holds the state row)
 
 SUMMARIES = ("report_sales", "report_members", "report_campaigns", "report_points", "report_expiry",
-             "report_accounts", "report_items", "report_store_items")
+             "report_accounts", "report_items", "report_store_items", "report_holdout")
 
 # A refund ends its receipt when it leaves it refunded or cancelled: the receipt no longer stands.
 _EVENTS = """
@@ -89,6 +89,21 @@ _FOLD_RECEIPTS = _EVENTS + """
         first_store_id = CASE WHEN (excluded.first_purchase_at, excluded.first_store_id)
                                    < (a.first_purchase_at, a.first_store_id)
                               THEN excluded.first_store_id ELSE a.first_store_id END
+), holdout AS (
+    -- the uplift's groups (migration 0012): a receipt eligible for a campaign with a control group counts,
+    -- with its revenue, for its member in the group its result names
+    INSERT INTO report_holdout AS h (campaign_id, day, account_id, held_out, receipts, revenue)
+    SELECT g.campaign_id, e.day, e.account_id, g.held_out, sum(e.receipts), sum(e.revenue)
+    FROM events e CROSS JOIN LATERAL (
+        SELECT value AS campaign_id, false AS held_out FROM json_array_elements_text(e.result -> 'holdout' -> 'treated')
+        UNION ALL
+        SELECT value, true FROM json_array_elements_text(e.result -> 'holdout' -> 'held_out')
+    ) AS g
+    -- `result` is json (text): a text search skips the parse of every result without a holdout (nearly all)
+    WHERE e.account_id IS NOT NULL AND strpos(e.result::text, '"holdout"') > 0
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (campaign_id, day, account_id, held_out) DO UPDATE SET
+        receipts = h.receipts + excluded.receipts, revenue = h.revenue + excluded.revenue
 ), campaign_events AS (
     SELECT e.day, e.store_id, c ->> 'id' AS campaign_id, e.receipts,
            e.receipts * (c ->> 'discount')::bigint AS discount, e.receipts * (c ->> 'points')::bigint AS points,
@@ -287,6 +302,7 @@ async def _fold(db: Database, time_zone: str, max_span: int | None, rebuild: boo
                 print(f"  {name}: {time.perf_counter() - step_started:.1f} s", flush=True)
         await conn.execute("DELETE FROM report_members WHERE receipts = 0")
         await conn.execute("DELETE FROM report_accounts WHERE receipts = 0")
+        await conn.execute("DELETE FROM report_holdout WHERE receipts = 0")
         # a key's day with no standing receipt left (full refunds returned all its revenue and quantity too)
         for table in ("report_items", "report_store_items"):
             await conn.execute(f"DELETE FROM {table} WHERE receipts = 0 AND revenue = 0 AND quantity_thousandths = 0")

@@ -190,6 +190,49 @@ class CampaignsReport(BaseModel):
     campaigns: list[CampaignResult]
 
 
+class UpliftCampaign(BaseModel):
+    id: str
+    name: str
+    type: str | None  # null: a campaign removed from the program
+    control_percent: int | None  # null: a campaign removed from the program
+
+
+class UpliftGroup(BaseModel):
+    eligible_members: int
+    buyers: int  # = eligible_members: an eligible member is one who bought (docs/contract.md)
+    repeat_buyers: int  # eligible members with two eligible receipts or more in the period
+    receipts: int
+    revenue: int
+    revenue_per_member: int | None
+    revenue_per_member_ci: list[int] | None = Field(min_length=2, max_length=2)  # [low, high], 95 %
+
+
+class UpliftDifference(BaseModel):
+    revenue_per_member: int | None
+    revenue_per_member_ci: list[int] | None = Field(min_length=2, max_length=2)
+    method: Literal["welch_normal_95"]
+
+
+class UpliftCost(BaseModel):
+    discount: int
+    points: int
+    total: int
+
+
+class UpliftReport(BaseModel):
+    period: dict[str, str | None]
+    as_of: str
+    campaign: UpliftCampaign
+    treated: UpliftGroup
+    held_out: UpliftGroup
+    difference: UpliftDifference
+    cost: UpliftCost
+    incremental_revenue: int | None
+    incremental_revenue_ci: list[int] | None = Field(min_length=2, max_length=2)
+    return_per_cost: float | None  # incremental revenue ÷ cost, 4 decimal places
+    conclusion: str
+
+
 class Segment(BaseModel):
     segment: str
     members: int

@@ -168,6 +168,12 @@ CAMPAIGNS = [
     {**BASE, "type": "bonus", "trigger": "receipt", "points": 1, "when": {"hours": "8:00-22:00"}},
     {**BASE, "type": "bonus", "trigger": "receipt", "points": 1, "when": {"hours": "08:00-08:00"}},
     {**BASE, "type": "bonus", "trigger": "receipt", "points": 1, "when": {"hours": "00:00-24:00"}},
+    # control_percent: a whole number 0..50, and none above 0 on a coupon or a registration bonus
+    *({**BASE, "type": "receipt_discount", "thresholds": [{"min_amount": 0, "percent": 5}], "control_percent": v}
+      for v in (0, 1, 50, 51, -1, "10", 10.5, None, True)),
+    *({**BASE, "type": "coupon", "percent": 10, "control_percent": v} for v in (0, 10, None)),
+    *({**BASE, "type": "bonus", "trigger": "registration", "points": 100, "control_percent": v} for v in (0, 10, None)),
+    {**BASE, "type": "bonus", "trigger": "receipt", "points": 100, "control_percent": 10},
 ]
 
 
