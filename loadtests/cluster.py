@@ -113,10 +113,20 @@ class Cluster:
         asyncio.run(freeze())
 
     def drop_database(self, name: str) -> None:
+        """`name` gone from every node; a transaction left prepared there (a node stopped mid-commit that no
+        recovery has resolved yet) is rolled back first, or it would hold the database."""
         async def drop() -> None:
             for port in self.ports:
                 conn = await asyncpg.connect(self.url("postgres", port))
                 try:
+                    prepared = await conn.fetch("SELECT gid FROM pg_prepared_xacts WHERE database = $1", name)
+                    if prepared:  # rolled back from inside their own database
+                        there = await asyncpg.connect(self.url(name, port))
+                        try:
+                            for row in prepared:
+                                await there.execute(f"ROLLBACK PREPARED '{row['gid']}'")
+                        finally:
+                            await there.close()
                     await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 finally:
                     await conn.close()

@@ -140,8 +140,17 @@ _LINK_ERRORS = (
 
 
 # A Citus coordinator that cannot reach a worker node answers SQLSTATE class 08 over a link that still works
-# (`connection to the remote node ... failed`): the transaction is rolled back, and a retry may succeed.
+# (`connection to the remote node ... failed`), or XX000 or 58030 with these words when the node went away in
+# the middle of the transaction (seen with a node stopped under load): the transaction is rolled back, and a
+# retry may succeed.
 _NODE_UNREACHABLE = asyncpg.exceptions.PostgresConnectionError
+_NODE_LOST = ("server closed the connection unexpectedly", "connection to the remote node",
+              "failure on connection marked as essential", "failed to COPY to shard")
+
+
+def _node_lost(error: BaseException | None) -> bool:
+    return (isinstance(error, (asyncpg.exceptions.InternalServerError, asyncpg.exceptions.PostgresIOError))
+            and str(error).startswith(_NODE_LOST))
 
 
 def is_connection_error(error: BaseException) -> bool:
@@ -150,7 +159,8 @@ def is_connection_error(error: BaseException) -> bool:
     A statement cancelled by the server (its statement_timeout, or an operator's pg_cancel_backend)
     counts too: it is the database being slow, not a bug, and its transaction has been rolled back. So does
     a Citus worker node the coordinator cannot reach."""
-    return isinstance(error, (*_LINK_ERRORS, asyncpg.exceptions.QueryCanceledError, _NODE_UNREACHABLE))
+    return isinstance(error, (*_LINK_ERRORS, asyncpg.exceptions.QueryCanceledError, _NODE_UNREACHABLE)) \
+        or _node_lost(error)
 
 
 def _unusable(error: BaseException) -> bool:
@@ -162,7 +172,7 @@ def node_unreachable(error: BaseException) -> bool:
     """A Citus worker node is down while the coordinator answers (`error` or what caused it): the statements
     that need other nodes may still succeed."""
     cause = error if isinstance(error, asyncpg.exceptions.PostgresError) else error.__cause__
-    return isinstance(cause, _NODE_UNREACHABLE) and not _unusable(cause)
+    return (isinstance(cause, _NODE_UNREACHABLE) and not _unusable(cause)) or _node_lost(cause)
 
 
 def _detail(error: BaseException) -> str:

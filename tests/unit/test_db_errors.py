@@ -19,6 +19,15 @@ def test_a_worker_node_the_coordinator_cannot_reach_is_a_503_over_a_link_that_st
     assert node_unreachable(answer)  # the committer sees it through the 503 it became
 
 
+def test_a_worker_node_gone_in_the_middle_of_a_transaction_is_a_node_down_too() -> None:
+    error = asyncpg.exceptions.InternalServerError("server closed the connection unexpectedly\n\tThis probably means")
+    assert is_connection_error(error) and node_unreachable(error) and not _unusable(error)
+    for lost in (asyncpg.exceptions.InternalServerError("failure on connection marked as essential: 10.0.0.2:5432"),
+                 asyncpg.exceptions.PostgresIOError("failed to COPY to shard 103666 on 10.0.0.2:5432")):
+        assert is_connection_error(lost) and node_unreachable(lost)
+    assert not is_connection_error(asyncpg.exceptions.InternalServerError("cache lookup failed for type 0"))
+
+
 def test_a_lost_link_or_a_timeout_is_a_503_and_not_a_node_down() -> None:
     for error, detail in ((asyncpg.exceptions.ConnectionDoesNotExistError("closed"),
                            "the connection to PostgreSQL was lost"),
