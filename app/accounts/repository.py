@@ -141,9 +141,16 @@ def _facts(values: Any) -> dict[str, Any]:
     return dict(zip(_FACTS, values, strict=True))
 
 
-# `_PURCHASES` for many (owner, at, since) asks at once, one row per ask numbered n that has receipts (the
-# others have none: `purchases` 0). A join grouped by ask, not a lateral subquery per ask: Citus pushes the
-# join down to the owners' shards (`owner_id = ANY($1)` names them) and merges the groups.
+# `_PURCHASES` for many (owner, at, since) asks at once, a row per ask numbered n: a lateral subquery per ask
+# (an index look-up each).
+_PURCHASES_PER_ASK = f"""
+SELECT q.n, f.*
+FROM unnest($2::bigint[], $3::timestamptz[], $6::timestamptz[]) WITH ORDINALITY AS q(owner, at, since, n)
+CROSS JOIN LATERAL ({_PURCHASES.format(owner="q.owner", at="q.at", since="q.since")}) f
+"""
+# The same on Citus, which refuses that lateral subquery: a join grouped by ask, which it pushes down to the
+# owners' shards (`owner_id = ANY($1)` names them) and whose groups it merges; an ask without receipts has no
+# row (`purchases` 0). On plain PostgreSQL it costs 10-20% more than the lateral form.
 _PURCHASES_BY_ASK = """
 SELECT q.n, coalesce(sum(r.purchase_amount - r.refunded_purchase) FILTER (WHERE r.issued_at >= q.since), 0)::bigint
               AS purchases,
@@ -179,7 +186,7 @@ async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], as
     that order (of the accounts in `account_ids`), and `entry_ids` ledger and `lot_ids` lot ids reserved
     from their sequences."""
     row = await conn.fetchrow(
-        f"WITH facts AS ({_PURCHASES_BY_ASK})"
+        f"WITH facts AS ({_PURCHASES_BY_ASK if on_citus(conn) else _PURCHASES_PER_ASK})"
         " SELECT array(SELECT nextval('ledger_id_seq') FROM generate_series(1, $4)) AS entry_ids,"
         "       array(SELECT nextval('lots_id_seq') FROM generate_series(1, $5)) AS lot_ids,"
         "       (SELECT array_agg((account_id, id, remaining, available_at, expires_at)::account_lot_row) FROM lots"
