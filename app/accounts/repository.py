@@ -209,12 +209,21 @@ async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], as
 async def calculation_state(conn: asyncpg.Connection, card: str, issued_at: datetime, now: datetime, window_days: int
                             ) -> tuple[asyncpg.Record, list[Lot], dict[str, Any], dict[str, Any]] | None:
     """(the account of `card`, its live lots, its purchase facts as of `issued_at` and as of `now`) in one
-    statement and one snapshot, without a lock: what calculate reads; None without an account."""
+    statement and one snapshot, without a lock: what calculate reads; None without an account. On Citus the
+    card's account is read first: with the account's id unknown when it plans, Citus sent each subquery to
+    every shard (236 ms a calculate on two workers); with it, the statement goes to one shard."""
+    account = "a.id"
+    if on_citus(conn):
+        account_id = await conn.fetchval("SELECT account_id FROM cards WHERE card = $1", card)
+        if account_id is None:
+            return None
+        card, account = account_id, "$1::bigint"
     row = await conn.fetchrow(
-        f"WITH a AS ({_BY_CARD}) SELECT a.*,"
+        f"WITH a AS ({_BY_CARD if account == 'a.id' else f'SELECT {COLUMNS} FROM accounts WHERE id = $1'})"
+        " SELECT a.*,"
         "       (SELECT array_agg((id, remaining, available_at, expires_at)::lot_row) FROM lots"
-        "        WHERE account_id = a.id AND remaining > 0) AS lots,"
-        f"       {_facts_row('a.id', '$2', '$3')} AS at_receipt, {_facts_row('a.id', '$4', '$5')} AS at_now"
+        f"        WHERE account_id = {account} AND remaining > 0) AS lots,"
+        f"       {_facts_row(account, '$2', '$3')} AS at_receipt, {_facts_row(account, '$4', '$5')} AS at_now"
         " FROM a",
         card, issued_at, window_start(issued_at, window_days), now, window_start(now, window_days),
     )
