@@ -26,9 +26,15 @@ async def get(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
     return await conn.fetchrow(_BY_CARD, card)
 
 
+async def account_id_of(conn: asyncpg.Connection, card: str) -> int | None:
+    """The card's account, read on its own: on Citus a statement must name the account's shard when it is
+    planned (to take a row lock there, or to read one shard instead of every one)."""
+    return await conn.fetchval("SELECT account_id FROM cards WHERE card = $1", card)
+
+
 async def lock(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
-    if on_citus(conn):  # a row lock must name its shard when planned: the card's account first
-        account_id = await conn.fetchval("SELECT account_id FROM cards WHERE card = $1", card)
+    if on_citus(conn):
+        account_id = await account_id_of(conn, card)
         return None if account_id is None else await lock_by_id(conn, account_id)
     return await conn.fetchrow(_BY_CARD + " FOR UPDATE", card)
 
@@ -161,6 +167,8 @@ JOIN receipts r ON r.owner_id = q.owner AND r.account_id = q.owner
 WHERE r.owner_id = ANY($1::bigint[]) AND r.status IN ('confirmed', 'partially_refunded') AND r.issued_at <= q.at
 GROUP BY q.n
 """
+
+
 def _ids_here(conn: asyncpg.Connection, entry_ids: int, lot_ids: int) -> tuple[int, int]:
     """How many ids a state statement reserves itself: none on Citus, where `ids.reserve` must (see there)."""
     return (0, 0) if on_citus(conn) else (entry_ids, lot_ids)
@@ -212,20 +220,20 @@ async def calculation_state(conn: asyncpg.Connection, card: str, issued_at: date
     statement and one snapshot, without a lock: what calculate reads; None without an account. On Citus the
     card's account is read first: with the account's id unknown when it plans, Citus sent each subquery to
     every shard (236 ms a calculate on two workers); with it, the statement goes to one shard."""
-    account = "a.id"
+    account_sql, account, first = _BY_CARD, "a.id", card
     if on_citus(conn):
-        account_id = await conn.fetchval("SELECT account_id FROM cards WHERE card = $1", card)
+        account_id = await account_id_of(conn, card)
         if account_id is None:
             return None
-        card, account = account_id, "$1::bigint"
+        account_sql, account, first = f"SELECT {COLUMNS} FROM accounts WHERE id = $1", "$1::bigint", account_id
     row = await conn.fetchrow(
-        f"WITH a AS ({_BY_CARD if account == 'a.id' else f'SELECT {COLUMNS} FROM accounts WHERE id = $1'})"
+        f"WITH a AS ({account_sql})"
         " SELECT a.*,"
         "       (SELECT array_agg((id, remaining, available_at, expires_at)::lot_row) FROM lots"
         f"        WHERE account_id = {account} AND remaining > 0) AS lots,"
         f"       {_facts_row(account, '$2', '$3')} AS at_receipt, {_facts_row(account, '$4', '$5')} AS at_now"
         " FROM a",
-        card, issued_at, window_start(issued_at, window_days), now, window_start(now, window_days),
+        first, issued_at, window_start(issued_at, window_days), now, window_start(now, window_days),
     )
     if row is None:
         return None
