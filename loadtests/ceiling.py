@@ -23,7 +23,7 @@ import asyncpg
 
 from app.accounts import repository as accounts
 from app.core.db import Connection, _init_connection, asyncpg_dsn, generic_plans_transaction, keep_session
-from app.points.book import FLUSH_PARAMS, Book, flush_books
+from app.points.book import Book, flush_books
 from app.points.ids import Ids
 from app.receipts import repository as receipts
 from app.receipts.result import build, stored_lines
@@ -53,9 +53,9 @@ async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram,
         await book.spend("redemption", 100, receipt_id=receipt_id)
         await book.grant("accrual", 300, now + timedelta(days=14), now + timedelta(days=379), receipt_id=receipt_id)
         # one statement: entries, lots, moves, the account, and the receipt with its claim's owner
-        await flush_books(conn, [book], receipts.confirmed_ctes([receipts.Confirmed(
+        await flush_books(conn, [book], lambda first: receipts.confirmed_ctes([receipts.Confirmed(
             receipt_id, account["id"], account["id"], print_, "s1", now, program.version, 10_000, lines, {}, result,
-        )], [], FLUSH_PARAMS + 1))
+        )], [], first))
 
 
 Documents = list[tuple[list[dict[str, Any]], dict[str, Any]]]  # (stored lines, result) of receipts

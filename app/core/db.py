@@ -36,11 +36,19 @@ class Connection(asyncpg.Connection):  # type: ignore[misc]
     deploy/SCALING.md section 4), and everything else is the same SQL."""
 
     on_citus = False
+    # many rows written as VALUES lists, not arrays (app/core/rowsets.py): on Citus; a test sets it on one server
+    # to hold the two forms to the same results
+    rows_as_values = False
 
 
 def on_citus(conn: asyncpg.Connection) -> bool:
     """Whether `conn` talks to a Citus coordinator (False for a connection not made by `connect` or the pool)."""
     return bool(getattr(conn, "on_citus", False))
+
+
+def rows_as_values(conn: asyncpg.Connection) -> bool:
+    """Whether `conn` writes many rows as VALUES lists (see `Connection`)."""
+    return bool(getattr(conn, "rows_as_values", False))
 
 
 # the row types statements answer inside arrays (migration 0009)
@@ -52,7 +60,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(
             type_name, encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
         )
-    conn.on_citus = await is_citus(conn)
+    conn.on_citus = conn.rows_as_values = await is_citus(conn)
     if conn.on_citus:
         # Citus hides shards from catalog queries by calling a function for every pg_class row: asyncpg's look-up
         # of a type took 5-9 s on a coordinator. This service never lists tables.

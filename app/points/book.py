@@ -11,13 +11,15 @@ three.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from app.core.db import rows_as_values
+from app.core.rowsets import MAX_PARAMETERS, values_list
 from rules import Lot, Move, return_points, settle_debt, take, take_for_reversal
 
 from .ids import Ids
@@ -48,19 +50,36 @@ entries AS (
     FROM unnest($19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[]) WITH ORDINALITY
          AS m(account_id, entry_id, lot_id, points, n)
     ORDER BY m.n
-), changed AS (
+), """
+_FLUSH_CHANGED = """changed AS (
     UPDATE lots SET remaining = v.remaining
-    FROM unnest($23::bigint[], $24::bigint[], $25::bigint[]) AS v(account_id, id, remaining)
-    WHERE lots.account_id = v.account_id AND lots.id = v.id AND lots.account_id = ANY($23::bigint[])
-      AND cardinality($23::bigint[]) > 0
+    FROM unnest({p0}::bigint[], {p1}::bigint[], {p2}::bigint[]) AS v(account_id, id, remaining)
+    WHERE lots.account_id = v.account_id AND lots.id = v.id AND lots.account_id = ANY({p0}::bigint[])
+      AND cardinality({p0}::bigint[]) > 0
 )"""
 _FLUSH_ACCOUNTS = """
 UPDATE accounts SET debt = a.debt, version = accounts.version + 1
-FROM unnest($26::bigint[], $27::bigint[]) AS a(id, debt)
-WHERE accounts.id = a.id AND accounts.id = ANY($26::bigint[]) AND cardinality($26::bigint[]) > 0
+FROM unnest({p0}::bigint[], {p1}::bigint[]) AS a(id, debt)
+WHERE accounts.id = a.id AND accounts.id = ANY({p0}::bigint[]) AND cardinality({p0}::bigint[]) > 0
 RETURNING accounts.id, accounts.version
 """
-FLUSH_PARAMS = 27  # a statement that writes more with the books numbers its own parameters after these
+_FLUSH = (_FLUSH_CTES + _FLUSH_CHANGED.format(p0="$23", p1="$24", p2="$25"),
+          _FLUSH_ACCOUNTS.format(p0="$26", p1="$27"))
+# On Citus the new rows go in as multi-row VALUES (app/core/rowsets.py): the table, its columns, and the
+# expression of each value
+_VALUES_INSERTS = (
+    ("entries", "ledger (id, account_id, kind, points, receipt_id, refund_id, reason, author, lot_id, available_at,"
+     " expires_at, created_at)",
+     ("{}::bigint", "{}::bigint", "{}::text", "{}::bigint", "{}::text", "{}::text", "{}::text", "{}::text",
+      "{}::bigint", "{}::timestamptz", "{}::timestamptz", "coalesce({}::timestamptz, now())")),
+    ("new_lots", "lots (id, account_id, amount, remaining, available_at, expires_at)",
+     ("{}::bigint", "{}::bigint", "{}::bigint", "{}::bigint", "{}::timestamptz", "{}::timestamptz")),
+    ("moves", "lot_moves (account_id, entry_id, lot_id, points)",
+     ("{}::bigint", "{}::bigint", "{}::bigint", "{}::bigint")),
+)
+# More CTEs for the flush's statement to write: given the number of their first parameter, their text and
+# arguments
+MoreCtes = Callable[[int], tuple[str, list[Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +211,10 @@ class Book:
         return (await flush_books(self.conn, [self]))[self.account_id]
 
 
-async def flush_books(conn: asyncpg.Connection, books: Sequence[Book],
-                      also: tuple[str, list[Any]] | None = None) -> dict[int, int]:
+async def flush_books(conn: asyncpg.Connection, books: Sequence[Book], also: MoreCtes | None = None) -> dict[int, int]:
     """Write every book's rows in one statement, one account per book; returns each account's new version.
     Every account is written (its version bumped) even when its book holds nothing new. `also`: more CTEs
-    (their parameters numbered from FLUSH_PARAMS + 1) and their arguments, written by the same statement."""
+    written by the same statement."""
     if not books and also is None:
         return {}
     entries = [(book.account_id, entry) for book in books for entry in book._entries]
@@ -209,23 +227,54 @@ async def flush_books(conn: asyncpg.Connection, books: Sequence[Book],
                 new_lots.append((book.account_id, lot, book._granted[lot.id]))
             elif lot.id in touched:
                 changed.append((book.account_id, lot))
-    more_ctes, more_args = also or ("", [])
-    rows = await conn.fetch(
-        "WITH " + _FLUSH_CTES + (", " + more_ctes if more_ctes else "") + _FLUSH_ACCOUNTS,
-        [e.id for _, e in entries], [a for a, _ in entries], [e.kind for _, e in entries],
-        [e.points for _, e in entries], [e.receipt_id for _, e in entries], [e.refund_id for _, e in entries],
-        [e.reason for _, e in entries], [e.author for _, e in entries], [e.lot_id for _, e in entries],
-        [e.available_at for _, e in entries], [e.expires_at for _, e in entries],
-        [e.created_at for _, e in entries],
-        [lot.id for _, lot, _ in new_lots], [a for a, _, _ in new_lots], [amount for _, _, amount in new_lots],
-        [lot.remaining for _, lot, _ in new_lots], [lot.available_at for _, lot, _ in new_lots],
-        [lot.expires_at for _, lot, _ in new_lots],
-        [m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves], [m[3] for m in moves],
-        [a for a, _ in changed], [lot.id for _, lot in changed], [lot.remaining for _, lot in changed],
-        [book.account_id for book in books], [book.debt for book in books], *more_args,
+    inserted = (
+        [(e.id, a, e.kind, e.points, e.receipt_id, e.refund_id, e.reason, e.author, e.lot_id, e.available_at,
+          e.expires_at, e.created_at) for a, e in entries],
+        [(lot.id, a, amount, lot.remaining, lot.available_at, lot.expires_at) for a, lot, amount in new_lots],
+        [(a, entry_id, lot_id, points) for a, entry_id, lot_id, points in moves],
     )
+    updated = ([a for a, _ in changed], [lot.id for _, lot in changed], [lot.remaining for _, lot in changed],
+               [book.account_id for book in books], [book.debt for book in books])
+    # half the parameters at most, the other half left to `also` (a batch's receipts); past it, arrays
+    values_count = sum(len(rows) * len(rows[0]) for rows in inserted if rows)
+    as_values = rows_as_values(conn) and values_count <= MAX_PARAMETERS // 2
+    ctes, main, args = _values_flush(inserted, updated) if as_values else _unnest_flush(inserted, updated)
+    if also is not None:
+        more_ctes, more_args = also(len(args) + 1)
+        ctes, args = [*ctes, more_ctes] if more_ctes else ctes, args + more_args
+    rows = await conn.fetch(("WITH " + ", ".join(ctes) if ctes else "") + main, *args)
     for book in books:
         book._entries.clear()
         book._granted.clear()
         book._moves.clear()
     return {row["id"]: row["version"] for row in rows}
+
+
+def _unnest_flush(inserted: tuple[list[tuple[Any, ...]], ...],
+                  updated: tuple[list[Any], ...]) -> tuple[list[str], str, list[Any]]:
+    """The statement as `unnest` of arrays: one text whatever the rows (one generic plan)."""
+    columns = [list(column) for rows, width in zip(inserted, (12, 6, 4), strict=True)
+               for column in (zip(*rows, strict=True) if rows else [()] * width)]
+    return [_FLUSH[0]], _FLUSH[1], columns + list(updated)
+
+
+def _values_flush(inserted: tuple[list[tuple[Any, ...]], ...],
+                  updated: tuple[list[Any], ...]) -> tuple[list[str], str, list[Any]]:
+    """The statement with its new rows as VALUES lists (Citus). It holds no part that writes nothing: Citus
+    plans a statement whose parts each go to one shard as one statement on one shard, and a part that goes
+    to no shard took the whole statement with it (measured: the account's UPDATE then answered no row)."""
+    changed_accounts, changed_ids, changed_remaining, account_ids, debts = updated
+    ctes, args = [], []
+    for (name, table, expressions), rows in zip(_VALUES_INSERTS, inserted, strict=True):
+        if rows:
+            values, values_args = values_list(rows, expressions, len(args) + 1)
+            ctes.append(f"{name} AS (INSERT INTO {table} VALUES {values})")
+            args += values_args
+    if changed_ids:
+        first = len(args) + 1
+        ctes.append(_FLUSH_CHANGED.format(p0=f"${first}", p1=f"${first + 1}", p2=f"${first + 2}"))
+        args += [changed_accounts, changed_ids, changed_remaining]
+    if not account_ids:
+        return ctes, " SELECT NULL::bigint AS id, NULL::bigint AS version WHERE false", args
+    first = len(args) + 1
+    return ctes, _FLUSH_ACCOUNTS.format(p0=f"${first}", p1=f"${first + 1}"), [*args, account_ids, debts]

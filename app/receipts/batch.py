@@ -32,9 +32,9 @@ from app.accounts.view import Purchase, view_of, with_purchase
 from app.core import metrics
 from app.core.auth import Principal
 from app.core.context import AppContext, utcnow
-from app.core.db import node_unreachable
+from app.core.db import node_unreachable, rows_as_values
 from app.core.errors import AppError, conflict, unavailable
-from app.points.book import FLUSH_PARAMS, Book, flush_books
+from app.points.book import Book, flush_books
 from app.points.ids import Ids
 from rules import CompiledProgram, Lot, Outcome, Receipt, evaluate
 
@@ -231,8 +231,8 @@ async def _commit(ctx: AppContext, batch: list[_Confirm]) -> None:
                 answers[item] = (row.result, False)
                 done.append((item, outcome))
             unclaimed = [i.receipt.receipt_id for i in fresh if isinstance(answers[i], BaseException)]
-            versions = await flush_books(conn, [a.book for a in state.accounts.values()],
-                                         repository.confirmed_ctes(written, unclaimed, FLUSH_PARAMS + 1))
+            versions = await flush_books(conn, [a.book for a in state.accounts.values()], lambda first: (
+                repository.confirmed_ctes(written, unclaimed, first, rows_as_values(conn))))
     if fresh:  # before the answers: a read right after a confirm shows it
         await ctx.cache_accounts([(view, versions[a.row["id"]], changes_at) for a in state.accounts.values()
                                   if a.snapshot is not None for view, changes_at in [a.snapshot]])

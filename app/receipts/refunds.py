@@ -17,7 +17,7 @@ from app.core.auth import Principal
 from app.core.context import AppContext, utcnow
 from app.core.errors import AppError, conflict, not_found
 from app.core.idempotency import fingerprint
-from app.points.book import FLUSH_PARAMS, Book, flush_books
+from app.points.book import Book, flush_books
 from app.points.ids import Ids
 from rules import REVERSIBLE, decimal_text, refund_share
 
@@ -180,11 +180,11 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         result["lines"] = [{**line, "refunded_quantity": returned[line["line_id"]]} for line in result["lines"]]
         result["refunds"] = [*result.get("refunds", []), element]
         response = {**result, "refund": element}
-        versions = await flush_books(conn, [book] if book is not None else [], repository.refunded_ctes(
+        versions = await flush_books(conn, [book] if book is not None else [], lambda first: repository.refunded_ctes(
             owner_id, receipt_id, status=status, refunded_purchase=refunded_purchase,
             lines=[compact(line) for line in lines], links=links,
             result=result, refund_id=refund_id, fingerprint=print_, account_id=row["account_id"],
-            store_id=principal.store_id, response=response, first=FLUSH_PARAMS + 1))
+            store_id=principal.store_id, response=response, first=first))
         if account is not None:
             snapshot = (view, versions[account["id"]], changes_at)
     if snapshot is not None:

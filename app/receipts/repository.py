@@ -17,7 +17,8 @@ import asyncpg
 import orjson
 
 from app.accounts.repository import COLUMNS as ACCOUNT_COLUMNS
-from app.core.db import on_citus
+from app.core.db import on_citus, rows_as_values
+from app.core.rowsets import values_list
 
 _OWNER_BITS = 0x7FFF_FFFF_FFFF_FFFF
 _ACCOUNT_NAMES = ACCOUNT_COLUMNS.split(", ")
@@ -52,6 +53,11 @@ async def claim(conn: asyncpg.Connection, receipt_id: str, fingerprint: bytes, i
 async def claim_many(conn: asyncpg.Connection, claims: list[tuple[str, bytes, datetime]]) -> set[str]:
     """Claim many receipt ids in id order (the one order every batch takes); returns those claimed."""
     claims = sorted(claims)
+    if rows_as_values(conn):  # on Citus: routed row by row, not through the coordinator (app/core/rowsets.py)
+        values, args = values_list(claims, ("{}::text", "{}::bytea", "{}::timestamptz"), 1)
+        rows = await conn.fetch(f"INSERT INTO receipt_claims (receipt_id, fingerprint, issued_at) VALUES {values}"
+                                " ON CONFLICT (receipt_id) DO NOTHING RETURNING receipt_id", *args)
+        return {row["receipt_id"] for row in rows}
     rows = await conn.fetch(
         "INSERT INTO receipt_claims (receipt_id, fingerprint, issued_at)"
         " SELECT c.receipt_id, c.fingerprint, c.issued_at"
@@ -108,17 +114,20 @@ class Confirmed:
 # The confirmed receipts written under their owners, their claims naming the owners, and the claims of
 # `unclaimed` dropped; parameters numbered from {first}, so that the ledger's flush can carry them. The keys
 # are named with `= ANY`, and their absence said, so that Citus goes to their shards only (see book.py).
-_CONFIRMED_CTES = """
-owned AS (
+_OWNED_CTE = """owned AS (
     UPDATE receipt_claims SET owner_id = o.owner_id
     FROM unnest(${p0}::text[], ${p1}::bigint[]) AS o(receipt_id, owner_id)
     WHERE receipt_claims.receipt_id = o.receipt_id AND receipt_claims.receipt_id = ANY(${p0}::text[])
       AND cardinality(${p0}::text[]) > 0
-), dropped AS (
-    DELETE FROM receipt_claims WHERE receipt_id = ANY(${p11}::text[]) AND cardinality(${p11}::text[]) > 0
-), written AS (
-    INSERT INTO receipts (receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, status,
-                          program_version, purchase_amount, lines, links, result)
+)"""
+_DROPPED_CTE = """dropped AS (
+    DELETE FROM receipt_claims WHERE receipt_id = ANY(${p0}::text[]) AND cardinality(${p0}::text[]) > 0
+)"""
+_CLAIMS_CTES = "\n" + _OWNED_CTE + ", " + _DROPPED_CTE.replace("{p0}", "{p2}")
+_RECEIPT_COLUMNS = ("receipts (receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, status,"
+                    " program_version, purchase_amount, lines, links, result)")
+_WRITTEN_CTE = """, written AS (
+    INSERT INTO """ + _RECEIPT_COLUMNS + """
     SELECT r.receipt_id, r.owner_id, r.account_id, r.fingerprint, r.store_id, r.issued_at, 'confirmed',
            r.program_version, r.purchase_amount, r.lines::jsonb, r.links::jsonb, r.result::json
     FROM unnest(${p0}::text[], ${p1}::bigint[], ${p2}::bigint[], ${p3}::bytea[], ${p4}::text[],
@@ -126,26 +135,43 @@ owned AS (
          AS r(receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, program_version,
               purchase_amount, lines, links, result)
 )"""
+# each value's expression in the VALUES form (Citus: app/core/rowsets.py); documents go as text, as above
+_RECEIPT_VALUES = ("{}::text", "{}::bigint", "{}::bigint", "{}::bytea", "{}::text", "{}::timestamptz", "'confirmed'",
+                   "{}::int", "{}::bigint", "{}::text::jsonb", "{}::text::jsonb", "{}::text::json")
 
 
-def confirmed_ctes(receipts: list[Confirmed], unclaimed: list[str], first: int) -> tuple[str, list[Any]]:
+def confirmed_ctes(receipts: list[Confirmed], unclaimed: list[str], first: int,
+                   as_values: bool = False) -> tuple[str, list[Any]]:
     """The CTEs that write confirmed receipts (and drop the claims of `unclaimed`: receipts of a batch that
-    failed on their own, whose ids stay free), their parameters numbered from `first`; and the arguments."""
-    sql = _CONFIRMED_CTES.format(**{f"p{i}": first + i for i in range(12)})
-    return sql, [
-        [r.receipt_id for r in receipts], [r.owner_id for r in receipts], [r.account_id for r in receipts],
-        [r.fingerprint for r in receipts], [r.store_id for r in receipts], [r.issued_at for r in receipts],
-        [r.program_version for r in receipts], [r.purchase_amount for r in receipts],
-        # documents as JSON text: a list of lines would be taken for an array dimension
-        [_json(r.lines) for r in receipts], [_json(r.links) for r in receipts], [_json(r.result) for r in receipts],
-        unclaimed,
-    ]
+    failed on their own, whose ids stay free), their parameters numbered from `first`; and the arguments.
+    `as_values`: the receipts as a VALUES list (Citus), and no CTE that writes nothing (see book.py's
+    `_values_flush`); "" when nothing is written."""
+    # documents as JSON text: a list of lines would be taken for an array dimension
+    rows = [(r.receipt_id, r.owner_id, r.account_id, r.fingerprint, r.store_id, r.issued_at, r.program_version,
+             r.purchase_amount, _json(r.lines), _json(r.links), _json(r.result)) for r in receipts]
+    if not as_values:
+        sql = _CLAIMS_CTES.format(p0=first, p1=first + 1, p2=first + 2)
+        sql += _WRITTEN_CTE.format(**{f"p{i}": first + 3 + i for i in range(11)})
+        return sql, [[r.receipt_id for r in receipts], [r.owner_id for r in receipts], unclaimed,
+                     *[list(column) for column in (zip(*rows, strict=True) if rows else [()] * 11)]]
+    ctes: list[str] = []
+    args: list[Any] = []
+    if rows:
+        ctes.append(_OWNED_CTE.format(p0=first, p1=first + 1))
+        values, args = values_list(rows, _RECEIPT_VALUES, first + 2)
+        args = [[r.receipt_id for r in receipts], [r.owner_id for r in receipts], *args]
+        ctes.append(f"written AS (INSERT INTO {_RECEIPT_COLUMNS} VALUES {values})")
+    if unclaimed:
+        ctes.append(_DROPPED_CTE.format(p0=first + len(args)))
+        args.append(unclaimed)
+    return ", ".join(ctes), args
 
 
 async def insert_confirmed_many(conn: asyncpg.Connection, receipts: list[Confirmed], unclaimed: list[str]) -> None:
     """Write confirmed receipts in a statement of their own (a batch writes them with its ledger flush)."""
-    ctes, args = confirmed_ctes(receipts, unclaimed, 1)
-    await conn.execute("WITH " + ctes + " SELECT 1", *args)
+    ctes, args = confirmed_ctes(receipts, unclaimed, 1, rows_as_values(conn))
+    if ctes:
+        await conn.execute("WITH " + ctes + " SELECT 1", *args)
 
 
 async def lock_account_finding_refund(conn: asyncpg.Connection, account_id: int, receipt_id: str,
