@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from app.core.settings import get_settings
+from app.keys.service import ROLES
 from rules import ProgramError, dump_program, load_program
 
 EXAMPLE_PROGRAM = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
@@ -301,7 +302,8 @@ def parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="API keys")
     keys_sub = keys.add_subparsers(dest="action", required=True)
     create = keys_sub.add_parser("create", help="print a new key (only its hash is stored)")
-    create.add_argument("--role", choices=("pos", "admin"), required=True)
+    create.add_argument("--role", choices=ROLES, required=True,
+                        help="pos: the till; marketer: campaigns, program, templates, segments, reports; admin: all")
     create.add_argument("--store", default=None, help="bind a pos key to one store")
     listing = keys_sub.add_parser("list", help="every key: id, role, store, created_at, revoked_at (never the key)")
     listing.add_argument("--format", choices=("table", "json"), default="table")
