@@ -81,7 +81,8 @@ def test_every_publish_keeps_its_author_and_note(svc: Service, marketer: tuple[h
     # newest first; the newest is the active one, and only it
     assert [entry["version"] for entry in versions] == sorted(mine, reverse=True)
     assert [entry["active"] for entry in versions] == [True] + [False] * (len(versions) - 1)
-    assert _history(client)["active_version"] == first + 3 == int(svc.client().get("/v1/program").headers["Program-Version"])
+    active = int(svc.client().get("/v1/program").headers["Program-Version"])
+    assert _history(client)["active_version"] == first + 3 == active
     assert all(entry["created_at"].endswith("+00:00") for entry in versions)
 
 
@@ -151,7 +152,7 @@ def test_the_diff_of_two_versions(svc: Service) -> None:
     assert (same["added"], same["removed"], same["changed"], same["settings"]) == ([], [], [], [])
     assert_problem(admin.get(f"/v1/program/versions/{after}/diff", params={"against": 999999}), 404,
                    "program_version_not_found")
-    assert_problem(admin.get(f"/v1/program/versions/999999/diff", params={"against": after}), 404,
+    assert_problem(admin.get("/v1/program/versions/999999/diff", params={"against": after}), 404,
                    "program_version_not_found")
     assert_problem(admin.get(f"/v1/program/versions/{after}/diff"), 422, "validation_error")  # against is required
 
@@ -200,7 +201,8 @@ def test_bad_rollbacks_and_notes_change_nothing(svc: Service) -> None:
 def test_a_rollback_to_a_document_that_no_longer_holds_is_refused_with_paths(svc: Service) -> None:
     """The old version names a custom segment that has since been deleted: 422 with the path, nothing published."""
     admin = svc.client()
-    segment = admin.put("/v1/segments/big-spenders", json={"name": "Big spenders", "filter": {"all": [{"ltv": {"gte": 100}}]}})
+    segment = admin.put("/v1/segments/big-spenders",
+                        json={"name": "Big spenders", "filter": {"all": [{"ltv": {"gte": 100}}]}})
     assert segment.status_code == 201, segment.text
     targeted = {**WINTER, "when": {"segments": ["big-spenders"]}}
     old = _put(admin, campaigns=[CARE, targeted])

@@ -47,7 +47,8 @@ async def list_campaigns(
 
 
 @router.get("/{campaign_id}", responses=CAMPAIGN_RESPONSE, summary="One campaign as in the program document")
-async def get_campaign(campaign_id: CampaignIdPath, request: Request, _: Principal = Depends(auth.marketer)) -> Response:
+async def get_campaign(campaign_id: CampaignIdPath, request: Request,
+                       _: Principal = Depends(auth.marketer)) -> Response:
     program = request.app.state.ctx.programs.current
     campaign = service.find(program, campaign_id)
     if any(t in request.headers.get("accept", "") for t in YAML_TYPES):

@@ -1,4 +1,5 @@
-"""Keys (roles pos, marketer, admin): created with 256 random bits, shown once, stored as a hash; listed and revoked by id."""
+"""Keys (roles pos, marketer, admin): created with 256 random bits, shown once, stored as a hash; listed and
+revoked by id."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
 from app.accounts.endpoints import CardPath
-from app.core.auth import bearer_key
+from app.core.auth import Principal, bearer_key
 from app.core.errors import AppError
 from app.customers import insights
 
@@ -48,16 +48,27 @@ def presented_key(authorization: str) -> str | None:
     return password if colon and password else None
 
 
-async def marketer(request: Request) -> None:
-    """A marketer or admin key, as a Bearer token or as the Basic password; a dependency, so that without one
-    the answer is the challenge whatever the query says."""
+async def _principal(request: Request) -> Principal:
+    """The key, as a Bearer token or as the Basic password; without one the answer is the challenge whatever
+    the query says (the dependencies below run before the query is read)."""
     key = presented_key(request.headers.get("authorization", ""))
-    principal = await request.app.state.keys.find(request.app.state.db, key) if key else None
+    principal: Principal | None = await request.app.state.keys.find(request.app.state.db, key) if key else None
     if principal is None:
         raise AppError(401, "unauthorized", "sign in with a marketer or admin key as the password (any user name)",
                        headers={"WWW-Authenticate": f'Basic realm="{REALM}"'})
-    if not principal.edits_program:
+    return principal
+
+
+async def marketer(request: Request) -> None:
+    """The report pages: a marketer or an admin key."""
+    if not (await _principal(request)).edits_program:
         raise AppError(403, "forbidden", "the reports page needs a marketer or admin key")
+
+
+async def admin(request: Request) -> None:
+    """One customer's card (balance and profile, as GET /v1/accounts/{card}/insights): an admin key."""
+    if not (await _principal(request)).is_admin:
+        raise AppError(403, "forbidden", "a customer's card needs an admin key")
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
@@ -76,7 +87,7 @@ async def segment_page(segment: Annotated[str, Path(max_length=16)], request: Re
 
 
 @router.get("/reports/customers/{card}", response_class=HTMLResponse, include_in_schema=False)
-async def customer_card_page(card: CardPath, request: Request, _: None = Depends(marketer)) -> HTMLResponse:
+async def customer_card_page(card: CardPath, request: Request, _: None = Depends(admin)) -> HTMLResponse:
     """One customer's card, as GET /v1/accounts/{card}/insights answers it."""
     return HTMLResponse(customer_page.render_card(await insights.insights(request.app.state.ctx, card)),
                         headers=_HEADERS)

@@ -56,7 +56,6 @@ CAMPAIGN_RESPONSES: dict[int | str, dict[str, Any]] = {
     **PROBLEM_RESPONSES,
     200: {"description": "the campaign, as PUT /v1/campaigns/{id} and the program document take it",
           "content": {"application/json": {"schema": CAMPAIGN_SCHEMA}}},
-    404: {**PROBLEM_RESPONSES[404], "description": "`template_not_found`"},
     422: {**PROBLEM_RESPONSES[422], "description": "`invalid_template_params` with `errors: [{path, message}]`, "
                                                    "paths of the parameters; `invalid_json`"},
 }

@@ -10,8 +10,16 @@ import pytest
 
 from app.core.errors import AppError
 from app.templates import AIMS, TEMPLATES, build, listing
-from app.templates.catalogue import BrandParams, NForMParams, brand_points, n_for_m, threshold_discount, tier_push
-from app.templates.catalogue import ThresholdParams, TierPushParams
+from app.templates.catalogue import (
+    BrandParams,
+    NForMParams,
+    ThresholdParams,
+    TierPushParams,
+    brand_points,
+    n_for_m,
+    threshold_discount,
+    tier_push,
+)
 from rules import load_program, parse_program
 
 EXAMPLE = load_program((Path(__file__).resolve().parents[2] / "rules" / "examples" / "program.yaml").read_text(),
