@@ -12,7 +12,7 @@ from app.core import auth
 from app.core.auth import Principal
 from app.core.errors import AppError
 from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, nul_errors, read_body, read_model
-from rules import ProgramError, dump_program, parse_program
+from rules import ProgramError
 
 from . import service, versions
 from .schemas import DIFF_RESPONSE, ROLLBACK_RESPONSES, VERSION_RESPONSE, VERSIONS_RESPONSE, RollbackRequest
@@ -68,13 +68,10 @@ async def get_program(request: Request, _: Principal = Depends(auth.marketer)) -
 
 
 def _document(request: Request, version: int, document: dict[str, Any]) -> Response:
-    """A program document as JSON, or as YAML when the Accept header asks for it."""
+    """A program document (as `Program.document()` gives it) as JSON, or as YAML when Accept asks for it."""
     headers = {"Program-Version": str(version)}
     if any(t in request.headers.get("accept", "") for t in YAML_TYPES):
-        try:
-            text = dump_program(parse_program(document), "yaml")
-        except ProgramError:  # stored under older rules: shown as stored
-            text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)  # as rules.dump_program does
         return Response(text, media_type="application/yaml", headers=headers)
     return json_response(document, headers=headers)
 
