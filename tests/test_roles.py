@@ -175,3 +175,13 @@ def test_the_cli_creates_marketer_keys_and_refuses_unknown_roles(svc: Service) -
     assert refused.returncode == 2 and "marketer" in refused.stderr
     bound = svc.cli("keys", "create", "--role", "marketer", "--store", "s1")
     assert bound.returncode == 2 and "pos keys only" in bound.stderr
+
+
+def test_a_marketer_signs_in_to_the_report_pages_with_basic_auth(svc: Service) -> None:
+    """A browser sends the key as the Basic password: the report pages take a marketer's, the customer's card
+    (balance and profile) does not."""
+    key = svc.key("marketer")
+    assert httpx.get(f"{svc.url}/reports", auth=("marketing", key)).status_code == 200
+    refused = httpx.get(f"{svc.url}/reports/customers/2900000000001", auth=("marketing", key))
+    assert_problem(refused, 403, "forbidden")
+    assert "admin" in refused.json()["detail"]
