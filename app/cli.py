@@ -79,7 +79,8 @@ def cmd_program(args: argparse.Namespace) -> int:
 
     async def load(conn: asyncpg.Connection) -> int:
         async with conn.transaction():
-            return await service.save(conn, program)  # the custom segments its campaigns name must exist
+            # the custom segments its campaigns name must exist; no key, so no author
+            return await service.save(conn, program, service.Publication(None, args.note or None))
     try:
         version = asyncio.run(_with_conn(load))
     except ProgramError as error:
@@ -295,6 +296,8 @@ def parser() -> argparse.ArgumentParser:
     for action in ("check", "load"):
         p = program_sub.add_parser(action)
         p.add_argument("file", help="YAML or JSON (by extension)")
+        if action == "load":
+            p.add_argument("--note", default=None, help="why this version, shown in GET /v1/program/versions")
     export = program_sub.add_parser("export")
     export.add_argument("--format", choices=("yaml", "json"), default="yaml")
     program.set_defaults(func=cmd_program)

@@ -86,12 +86,15 @@ def test_every_publish_keeps_its_author_and_note(svc: Service, marketer: tuple[h
     assert all(entry["created_at"].endswith("+00:00") for entry in versions)
 
 
-def test_a_version_the_cli_loads_has_no_author_nor_note(svc: Service, tmp_path: Path) -> None:
+def test_a_version_the_cli_loads_has_no_author_and_its_own_note(svc: Service, tmp_path: Path) -> None:
     path = tmp_path / "program.yaml"
     path.write_text(program(campaigns=[CARE]))
     assert svc.cli("program", "load", str(path)).returncode == 0
     newest = _history(svc.client(), limit=1)["versions"][0]
     assert (newest["author"], newest["note"], newest["campaigns"]) == (None, None, 1)
+    assert svc.cli("program", "load", str(path), "--note", "from the repository").returncode == 0
+    newest = _history(svc.client(), limit=1)["versions"][0]
+    assert (newest["author"], newest["note"]) == (None, "from the repository")
 
 
 def test_the_history_pages_without_gaps_or_repeats(svc: Service) -> None:
