@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from app.core.settings import get_settings
+from app.keys.service import ROLES
 from rules import ProgramError, dump_program, load_program
 
 EXAMPLE_PROGRAM = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
@@ -78,7 +79,8 @@ def cmd_program(args: argparse.Namespace) -> int:
 
     async def load(conn: asyncpg.Connection) -> int:
         async with conn.transaction():
-            return await service.save(conn, program)  # the custom segments its campaigns name must exist
+            # the custom segments its campaigns name must exist; no key, so no author
+            return await service.save(conn, program, service.Publication(None, args.note or None))
     try:
         version = asyncio.run(_with_conn(load))
     except ProgramError as error:
@@ -294,6 +296,8 @@ def parser() -> argparse.ArgumentParser:
     for action in ("check", "load"):
         p = program_sub.add_parser(action)
         p.add_argument("file", help="YAML or JSON (by extension)")
+        if action == "load":
+            p.add_argument("--note", default=None, help="why this version, shown in GET /v1/program/versions")
     export = program_sub.add_parser("export")
     export.add_argument("--format", choices=("yaml", "json"), default="yaml")
     program.set_defaults(func=cmd_program)
@@ -301,7 +305,8 @@ def parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="API keys")
     keys_sub = keys.add_subparsers(dest="action", required=True)
     create = keys_sub.add_parser("create", help="print a new key (only its hash is stored)")
-    create.add_argument("--role", choices=("pos", "admin"), required=True)
+    create.add_argument("--role", choices=ROLES, required=True,
+                        help="pos: the till; marketer: campaigns, program, templates, segments, reports; admin: all")
     create.add_argument("--store", default=None, help="bind a pos key to one store")
     listing = keys_sub.add_parser("list", help="every key: id, role, store, created_at, revoked_at (never the key)")
     listing.add_argument("--format", choices=("table", "json"), default="table")

@@ -43,6 +43,7 @@ from app.reports.rollup import roll_up_forever
 from app.reports.web import router as reports_page_router
 from app.segments.endpoints import router as segments_router
 from app.segments.refresh import refresh_forever
+from app.templates.endpoints import router as templates_router
 from rules import Program
 
 DESCRIPTION = """The loyalty processing service behind cash registers and online checkouts.
@@ -53,19 +54,18 @@ Money and points are integers in minor units. Errors are RFC 9457 problem+json w
 
 ROUTERS: tuple[APIRouter, ...] = (receipts_router, accounts_router, customers_router, program_router,
                                   campaigns_router, coupons_router, certificates_router, reports_router,
-                                  segments_router, ops.router)
+                                  segments_router, templates_router, ops.router)
 
 
 def route_roles() -> dict[tuple[str, str], str | None]:
-    """(METHOD, path) of every documented route → the role its key needs: `admin` for routes that depend on
-    `auth.admin`, `pos` (any key) for those that depend on `auth.pos`, None for the open ops routes."""
+    """(METHOD, path) of every documented route → the role its key needs (app.core.auth.role_of): `admin`,
+    `marketer` (marketer or admin keys), `pos` (pos or admin keys), None for the open ops routes."""
     roles: dict[tuple[str, str], str | None] = {}
     for router in ROUTERS:
         for route in router.routes:
             if not isinstance(route, APIRoute) or not route.include_in_schema:
                 continue
-            calls = {dependency.call for dependency in route.dependant.dependencies}
-            role = "admin" if auth.admin in calls else "pos" if auth.pos in calls else None
+            role = auth.role_of({dependency.call for dependency in route.dependant.dependencies})
             for method in route.methods or ():
                 roles[(method, route.path)] = role
     return roles
@@ -158,7 +158,9 @@ def _document_auth(schema: dict[str, Any]) -> None:
     non-OAuth requirement name roles; `x-role` says the same for tools that ignore them)."""
     schema["components"]["securitySchemes"] = {"bearer": {
         "type": "http", "scheme": "bearer",
-        "description": "an API key (`bonus-engine keys create`); role `pos` (registers) or `admin` (everything)",
+        "description": ("an API key (`bonus-engine keys create`); role `pos` (registers), `marketer` (campaigns, "
+                        "program, templates, segments, reports) or `admin` (everything); a route's role says "
+                        "which it needs, and an admin key may call every route"),
     }}
     for (method, path), role in route_roles().items():
         if role is not None:

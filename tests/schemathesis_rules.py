@@ -20,8 +20,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import schemathesis
+from pydantic import ValidationError
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from app.templates import TEMPLATES
 from rules import normalize_code
 
 MAX_BODY_BYTES = 1_048_576  # BONUS_ENGINE_MAX_BODY_BYTES' default
@@ -169,6 +171,8 @@ def beyond_json_schema(case: Any, status: int, problem: dict[str, Any]) -> bool:
         return _errors_beyond(case, problem)
     if code == "campaign_id_mismatch":  # the body's id against the path's
         return (_body(case) or {}).get("id") not in (None, (case.path_parameters or {}).get("campaign_id"))
+    if code == "invalid_template_params":  # the body takes one template's parameters: the path's
+        return _not_the_paths_template(case) or _errors_beyond(case, problem)
     if code == "segment_id_mismatch":
         return (_body(case) or {}).get("id") not in (None, (case.path_parameters or {}).get("segment_id"))
     if code in ("receipt_too_old", "receipt_in_future"):
@@ -180,6 +184,18 @@ def beyond_json_schema(case: Any, status: int, problem: dict[str, Any]) -> bool:
     # the service's data: a refund's line that is not on the receipt, a batch for a campaign that is not a
     # coupon campaign without a shared code in the active program
     return code in ("line_not_found", "campaign_not_coupon")
+
+
+def _not_the_paths_template(case: Any) -> bool:
+    """The body is one of the templates' parameters (the schema's anyOf), but not the path's template's."""
+    template = TEMPLATES.get((case.path_parameters or {}).get("template_id", ""))
+    if template is None:
+        return False
+    try:
+        template.params.model_validate(_body(case))
+    except ValidationError:
+        return True
+    return False
 
 
 def _problem(response: Any) -> dict[str, Any]:

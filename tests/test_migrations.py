@@ -213,3 +213,18 @@ def test_receipt_documents_use_lz4_where_the_server_has_it(servers: Servers) -> 
     expected = "l" if has_lz4 else ""
     assert methods == {("receipts", "lines"): expected, ("receipts", "links"): expected,
                        ("receipts", "result"): expected, ("refunds", "refund"): expected}
+
+
+def test_0013_adds_author_and_note_and_the_marketer_role(servers: Servers) -> None:
+    """Versions saved before 0013 have no author nor note; marketer keys exist from 0013 on and go with a
+    downgrade (the older check does not know the role); up, down and up again give a fresh head's schema."""
+    url = migrated_to(servers, "0012")
+    sql(url, "INSERT INTO programs (version, document) VALUES (1, '{\"tiers\": {}}')")
+    upgrade(url, "0013")
+    assert sql(url, "SELECT version, author, note FROM programs") == [{"version": 1, "author": None, "note": None}]
+    sql(url, "INSERT INTO api_keys (key_hash, role) VALUES ('\\x01', 'marketer'), ('\\x02', 'pos')")
+    downgrade(url, "0012")
+    assert schema_of(url) == schema_of(migrated_to(servers, "0012"))
+    assert [row["role"] for row in sql(url, "SELECT role FROM api_keys")] == ["pos"]
+    upgrade(url)
+    assert schema_of(url) == schema_of(servers.new_database())

@@ -85,7 +85,8 @@ def api_schema(st_service: Service) -> Any:
 @pytest.fixture(scope="module")
 def keys(st_service: Service) -> dict[str, list[str]]:
     """The keys each role's routes are called with."""
-    return {"admin": [ADMIN_KEY], "pos": [ADMIN_KEY, st_service.key("pos"), st_service.key("pos", "s17")]}
+    return {"admin": [ADMIN_KEY], "pos": [ADMIN_KEY, st_service.key("pos"), st_service.key("pos", "s17")],
+            "marketer": [ADMIN_KEY, st_service.key("marketer")]}
 
 
 def _recent(case: Any, minutes: int) -> None:

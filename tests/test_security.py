@@ -48,19 +48,19 @@ MIB = 1024 * 1024
 
 
 def _routes() -> list[tuple[str, str, str | None]]:
-    """(method, path, role) of every route: `admin` if it depends on auth.admin, `pos` on auth.pos."""
+    """(method, path, role) of every route: `admin` if it depends on auth.admin, `marketer` on auth.marketer,
+    `pos` on auth.pos (app.core.auth.role_of; tests/test_roles.py tries every role on every route)."""
     found = []
     for router in ROUTERS:
         for route in router.routes:
             if isinstance(route, APIRoute):
-                calls = {dependency.call for dependency in route.dependant.dependencies}
-                role = "admin" if auth.admin in calls else "pos" if auth.pos in calls else None
+                role = auth.role_of({dependency.call for dependency in route.dependant.dependencies})
                 found += [(method, route.path, role) for method in sorted(route.methods)]
     return sorted(found, key=lambda r: (r[1], r[0]))
 
 
 ROUTES = _routes()
-ADMIN_ROUTES = [(method, path) for method, path, role in ROUTES if role == "admin"]
+ADMIN_ROUTES = [(method, path) for method, path, role in ROUTES if role in ("admin", "marketer")]
 KEYED_ROUTES = [(method, path) for method, path, role in ROUTES if role is not None]
 # Routes that take a body (they are read with a limit): those the OpenAPI schema gives a requestBody.
 BODY_ROUTES = [("POST", "/v1/receipts/calculate"), ("POST", "/v1/receipts"),
@@ -101,17 +101,19 @@ def test_the_routes_and_their_roles_are_what_the_schema_documents(svc: Service) 
             continue
         operation = schema["paths"][path][method.lower()]
         assert operation.get("x-role") == role, (method, path)
-    # what the contract says is admin-only, and nothing of the register's work
+    # what the contract says is admin-only (or for marketers too), and nothing of the register's work
     assert {("POST", "/v1/accounts/{card}/adjustments"), ("POST", "/v1/accounts/{card}/block"),
-            ("PUT", "/v1/program"), ("GET", "/v1/program"), ("POST", "/v1/coupons/batches"),
-            ("POST", "/v1/gift-certificates"), ("DELETE", "/v1/campaigns/{campaign_id}")} <= set(ADMIN_ROUTES)
+            ("POST", "/v1/coupons/batches"), ("POST", "/v1/gift-certificates")} <= {
+        (method, path) for method, path, role in ROUTES if role == "admin"}
+    assert {("PUT", "/v1/program"), ("GET", "/v1/program"), ("DELETE", "/v1/campaigns/{campaign_id}"),
+            ("POST", "/v1/program/rollback")} <= {(method, path) for method, path, role in ROUTES if role == "marketer"}
     assert not {("POST", "/v1/receipts"), ("GET", "/v1/accounts/{card}"),
                 ("GET", "/v1/gift-certificates/{code}")} & set(ADMIN_ROUTES)
     assert {path for _, path, role in ROUTES if role is None} == {"/metrics", "/healthz", "/readyz"}
 
 
 @pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES, ids=_ids(ADMIN_ROUTES))
-def test_pos_keys_get_403_on_every_admin_route(svc: Service, pos_keys: dict[str, str], method: str,
+def test_pos_keys_get_403_on_every_admin_and_marketer_route(svc: Service, pos_keys: dict[str, str], method: str,
                                                path: str) -> None:
     version = svc.client().get("/v1/program").headers["program-version"]
     body = {"not_a_field": 1}  # refused by every body: if the key got through, nothing could change

@@ -59,7 +59,7 @@ async def _cached(scope: Scope, card: str) -> bytes | None:
         principal = await state.keys.find(state.db, key)
     except Exception:  # a key not seen for 5 s needs PostgreSQL: if it is away, the endpoint answers
         return None
-    if principal is None:
+    if principal is None or not principal.serves_tills:  # the endpoint answers 401 or 403
         return None
     ctx = state.ctx
     if ctx.programs.loaded is None:

@@ -126,7 +126,8 @@ def _index_of(campaigns: list[dict[str, Any]], campaign_id: str) -> int | None:
     return next((i for i, campaign in enumerate(campaigns) if campaign.get("id") == campaign_id), None)
 
 
-async def put(ctx: AppContext, campaign: dict[str, Any]) -> tuple[dict[str, Any], bool, int]:
+async def put(ctx: AppContext, campaign: dict[str, Any],
+              by: programs.Publication = programs.Publication()) -> tuple[dict[str, Any], bool, int]:
     """Create or replace `campaign` (in place, or appended); returns it as stored, whether it is new,
     and the new program version, which this worker uses at once."""
     async with ctx.db.transaction() as conn:
@@ -140,7 +141,7 @@ async def put(ctx: AppContext, campaign: dict[str, Any]) -> tuple[dict[str, Any]
             campaigns[index] = campaign
         program = _validated({**document, "campaigns": campaigns}, index)
         try:
-            version = await programs.save(conn, program)
+            version = await programs.save(conn, program, by)
         except ProgramError as error:  # a custom segment it names does not exist
             raise _invalid("the campaign is invalid; paths are relative to it",
                            [_relative(e, index) for e in error.errors]) from None
@@ -148,7 +149,7 @@ async def put(ctx: AppContext, campaign: dict[str, Any]) -> tuple[dict[str, Any]
     return campaign_json(program.campaigns[index]), created, version
 
 
-async def delete(ctx: AppContext, campaign_id: str) -> int:
+async def delete(ctx: AppContext, campaign_id: str, by: programs.Publication = programs.Publication()) -> int:
     """Remove a campaign; returns the new program version (nothing is saved when it is absent)."""
     async with ctx.db.transaction() as conn:
         document, campaigns = await _latest_campaigns(conn)
@@ -157,6 +158,6 @@ async def delete(ctx: AppContext, campaign_id: str) -> int:
             raise not_found("campaign_not_found", f"no campaign {campaign_id!r} in the program")
         del campaigns[index]
         program = _validated({**document, "campaigns": campaigns}, None)
-        version = await programs.save(conn, program)
+        version = await programs.save(conn, program, by)
     ctx.programs.installed(version, program)
     return version

@@ -1,4 +1,9 @@
-"""Bearer keys with roles `pos` and `admin`; a pos key may be bound to one store."""
+"""Bearer keys with roles `pos`, `marketer` and `admin`; a pos key may be bound to one store.
+
+Who may do what (docs/security.md): `pos` the till's work (receipts, accounts, certificates look-up);
+`marketer` the program (campaigns, versions, templates), segments and reports, nothing of the till's work nor
+of balances, keys or certificates; `admin` everything. Each route depends on one of `pos`, `marketer` or
+`admin` below, and `role_of` names which for the schema and the tests."""
 
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ from .db import Database
 from .errors import AppError
 
 _T = TypeVar("_T")
+
+TILL_ROLES = ("pos", "admin")
+MARKETING_ROLES = ("marketer", "admin")
 
 _CACHE_TTL_S = 5.0  # a revoked key stops working within this many seconds
 # Valid keys a worker remembers at once. Every till and back office holds one key and presents it on every
@@ -41,6 +49,16 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def serves_tills(self) -> bool:
+        """pos and admin keys: receipts, accounts and balances. A marketer key does not."""
+        return self.role in TILL_ROLES
+
+    @property
+    def edits_program(self) -> bool:
+        """marketer and admin keys: campaigns, program versions, templates, segments and reports."""
+        return self.role in MARKETING_ROLES
 
     def check_store(self, store_id: str) -> None:
         if not self.is_admin and self.store_id is not None and self.store_id != store_id:
@@ -137,14 +155,39 @@ def _unauthorized(detail: str) -> AppError:
     return AppError(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def pos(request: Request) -> Principal:
-    """Any valid key: pos keys and admin keys alike."""
+async def _any_key(request: Request) -> Principal:
     principal: Principal = await request.app.state.keys.principal(request)
     return principal
 
 
+async def pos(request: Request) -> Principal:
+    """The till's routes: pos keys and admin keys alike (not marketer keys)."""
+    principal = await _any_key(request)
+    if not principal.serves_tills:
+        raise AppError(403, "forbidden", "this route needs a pos or admin key")
+    return principal
+
+
+async def marketer(request: Request) -> Principal:
+    """The marketer's routes (campaigns, program, templates, segments, reports): marketer and admin keys."""
+    principal = await _any_key(request)
+    if not principal.edits_program:
+        raise AppError(403, "forbidden", "this route needs a marketer or admin key")
+    return principal
+
+
 async def admin(request: Request) -> Principal:
-    principal = await pos(request)
+    principal = await _any_key(request)
     if not principal.is_admin:
         raise AppError(403, "forbidden", "this route needs an admin key")
     return principal
+
+
+def role_of(calls: set[Callable[..., object]]) -> str | None:
+    """The role a route needs, from the calls of its dependencies: `admin`, `marketer` (or admin), `pos` (or
+    admin), or None for an open route."""
+    if admin in calls:
+        return "admin"
+    if marketer in calls:
+        return "marketer"
+    return "pos" if pos in calls else None

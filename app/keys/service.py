@@ -1,4 +1,5 @@
-"""Keys: created with 256 random bits, shown once, stored as a hash; listed and revoked by id."""
+"""Keys (roles pos, marketer, admin): created with 256 random bits, shown once, stored as a hash; listed and
+revoked by id."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import asyncpg
 
 from . import repository
 
-ROLES = ("pos", "admin")
+ROLES = ("pos", "marketer", "admin")  # app.core.auth says what each may do
 
 
 def hash_key(key: str) -> bytes:

@@ -17,11 +17,13 @@ async def latest_version(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT coalesce(max(version), 0) FROM programs"))
 
 
-async def insert_next(conn: asyncpg.Connection, document: dict[str, Any]) -> int:
+async def insert_next(conn: asyncpg.Connection, document: dict[str, Any], author: str | None = None,
+                      note: str | None = None) -> int:
     """Store a new version; the table lock serializes concurrent PUTs so versions never collide."""
     await conn.execute(_LOCK)
     version = int(await conn.fetchval("SELECT coalesce(max(version), 0) + 1 FROM programs"))
-    await conn.execute("INSERT INTO programs (version, document) VALUES ($1, $2)", version, document)
+    await conn.execute("INSERT INTO programs (version, document, author, note) VALUES ($1, $2, $3, $4)",
+                       version, document, author, note)
     await conn.execute("SELECT pg_notify('bonus_program', $1)", str(version))
     return version
 
@@ -35,3 +37,16 @@ async def latest_locked(conn: asyncpg.Connection) -> asyncpg.Record | None:
 
 async def by_version(conn: asyncpg.Connection, version: int) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT version, document FROM programs WHERE version = $1", version)
+
+
+async def history(conn: asyncpg.Connection, before: int | None, limit: int) -> list[asyncpg.Record]:
+    """Versions newest first, below `before` when given: who published each, why, and how many campaigns."""
+    return list(await conn.fetch(
+        """
+        SELECT version, created_at, author, note,
+               coalesce(jsonb_array_length(document -> 'campaigns'), 0) AS campaigns
+        FROM programs WHERE $1::integer IS NULL OR version < $1
+        ORDER BY version DESC LIMIT $2
+        """,
+        before, limit,
+    ))

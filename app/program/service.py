@@ -4,18 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 import asyncpg
 
 from app.core import metrics
+from app.core.auth import Principal
 from app.core.db import Database
 from app.core.errors import AppError
+from app.core.http import nul_errors
 from app.segments import repository as segments
 from rules import CompiledProgram, Program, ProgramError, compile_program, parse_program, read_document
 
 from . import repository
 
 log = logging.getLogger("bonus_engine.program")
+
+
+MAX_NOTE_CHARS = 500  # a publish note: a sentence or two on why, shown in the history
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """Who publishes a version and why, stored beside it (NULL for the CLI, which has no key)."""
+
+    author: str | None = None
+    note: str | None = None
+
+
+def publication(principal: Principal, note: str | None) -> Publication:
+    """The author is the key's id (`bootstrap` for the bootstrap admin key); an empty note is no note."""
+    if note is not None and (errors := nul_errors(note, ("note",))):
+        raise AppError(422, "validation_error", "the request is invalid", errors=errors)
+    return Publication(principal.key_id, note or None)
 
 
 def validate(text: bytes | str, fmt: str) -> Program:
@@ -29,9 +50,10 @@ def invalid(error: ProgramError) -> AppError:
     return AppError(422, "invalid_program", "the program document is invalid", errors=error.errors)
 
 
-async def save(conn: asyncpg.Connection, program: Program) -> int:
+async def save(conn: asyncpg.Connection, program: Program, by: Publication = Publication()) -> int:
     """Store a new version; ProgramError when a campaign names a custom segment that does not exist (the
-    ones it names are held against deletion until the caller commits)."""
+    ones it names are held against deletion until the caller commits). Every worker installs it within
+    `program_poll_ms` (ProgramHolder polls for the newest version; the saving worker at once)."""
     named = program.custom_segments()
     if named:
         found = await segments.existing(conn, sorted(named))
@@ -39,7 +61,7 @@ async def save(conn: asyncpg.Connection, program: Program) -> int:
                    for segment_id, paths in named.items() if segment_id not in found for path in paths]
         if missing:
             raise ProgramError(missing)
-    return await repository.insert_next(conn, program.document())
+    return await repository.insert_next(conn, program.document(), by.author, by.note)
 
 
 class ProgramHolder:

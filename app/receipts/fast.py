@@ -105,7 +105,7 @@ async def _principal(scope: Scope, state: Any) -> Principal | None:
         found: Principal | None = await state.keys.find(state.db, key)
     except Exception:  # a key not seen for 5 s needs PostgreSQL: if it is away, the endpoint answers
         return None
-    return found
+    return found if found is not None and found.serves_tills else None  # else the endpoint answers 401 or 403
 
 
 def _receipt(body: bytes) -> Receipt | None:

@@ -42,14 +42,14 @@ def period(request: Request, from_: From = None, to: To = None, store: Store = N
 
 @router.get("/program", response_model=ProgramReport,
             summary="Program KPIs: receipts, identified share, checks, members, points, liability")
-async def program(request: Request, _: Principal = Depends(auth.admin),
+async def program(request: Request, _: Principal = Depends(auth.marketer),
                   chosen: service.Period = Depends(period)) -> Response:
     return json_response(await service.program_report(request.app.state.ctx, chosen))
 
 
 @router.get("/campaigns", response_model=CampaignsReport,
             summary="Per campaign: receipts touched, discount, points, coupon uses, touched vs untouched checks")
-async def campaigns(request: Request, _: Principal = Depends(auth.admin),
+async def campaigns(request: Request, _: Principal = Depends(auth.marketer),
                     chosen: service.Period = Depends(period)) -> Response:
     return json_response(await service.campaigns_report(request.app.state.ctx, chosen))
 
@@ -63,14 +63,14 @@ def chain_period(request: Request, from_: From = None, to: To = None) -> service
             summary="A campaign's eligible members with it against its control group: revenue per member, its "
                     "95% intervals, the difference, cost, incremental revenue and return per unit of cost")
 async def campaign_uplift(campaign_id: Annotated[str, Path(pattern=service.CAMPAIGN_PATTERN)], request: Request,
-                          _: Principal = Depends(auth.admin),
+                          _: Principal = Depends(auth.marketer),
                           chosen: service.Period = Depends(chain_period)) -> Response:
     return json_response(await service.uplift_report(request.app.state.ctx, campaign_id, chosen))
 
 
 @router.get("/stores", response_model=StoresReport,
             summary="Per store, per day and in total: receipts, revenue, identified share, registrations, frequency")
-async def stores(request: Request, _: Principal = Depends(auth.admin),
+async def stores(request: Request, _: Principal = Depends(auth.marketer),
                  chosen: service.Period = Depends(period)) -> Response:
     return json_response(await service.stores_report(request.app.state.ctx, chosen))
 
@@ -83,7 +83,7 @@ Order = Literal["ltv", "receipts", "amount", "items"]
                              "description": "a page of members (JSON), or every member from the cursor on as CSV "
                                             "(Accept: text/csv)"}},
             summary="Members ranked by lifetime value, receipts, amount or items per receipt; the inactive ones")
-async def customers(request: Request, _: Principal = Depends(auth.admin), chosen: service.Period = Depends(period),
+async def customers(request: Request, _: Principal = Depends(auth.marketer), chosen: service.Period = Depends(period),
                     order: Annotated[Order, Query(description="the ranking, descending")] = "ltv",
                     limit: Annotated[int, Query(ge=1, le=service.MAX_CUSTOMERS_PAGE,
                                                 description="rows of a JSON page")] = 50,
@@ -107,7 +107,7 @@ AbcMeasure = Literal["revenue", "quantity", "receipts"]
 
 @router.get("/abc", response_model=AbcReport,
             summary="ABC analysis: SKUs or categories by revenue, quantity or receipts, classed A, B and C")
-async def abc(request: Request, _: Principal = Depends(auth.admin), chosen: service.Period = Depends(period),
+async def abc(request: Request, _: Principal = Depends(auth.marketer), chosen: service.Period = Depends(period),
               by: Annotated[AbcBy, Query(description="what is ranked: categories or SKUs")] = "category",
               measure: Annotated[AbcMeasure, Query(description=(
                   "revenue (minor units), quantity (sold less returned) or receipts (standing receipts holding "
@@ -117,7 +117,7 @@ async def abc(request: Request, _: Principal = Depends(auth.admin), chosen: serv
 
 
 @router.get("/segments", response_model=SegmentsReport, summary="CVM segment sizes and the RFM grid, now")
-async def segments(request: Request, _: Principal = Depends(auth.admin)) -> Response:
+async def segments(request: Request, _: Principal = Depends(auth.marketer)) -> Response:
     return json_response(await service.segments_report(request.app.state.ctx))
 
 
@@ -125,7 +125,7 @@ async def segments(request: Request, _: Principal = Depends(auth.admin)) -> Resp
             responses={200: {"content": {"text/csv": {}}, "description": "one row per member, by card"}},
             summary="The members of a CVM segment as CSV, for a mailing")
 async def segment_members(segment: Annotated[str, Path(max_length=16)], request: Request,
-                          _: Principal = Depends(auth.admin)) -> Response:
+                          _: Principal = Depends(auth.marketer)) -> Response:
     rows = service.segment_members(request.app.state.ctx, service.check_segment(segment))
     header = await anext(rows)  # fold in the newest rows (and fail with a problem) before streaming starts
     return StreamingResponse(csv_stream(header, rows), media_type="text/csv; charset=utf-8",

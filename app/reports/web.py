@@ -1,6 +1,6 @@
 """`GET /reports`: the report page for people, in a browser.
 
-A browser cannot send `Authorization: Bearer`, so the page also takes the admin key as the password of
+A browser cannot send `Authorization: Bearer`, so the page also takes the key (admin or marketer) as the password of
 HTTP Basic auth (any user name): without a valid key the answer is 401 with a Basic challenge, and the
 browser asks for it. Bearer keys work as on the JSON API, for scripts and tests.
 """
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
 from app.accounts.endpoints import CardPath
-from app.core.auth import bearer_key
+from app.core.auth import Principal, bearer_key
 from app.core.errors import AppError
 from app.customers import insights
 
@@ -48,20 +48,31 @@ def presented_key(authorization: str) -> str | None:
     return password if colon and password else None
 
 
-async def admin(request: Request) -> None:
-    """An admin key, as a Bearer token or as the Basic password; a dependency, so that without one the
-    answer is the challenge whatever the query says."""
+async def _principal(request: Request) -> Principal:
+    """The key, as a Bearer token or as the Basic password; without one the answer is the challenge whatever
+    the query says (the dependencies below run before the query is read)."""
     key = presented_key(request.headers.get("authorization", ""))
-    principal = await request.app.state.keys.find(request.app.state.db, key) if key else None
+    principal: Principal | None = await request.app.state.keys.find(request.app.state.db, key) if key else None
     if principal is None:
-        raise AppError(401, "unauthorized", "sign in with an admin key as the password (any user name)",
+        raise AppError(401, "unauthorized", "sign in with a marketer or admin key as the password (any user name)",
                        headers={"WWW-Authenticate": f'Basic realm="{REALM}"'})
-    if not principal.is_admin:
-        raise AppError(403, "forbidden", "the reports page needs an admin key")
+    return principal
+
+
+async def marketer(request: Request) -> None:
+    """The report pages: a marketer or an admin key."""
+    if not (await _principal(request)).edits_program:
+        raise AppError(403, "forbidden", "the reports page needs a marketer or admin key")
+
+
+async def admin(request: Request) -> None:
+    """One customer's card (balance and profile, as GET /v1/accounts/{card}/insights): an admin key."""
+    if not (await _principal(request)).is_admin:
+        raise AppError(403, "forbidden", "a customer's card needs an admin key")
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
-async def reports_page(request: Request, _: None = Depends(admin),
+async def reports_page(request: Request, _: None = Depends(marketer),
                        chosen: service.Period = Depends(period)) -> HTMLResponse:
     reports = await service.all_reports(request.app.state.ctx, chosen)
     return HTMLResponse(page.render(**reports), headers=_HEADERS)
@@ -69,7 +80,7 @@ async def reports_page(request: Request, _: None = Depends(admin),
 
 @router.get("/reports/segments/{segment}", response_class=HTMLResponse, include_in_schema=False)
 async def segment_page(segment: Annotated[str, Path(max_length=16)], request: Request,
-                       _: None = Depends(admin)) -> HTMLResponse:
+                       _: None = Depends(marketer)) -> HTMLResponse:
     """A CVM segment's first members, each a link to their card."""
     rows = await service.first_members(request.app.state.ctx, service.check_segment(segment))
     return HTMLResponse(customer_page.render_members(segment, rows, service.PAGE_MEMBERS), headers=_HEADERS)

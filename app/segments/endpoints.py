@@ -34,7 +34,7 @@ _PUT: dict[int | str, dict[str, Any]] = {
 
 @router.put("/{segment_id}", openapi_extra=_BODY, responses=_PUT, response_model=CustomSegment,
             summary="Create or replace a custom segment (JSON or YAML); its membership is refreshed at once")
-async def put_segment(segment_id: SegmentPath, request: Request, _: Principal = Depends(auth.admin)) -> Response:
+async def put_segment(segment_id: SegmentPath, request: Request, _: Principal = Depends(auth.marketer)) -> Response:
     ctx = request.app.state.ctx
     text = await read_body(request, ctx.settings.max_body_bytes)
     document = service.read_segment(text, format_of(request.headers.get("content-type", "")), segment_id)
@@ -43,19 +43,19 @@ async def put_segment(segment_id: SegmentPath, request: Request, _: Principal = 
 
 
 @router.get("", response_model=CustomSegmentList, summary="Every custom segment, with its members as of its refresh")
-async def list_segments(request: Request, _: Principal = Depends(auth.admin)) -> Response:
+async def list_segments(request: Request, _: Principal = Depends(auth.marketer)) -> Response:
     return json_response(await service.listed(request.app.state.ctx))
 
 
 @router.get("/{segment_id}", response_model=CustomSegment, summary="A custom segment and its members as of its refresh")
-async def get_segment(segment_id: SegmentPath, request: Request, _: Principal = Depends(auth.admin)) -> Response:
+async def get_segment(segment_id: SegmentPath, request: Request, _: Principal = Depends(auth.marketer)) -> Response:
     return json_response(await service.get(request.app.state.ctx, segment_id))
 
 
 @router.delete("/{segment_id}", status_code=204, responses={
     409: {**PROBLEM_RESPONSES[409], "description": "`segment_in_use`: campaigns name it (`errors` gives where)"}},
     summary="Delete a custom segment that no campaign names")
-async def delete_segment(segment_id: SegmentPath, request: Request, _: Principal = Depends(auth.admin)) -> Response:
+async def delete_segment(segment_id: SegmentPath, request: Request, _: Principal = Depends(auth.marketer)) -> Response:
     await service.delete(request.app.state.ctx, segment_id)
     return Response(status_code=204)
 
@@ -64,7 +64,7 @@ async def delete_segment(segment_id: SegmentPath, request: Request, _: Principal
             responses={200: {"content": {"text/csv": {}},
                              "description": "card, ltv, receipts, last_purchase: one row per member, by account"}},
             summary="The members of a custom segment as of its refresh, as CSV")
-async def segment_members(segment_id: SegmentPath, request: Request, _: Principal = Depends(auth.admin)) -> Response:
+async def segment_members(segment_id: SegmentPath, request: Request, _: Principal = Depends(auth.marketer)) -> Response:
     rows = service.members(request.app.state.ctx, segment_id)
     header = await anext(rows)  # 404 as a problem before streaming starts
     return StreamingResponse(csv_stream(header, rows), media_type="text/csv; charset=utf-8",

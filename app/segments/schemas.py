@@ -131,8 +131,9 @@ class SegAttributeRange(_Range):
 
 
 AttributeTest = AttributeScalar | SegAttributeIn | SegAttributeRange
+# keys outside the pattern are refused: the schema says so too (as the profile's attributes do)
 Attributes = Annotated[dict[Annotated[str, Field(pattern=ATTRIBUTE_KEY_PATTERN)], AttributeTest],
-                       Field(min_length=1, max_length=32)]
+                       Field(min_length=1, max_length=32, json_schema_extra={"additionalProperties": False})]
 
 
 # one model per condition key: the key is the card's field

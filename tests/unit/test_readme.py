@@ -114,7 +114,8 @@ def test_readme_first_requests_call_routes_of_the_contract_with_the_right_key() 
         matches = [role for (m, template), role in routes.items()
                    if m == method and re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", template), path)]
         assert matches, f"{method} {path} is not a route in docs/contract.md"
-        assert key == ("ADMIN" if matches[0] == "admin" else "KEY"), (method, path, key, matches[0])
+        # the README's back office holds the admin key, which may call the marketer's routes too
+        assert key == ("ADMIN" if matches[0] in ("admin", "marketer") else "KEY"), (method, path, key, matches[0])
 
 
 def test_readme_first_confirm_answers_what_the_readme_shows() -> None:
