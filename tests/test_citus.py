@@ -8,15 +8,18 @@ that cluster; `make citus-test` runs these and the modules it lists, and `.ci/ru
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
 
+import asyncpg
 import pytest
 
 from app.core.distribution import DISTRIBUTED, GROUPS, REFERENCE
+from app.reports import rollup
 from tests.conftest import Servers
 from tests.load import sql
 from tests.support import Service, line, receipt, start_service
@@ -72,6 +75,69 @@ def test_migrate_places_every_table_as_planned_and_again_changes_nothing(coordin
     assert nodes[0]["count"] == 2
 
     assert migrate(coordinator) == ["migrations applied"]  # placed already: nothing to do
+
+
+# --- the report roll-up's horizon on the cluster ----------------------------------------------------------
+
+def test_rows_routed_to_workers_carry_the_coordinators_transaction_id(servers: Servers) -> None:
+    """The roll-up folds rows by `change_xid` below a horizon taken from the coordinator's snapshot: that only
+    holds if every row written through the coordinator carries the coordinator's transaction id, whichever
+    form wrote it (a VALUES list, `unnest`, a CTE)."""
+    url = servers.new_database()
+
+    async def run() -> tuple[int, list[int]]:
+        conn = await asyncpg.connect(url)
+        try:
+            async with conn.transaction():
+                xid = int(await conn.fetchval("SELECT pg_current_xact_id()::text::bigint"))
+                ids = [900_001, 900_002]  # two accounts on two shards (a fresh database's ids are far below)
+                await conn.execute("INSERT INTO accounts (id, card) VALUES ($1, 'x1'), ($2, 'x2')", *ids)
+                await conn.execute("INSERT INTO ledger (id, account_id, kind, points, reason)"
+                                   " VALUES (9001, $1, 'adjustment', 1, 't'), (9002, $2, 'adjustment', 1, 't')", *ids)
+                await conn.execute("INSERT INTO ledger (id, account_id, kind, points, reason) SELECT * FROM"
+                                   " unnest('{9003,9004}'::bigint[], $1::bigint[], '{adjustment,adjustment}'::text[],"
+                                   " '{1,1}'::bigint[], '{t,t}'::text[])", ids)
+                await conn.execute("WITH e AS (INSERT INTO ledger (id, account_id, kind, points, reason)"
+                                   " VALUES (9005, $1, 'adjustment', 1, 't')) SELECT 1", ids[0])
+            found = [int(r["change_xid"]) for r in await conn.fetch("SELECT change_xid FROM ledger WHERE id > 9000")]
+            return xid, found
+        finally:
+            await conn.close()
+
+    xid, found = asyncio.run(run())
+    assert found == [xid] * 5
+
+
+def test_a_roll_up_waits_for_the_commits_prepared_on_a_worker(servers: Servers) -> None:
+    """A transaction prepared on a worker (the second half of a distributed commit) holds the roll-up's horizon
+    back: `settled_horizon` gives none while it stays prepared, and one as soon as it is committed."""
+    assert servers.cluster is not None
+    url = servers.new_database()
+    database = url.rsplit("/", 1)[1]
+    worker = servers.cluster.url(database, servers.cluster.ports[1])
+
+    async def run() -> tuple[int | None, int | None]:
+        on_worker = await asyncpg.connect(worker)
+        conn = await asyncpg.connect(url)
+        try:
+            await on_worker.execute("BEGIN; PREPARE TRANSACTION 'test_settle_1'")
+            held = await rollup.settled_horizon(conn, timeout_s=0.3)
+
+            async def commit_soon() -> None:
+                await asyncio.sleep(0.3)
+                await on_worker.execute("COMMIT PREPARED 'test_settle_1'")
+
+            committing = asyncio.create_task(commit_soon())
+            settled = await rollup.settled_horizon(conn, timeout_s=10)
+            await committing
+            return held, settled
+        finally:
+            await conn.close()
+            await on_worker.close()
+
+    held, settled = asyncio.run(run())
+    assert held is None
+    assert isinstance(settled, int) and settled > 0
 
 
 # --- faults on the cluster: a worker node, then the coordinator, stopped under load --------------------------

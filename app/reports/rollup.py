@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from app.core import metrics
-from app.core.db import Database
+from app.core.db import Database, on_citus
 
 from . import repository
 
@@ -224,15 +224,46 @@ _STEPS = (("receipts", _FOLD_RECEIPTS, True), ("spans", _RESPAN, False), ("items
 # another database (a bulk load, a migration) would otherwise hold every report back; one that is shown in
 # pg_stat_activity as another database's is skipped. Any other (finished since, or hidden from this role,
 # or prepared) counts as ours: waiting is safe, skipping one of ours would lose its rows.
-_STATE = """
-SELECT watermark, time_zone, coalesce(
+_HORIZON = """coalesce(
     (SELECT min(running::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
      WHERE NOT EXISTS (SELECT FROM pg_stat_activity AS other
                        WHERE other.datname <> current_database()
                          AND other.backend_xid::text::bigint = running::text::bigint % 4294967296)),
-    pg_snapshot_xmax(pg_current_snapshot())::text::bigint) AS horizon
-FROM report_state WHERE id = 1 FOR UPDATE
-"""
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"""
+_STATE = f"SELECT watermark, time_zone, {_HORIZON} AS horizon FROM report_state WHERE id = 1 FOR UPDATE"
+
+# On Citus a transaction commits on the coordinator first, then on each worker it prepared on (COMMIT PREPARED):
+# in between, its id is below the coordinator's horizon while its rows on that worker are not visible yet, and
+# a roll-up reading them then would move the watermark past rows it never saw. So a roll-up there first takes
+# a horizon, waits until the transactions prepared on the workers at that moment are gone, and folds up to
+# that horizon only. Every row the coordinator routes carries the coordinator's transaction id (Citus
+# evaluates the column default there; checked in tests/test_citus.py).
+_PREPARED_ON_WORKERS = ("SELECT success, result FROM run_command_on_workers($$SELECT coalesce(string_agg(gid, ' '), '')"
+                        " FROM pg_prepared_xacts WHERE database = current_database()$$)")
+SETTLE_TIMEOUT_S = 5.0  # past it (a worker down, its prepared transactions waiting for recovery) the roll-up waits
+
+
+async def settled_horizon(conn: asyncpg.Connection, timeout_s: float = SETTLE_TIMEOUT_S) -> int | None:
+    """On Citus: a horizon below which every transaction has committed on every worker too; None when a worker
+    cannot be asked, or still holds one of the transactions prepared when it was taken after `timeout_s`."""
+    horizon = int(await conn.fetchval(f"SELECT {_HORIZON}"))
+    pending = await _prepared_on_workers(conn)
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        if time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(0.02)
+        still = await _prepared_on_workers(conn)
+        pending = None if still is None else pending & still
+    return None if pending is None else horizon
+
+
+async def _prepared_on_workers(conn: asyncpg.Connection) -> frozenset[str] | None:
+    """The gids of the transactions prepared on the workers for this database; None if a worker did not answer."""
+    rows = await conn.fetch(_PREPARED_ON_WORKERS)
+    if not all(row["success"] for row in rows):
+        return None
+    return frozenset(gid for row in rows for gid in row["result"].split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,13 +274,15 @@ class Window:
     rebuilt: bool
 
 
-async def _open_window(conn: asyncpg.Connection, time_zone: str, rebuild: bool) -> Window:
+async def _open_window(conn: asyncpg.Connection, time_zone: str, rebuild: bool, settled: int | None) -> Window:
     """Lock the roll-up state (a concurrent roll-up that committed first makes this one fail to serialize,
-    and the caller lets it go); a new time zone, or a rebuild asked for, starts again from the beginning."""
+    and the caller lets it go); a new time zone, or a rebuild asked for, starts again from the beginning.
+    `settled`: on Citus, the horizon every worker has caught up with (`settled_horizon`)."""
     state = await conn.fetchrow(_STATE)
+    horizon = state["horizon"] if settled is None else min(state["horizon"], settled)
     if state["time_zone"] == time_zone and not rebuild:
-        return Window(state["watermark"], state["horizon"], time_zone, False)
-    return Window(0, state["horizon"], time_zone, True)
+        return Window(state["watermark"], max(horizon, state["watermark"]), time_zone, False)
+    return Window(0, horizon, time_zone, True)
 
 
 async def _small(conn: asyncpg.Connection, window: Window, max_span: int) -> bool:
@@ -279,8 +312,15 @@ async def roll_up(db: Database, time_zone: str, *, max_span: int | None = None, 
 
 async def _fold(db: Database, time_zone: str, max_span: int | None, rebuild: bool,
                 progress: bool) -> Window | None:
+    settled = None
+    async with db.connection() as conn:
+        if on_citus(conn):
+            settled = await settled_horizon(conn)
+            if settled is None:
+                log.warning("report roll-up waits: a worker has not finished its transactions' commits")
+                return None
     async with db.connection() as conn, conn.transaction(isolation="repeatable_read"):
-        window = await _open_window(conn, time_zone, rebuild)
+        window = await _open_window(conn, time_zone, rebuild, settled)
         if max_span is not None and not await _small(conn, window, max_span):
             return None
         if window.rebuilt:
