@@ -32,7 +32,8 @@ GROUPS = (
           shard_count=128),
     # keyed by what clients send: a card, a receipt id, a coupon or certificate code
     Group("cards", {"cards": "card", "receipt_claims": "receipt_id", "coupon_codes": "code", "coupon_uses": "code",
-                    "gift_certificates": "code", "certificate_moves": "code"}, shard_count=64),
+                    "shared_coupon_codes": "code", "gift_certificates": "code", "certificate_moves": "code"},
+          shard_count=64),
     # the ABC summary per store, day and key (millions of rows, too many to copy to every node): a store's
     # report reads one shard
     Group("report_store_items", {"report_store_items": "store_id"}, shard_count=32),

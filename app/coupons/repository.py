@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from app.core.db import lock_in_order, on_citus
+from app.core.db import lock_in_order, on_citus, rows_as_values
+from app.core.rowsets import values_list
 
 
 async def insert_batch(conn: asyncpg.Connection, campaign_id: str, count: int, prefix: str) -> int:
@@ -46,13 +47,19 @@ async def lock_codes(conn: asyncpg.Connection, codes: list[str]) -> None:
 
 
 async def lock_shared(conn: asyncpg.Connection, codes: list[str]) -> None:
-    """Shared codes have no row to lock: transaction-scoped advisory locks on the codes stand in, taken in
-    the order given."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('coupon:' || c.code, 0))"
-        " FROM unnest($1::text[]) WITH ORDINALITY AS c(code, n) ORDER BY c.n",
-        codes,
-    )
+    """Lock shared codes (a campaign's `code`, sorted) by their rows in `shared_coupon_codes`, each made on its
+    first use (in the same order, so two first uses cannot deadlock)."""
+    if rows_as_values(conn):
+        values, args = values_list([(code,) for code in codes], ("{}::text",), 1)
+        await conn.execute(f"INSERT INTO shared_coupon_codes (code) VALUES {values} ON CONFLICT DO NOTHING", *args)
+    else:
+        await conn.execute("INSERT INTO shared_coupon_codes (code) SELECT c.code FROM unnest($1::text[])"
+                           " WITH ORDINALITY AS c(code, n) ORDER BY c.n ON CONFLICT DO NOTHING", codes)
+    if on_citus(conn):
+        await lock_in_order(conn, "shared_coupon_codes", "code", "code", codes)
+        return
+    await conn.execute("SELECT FROM shared_coupon_codes WHERE code = ANY($1::text[]) ORDER BY code COLLATE \"C\""
+                       " FOR UPDATE", codes)
 
 
 async def live_uses(conn: asyncpg.Connection, code: str, account_id: int | None) -> tuple[int, int]:
