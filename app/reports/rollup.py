@@ -288,7 +288,8 @@ async def _open_window(conn: asyncpg.Connection, time_zone: str, rebuild: bool, 
 async def _small(conn: asyncpg.Connection, window: Window, max_span: int) -> bool:
     if not window.rebuilt:
         return window.horizon - window.watermark <= max_span
-    return bool(await conn.fetchval("SELECT count(*) < $1 FROM (SELECT FROM receipts LIMIT $1) AS r",
+    # a column in the subquery: Citus passes its rows on as an intermediate result, which needs one
+    return bool(await conn.fetchval("SELECT count(*) < $1 FROM (SELECT 1 FROM receipts LIMIT $1) AS r",
                                     REQUEST_REBUILD_RECEIPTS))
 
 
