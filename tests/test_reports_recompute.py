@@ -138,7 +138,8 @@ def expected_program(db: str, start: date, end: date, store: str | None, today: 
                       " AS card_revenue, coalesce(sum(jsonb_array_length(lines)), 0) AS lines"
                       f" FROM receipts WHERE {where}", *args)
     points = {row["kind"]: int(row["points"]) for row in sql(
-        db, "SELECT l.kind, sum(l.points) AS points FROM ledger l LEFT JOIN receipts r ON r.receipt_id = l.receipt_id"
+        db, "SELECT l.kind, sum(l.points) AS points FROM ledger l LEFT JOIN receipts r"
+            " ON r.owner_id = l.account_id AND r.receipt_id = l.receipt_id"
             f" WHERE (l.created_at AT TIME ZONE '{ZONE}')::date BETWEEN $1 AND $2"
             + (" AND r.store_id = $3" if store else "") + " GROUP BY l.kind", *args)}
     expires = f"(expires_at AT TIME ZONE '{ZONE}')::date"
