@@ -128,6 +128,8 @@ def poll(services: tuple[Service, Service], stop: threading.Event, failures: lis
             if answer.status_code != 200:
                 failures.append(f"{path}: {answer.status_code} {answer.text[:200]}")
 
+# a member's receipts: by its account, and by their owner as well, which Citus joins shard by shard
+OWNED = "r.owner_id = a.id AND r.account_id = a.id"
 
 def expected_program(db: str, start: date, end: date, store: str | None, today: date) -> dict[str, Any]:
     where = f"{STANDING} AND {DAY} BETWEEN $1 AND $2" + (" AND store_id = $3" if store else "")
@@ -181,7 +183,7 @@ def expected_campaigns(db: str, start: date, end: date) -> dict[str, dict[str, i
 def expected_segments(db: str, now: datetime) -> tuple[dict[str, set[str]], list[tuple[int, int, int, int, int]]]:
     members = sql(db, "SELECT a.id, a.card, min(r.issued_at) AS first, max(r.issued_at) AS last, count(r.*) AS n,"
                       " coalesce(sum(r.purchase_amount - r.refunded_purchase), 0) AS revenue"
-                      f" FROM accounts a LEFT JOIN receipts r ON r.account_id = a.id AND r.{STANDING}"
+                      f" FROM accounts a LEFT JOIN receipts r ON {OWNED} AND r.{STANDING}"
                       " GROUP BY a.id, a.card")
     settings = Segments(**SEGMENTS)
     cards: dict[str, set[str]] = {}
@@ -211,7 +213,7 @@ def expected_stores(db: str, start: date, end: date) -> dict[str, dict[str, int]
             " sum(purchase_amount - refunded_purchase) AS revenue, count(DISTINCT account_id) AS members"
             f" FROM receipts WHERE {STANDING} AND {DAY} BETWEEN $1 AND $2 GROUP BY store_id", start, end)}
     for row in sql(db, "SELECT first.store_id, count(*) AS n FROM accounts a JOIN LATERAL ("
-                       f"  SELECT store_id FROM receipts r WHERE r.account_id = a.id AND r.{STANDING}"
+                       f"  SELECT store_id FROM receipts r WHERE {OWNED} AND r.{STANDING}"
                        "   ORDER BY issued_at, store_id LIMIT 1) first ON true"
                        f" WHERE (a.created_at AT TIME ZONE '{ZONE}')::date BETWEEN $1 AND $2 GROUP BY 1", start, end):
         stores.setdefault(row["store_id"], {"receipts": 0, "with_card": 0, "revenue": 0, "members": 0})[
@@ -228,7 +230,7 @@ def expected_customers(db: str, start: date, end: date) -> list[tuple[str, int, 
                " coalesce(sum(jsonb_array_length(r.lines)) FILTER (WHERE "
                + DAY.replace("issued_at", "r.issued_at") + " BETWEEN $1 AND $2), 0) AS lines,"
                " sum(r.purchase_amount - r.refunded_purchase) AS ltv"
-               f" FROM accounts a JOIN receipts r ON r.account_id = a.id AND r.{STANDING} GROUP BY a.card",
+               f" FROM accounts a JOIN receipts r ON {OWNED} AND r.{STANDING} GROUP BY a.card",
                start, end)
     return sorted((r["card"], r["n"], int(r["amount"]), int(r["lines"]), int(r["ltv"])) for r in rows if r["n"])
 
@@ -325,7 +327,7 @@ def check_uplift(db: str, client: httpx.Client, start: date, today: date) -> Non
     contract's hash of campaign and card (written out here)."""
     rows = sql(db, "SELECT a.card, (r.result -> 'holdout' -> 'held_out')::jsonb ? $3 AS held, count(*) AS n,"
                    " sum(r.purchase_amount - r.refunded_purchase) AS revenue"
-                   " FROM receipts r JOIN accounts a ON a.id = r.account_id"
+                   f" FROM receipts r JOIN accounts a ON {OWNED}"
                    f" WHERE r.{STANDING} AND (r.issued_at AT TIME ZONE '{ZONE}')::date BETWEEN $1 AND $2"
                    " AND ((r.result -> 'holdout' -> 'held_out')::jsonb ? $3"
                    "      OR (r.result -> 'holdout' -> 'treated')::jsonb ? $3)"
