@@ -78,14 +78,15 @@ SELECT a.card, a.status = 'blocked' AS blocked, a.segments, a.birth_date,
 FROM members m JOIN accounts a ON a.id = m.account_id
 LEFT JOIN purchases p ON p.account_id = m.account_id
 LEFT JOIN points pt ON pt.account_id = m.account_id
-WHERE a.created_at < $1
+WHERE a.created_at < $1 OR p.account_id IS NOT NULL OR pt.account_id IS NOT NULL
 """
 
 
 async def openings(conn: asyncpg.Connection, start: datetime, end: datetime,
                    window_start: datetime) -> AsyncIterator[asyncpg.Record]:
-    """The state at `start` of every account that existed then and has a receipt in [start, end); accounts
-    created later are not here (the simulation enrols them as a receipt would). Inside a transaction."""
+    """The state at `start` of every account that has a receipt in [start, end) and existed then (created
+    before, or with purchases or points from before: a receipt confirmed late enrols a card after its time);
+    other accounts are not here (the simulation enrols them as a receipt would). Inside a transaction."""
     async for row in conn.cursor(_OPENINGS, start, end, window_start, prefetch=PREFETCH_ROWS):
         yield row
 
