@@ -9,10 +9,10 @@ from fastapi.responses import Response
 
 from app.core import auth
 from app.core.auth import Principal
-from app.core.http import PROBLEM_RESPONSES, body_schema, json_response, read_model
+from app.core.http import PROBLEM_RESPONSES, json_response, read_model
 
 from . import service
-from .schemas import Accepted, Simulation, SimulationPage, SimulationRequest
+from .schemas import REQUEST_BODY, Accepted, Simulation, SimulationPage, SimulationRequest
 
 router = APIRouter(prefix="/v1/simulations", tags=["simulations"], responses=PROBLEM_RESPONSES)
 _POST: dict[int | str, dict[str, Any]] = {
@@ -27,7 +27,7 @@ _GET: dict[int | str, dict[str, Any]] = {
     404: {**PROBLEM_RESPONSES[404], "description": "`simulation_not_found`"}}
 
 
-@router.post("", status_code=202, openapi_extra=body_schema(SimulationRequest), responses=_POST,
+@router.post("", status_code=202, openapi_extra=REQUEST_BODY, responses=_POST,
              summary="Simulate a draft program (or campaign changes) on the stored receipts of a period")
 async def post_simulation(request: Request, principal: Principal = Depends(auth.admin)) -> Response:
     body = await read_model(request, SimulationRequest)

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.campaigns.schemas import CAMPAIGN_SCHEMA
+
 MAX_PERIOD_DAYS = 366  # a year: at the chain's scale a few million receipts, minutes of one low-priority core
 MAX_QUEUED = 20  # jobs waiting at once; the 21st is refused (409 too_many_simulations)
 MAX_CAMPAIGN_CHANGES = 200
@@ -23,7 +25,7 @@ class SimulationRequest(BaseModel):
         default=None, description="campaign documents replacing (by id) or added to the active program's")
     period_from: date = Field(alias="from", description="the first day (the chain's time zone), included")
     period_to: date = Field(alias="to", description="the last day, included")
-    baseline: Literal["active"] | Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)] = Field(
+    baseline: Literal["active"] | Annotated[int, Field(ge=1, le=2**31 - 1)] = Field(
         default="active", description="what the draft is compared with: the active program or a version")
 
     @model_validator(mode="after")
@@ -32,6 +34,22 @@ class SimulationRequest(BaseModel):
             raise ValueError("give exactly one of program and campaigns")
         return self
 
+
+def _request_schema() -> dict[str, Any]:
+    """The request's schema with the documents' own schemas (components of the program), which pydantic cannot
+    reference from a plain dict field; inline in the operation, as a campaign's PUT body is."""
+    schema = SimulationRequest.model_json_schema()
+    schema["properties"]["program"] = {"$ref": "#/components/schemas/Program",
+                                       "description": "a whole program document, as PUT /v1/program"}
+    schema["properties"]["campaigns"] = {
+        "type": "array", "minItems": 1, "maxItems": MAX_CAMPAIGN_CHANGES, "items": CAMPAIGN_SCHEMA,
+        "description": "campaign documents replacing (by id) or added to the active program's"}
+    schema["oneOf"] = [{"required": ["program"]}, {"required": ["campaigns"]}]
+    return schema
+
+
+REQUEST_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": _request_schema()}}}}
 
 Status = Literal["queued", "running", "done", "failed"]
 
