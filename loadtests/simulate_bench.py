@@ -1,0 +1,159 @@
+"""What a simulation on stored receipts costs: the engine per receipt, then the whole database pipeline.
+
+    python -m loadtests.simulate_bench [--receipts 200000] [--cards 50000] [--engine-only]
+
+1. The engine alone, in this process: register-mix receipts (5 to 30 lines, 80 % with a card; the example
+   program), stored bodies read back by `app.simulations.stored.receipt_of` and by full validation, and each
+   receipt through `app.simulate.Simulation.run` (the engine and the in-memory accounts). Prints receipts/s.
+2. The pipeline (needs DATABASE_URL, a server where it may create a database): a fresh database migrated to
+   head, `--receipts` stored receipts spread over 30 days written straight into `receipts` (with their cards'
+   accounts; the ledger is empty, so every account opens without points), then `replay` over the whole period
+   with the draft alone and with a baseline, timed. Prints receipts/s and the seconds 1M receipts would take
+   at that rate. The database is dropped at the end.
+
+This is a command that prints numbers, not a test. The machine's other load is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import orjson
+
+from app.core.db import asyncpg_dsn, connect
+from app.core.migrations import upgrade
+from app.simulate import Simulation
+from app.simulations.replay import Period, replay
+from app.simulations.stored import receipt_of, validated
+from rules import Receipt, compile_program, load_program
+
+from ._sql import drop_database, execute
+from .scenarios import receipt_body
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
+DAYS = 30
+
+
+def _bodies(count: int, cards: int, start: datetime, seed: int = 7) -> list[str]:
+    """Stored bodies as confirm writes them, `issued_at` spread over DAYS from `start`, in time order."""
+    rng = random.Random(seed)
+    step_s = DAYS * 86400 / count
+    bodies = []
+    for index in range(count):
+        at = (start + timedelta(seconds=index * step_s)).replace(microsecond=0).isoformat()
+        card = f"29{rng.randrange(cards):011d}" if rng.random() < 0.8 else None
+        receipt = Receipt.model_validate(receipt_body(f"sim-{index}", card, rng, at))
+        bodies.append(receipt.model_dump_json(exclude_defaults=True))
+    return bodies
+
+
+def _rate(count: int, seconds: float) -> dict[str, float]:
+    return {"receipts_per_s": round(count / seconds), "us_per_receipt": round(seconds / count * 1e6, 1)}
+
+
+def engine(count: int) -> dict[str, Any]:
+    program = compile_program(load_program(EXAMPLE.read_text(), "yaml"), 1)
+    bodies = _bodies(count, max(count // 4, 1), datetime.now(UTC) - timedelta(days=DAYS))
+    figures: dict[str, Any] = {"receipts": count, "lines_per_receipt": round(
+        sum(len(orjson.loads(b)["lines"]) for b in bodies) / count, 1)}
+    for name, read in (("validate", validated), ("receipt_of", receipt_of)):
+        started = time.perf_counter()
+        for body in bodies:
+            read(body)
+        figures[f"read_{name}"] = _rate(count, time.perf_counter() - started)
+    receipts = [receipt_of(body) for body in bodies]
+    simulation = Simulation(program, {})
+    started = time.perf_counter()
+    for receipt in receipts:
+        simulation.run(receipt)
+    figures["evaluate"] = _rate(count, time.perf_counter() - started)
+    return figures
+
+
+async def _seed(url: str, count: int, cards: int, start: datetime) -> None:
+    """Accounts for the cards, then the receipts in batches through COPY (no ledger, no result documents)."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(
+            "INSERT INTO accounts (id, card, created_at) SELECT i, '29' || lpad(i::text, 11, '0'), $1"
+            " FROM generate_series(1, $2) i", start - timedelta(days=1), cards)
+        await conn.execute("INSERT INTO cards (card, account_id) SELECT card, id FROM accounts")
+        await conn.execute("SELECT setval('accounts_id_seq', $1)", cards)
+        batch = 20_000
+        for first in range(0, count, batch):
+            rows = []
+            for index, body in enumerate(_bodies(min(batch, count - first), cards, start, seed=first), start=first):
+                document = orjson.loads(body)
+                card = document.get("card")
+                account_id = int(card[2:]) if card else None
+                amount = sum(line["amount"] for line in document["lines"])
+                rows.append((f"sim-{index}", account_id if account_id else -1 - index, account_id, b"", "s1",
+                             datetime.fromisoformat(document["issued_at"]), "confirmed", 1, amount, "[]", "{}",
+                             "{}", body))
+            await conn.copy_records_to_table(
+                "receipts", records=rows, columns=["receipt_id", "owner_id", "account_id", "fingerprint", "store_id",
+                                                   "issued_at", "status", "program_version", "purchase_amount",
+                                                   "lines", "links", "result", "body"])
+        await conn.execute("ANALYZE receipts")
+    finally:
+        await conn.close()
+
+
+async def pipeline(admin_url: str, count: int, cards: int) -> dict[str, Any]:
+    name = f"bonus_simbench_{secrets.token_hex(4)}"
+    await execute(admin_url, f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await asyncio.to_thread(upgrade, url)
+        start = datetime.combine(date.today() - timedelta(days=DAYS + 1), datetime.min.time(), UTC)
+        started = time.perf_counter()
+        await _seed(url, count, cards, start)
+        figures: dict[str, Any] = {"receipts": count, "cards": cards, "seed_s": round(time.perf_counter() - started)}
+        text = EXAMPLE.read_text()
+        program = compile_program(load_program(text, "yaml"), 1)
+        period = Period(start.date(), start.date() + timedelta(days=DAYS), ZoneInfo("UTC"))
+        for label, baseline in (("draft_alone", None), ("draft_and_baseline", compile_program(load_program(text, "yaml"), 1))):
+            conn = await connect(url)
+            try:
+                started = time.perf_counter()
+                replayed = await replay(conn, program, baseline, period)
+                seconds = time.perf_counter() - started
+            finally:
+                await conn.close()
+            assert replayed.seen.receipts == count, replayed.seen
+            figures[label] = {**_rate(count, seconds), "seconds": round(seconds, 1),
+                              "projected_1m_s": round(seconds * 1_000_000 / count)}
+        return figures
+    finally:
+        await drop_database(admin_url, name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine-receipts", type=int, default=5000)
+    parser.add_argument("--receipts", type=int, default=200_000)
+    parser.add_argument("--cards", type=int, default=50_000)
+    parser.add_argument("--engine-only", action="store_true")
+    args = parser.parse_args()
+    print(json.dumps({"load_average": os.getloadavg(), "cpus": os.cpu_count()}))
+    print(json.dumps({"engine": engine(args.engine_receipts)}))
+    if not args.engine_only:
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            raise SystemExit("DATABASE_URL is needed for the pipeline (or --engine-only)")
+        print(json.dumps({"pipeline": asyncio.run(pipeline(url, args.receipts, args.cards))}))
+
+
+if __name__ == "__main__":
+    main()
