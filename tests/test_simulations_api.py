@@ -22,13 +22,17 @@ Under P (the baseline, as confirmed):
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.load import sql
@@ -240,3 +244,39 @@ def test_a_job_whose_process_died_is_failed_not_left_running(
     job = _wait_done(service, f"/v1/simulations/{orphan}", timeout_s=20)
     assert job["status"] == "failed" and "stopped reporting" in job["error"], job
     assert job["finished_at"] is not None
+
+
+def test_a_job_whose_process_is_killed_mid_run_is_failed(stored: tuple[Service, list[dict[str, Any]]]) -> None:
+    """The job's process waits on a lock the test holds on `receipts` (mid-run: claimed, adopted, reading); it
+    is killed, and its serving instance fails the job at once."""
+    service, _ = stored
+    first, last = _days()
+
+    async def scenario() -> dict[str, Any]:
+        conn = await asyncpg.connect(service.database_url)
+        try:
+            async with conn.transaction():
+                await conn.execute("LOCK TABLE receipts IN ACCESS EXCLUSIVE MODE")
+                answer = service.client().post("/v1/simulations", json={"campaigns": [DRAFT_CAMPAIGN], "from": first,
+                                                                        "to": last})
+                job_id = answer.json()["id"]
+                deadline = time.monotonic() + 30
+                pid = service.process.pid
+                while pid == service.process.pid and time.monotonic() < deadline:  # until its own process has it
+                    await asyncio.sleep(0.1)
+                    runner = await conn.fetchval("SELECT runner FROM simulations WHERE id = $1", job_id)
+                    pid = int(runner.rsplit(":", 1)[1]) if runner else pid
+                assert pid != service.process.pid
+                assert await conn.fetchval("SELECT status FROM simulations WHERE id = $1", job_id) == "running"
+                os.kill(pid, signal.SIGKILL)
+                while time.monotonic() < deadline:
+                    row = await conn.fetchrow("SELECT status, error FROM simulations WHERE id = $1", job_id)
+                    if row["status"] != "running":
+                        return dict(row)
+                    await asyncio.sleep(0.1)
+                return dict(row)
+        finally:
+            await conn.close()
+
+    row = asyncio.run(scenario())
+    assert row["status"] == "failed" and "exited with code -9" in row["error"], row
