@@ -280,3 +280,21 @@ def test_a_job_whose_process_is_killed_mid_run_is_failed(stored: tuple[Service, 
 
     row = asyncio.run(scenario())
     assert row["status"] == "failed" and "exited with code -9" in row["error"], row
+
+
+def test_the_same_figures_in_two_processes(make_module_service: Callable[..., Service]) -> None:
+    """The history replayed in two processes (by account) sums to the figures of one."""
+    service = make_module_service(P, BONUS_ENGINE_SIMULATION_POLL_S="0.2", BONUS_ENGINE_SIMULATION_PROCESSES="2")
+    client = service.client()
+    confirm(client, _history("2900000000001"))
+    for body in _period("2900000000001", "2900000000002"):
+        confirm(client, body)
+    first, last = _days()
+    job = _submit(service, {"campaigns": [DRAFT_CAMPAIGN], "from": first, "to": last})
+    assert job["status"] == "done", job
+    totals = job["result"]["totals"]
+    assert (totals["receipts"], totals["discount"], totals["points_accrued"], totals["points_redeemed"],
+            totals["cost"], totals["revenue"]) == (3, 36_000, 5_100, 2_000, 41_100, 144_000)
+    assert totals["baseline"]["cost"] == 23_750
+    assert job["result"]["card_status"] == {"ok": 2, "none": 1, "unknown": 0, "blocked": 0}
+    assert job["progress"] == {"receipts_done": 3, "receipts_total": 3}

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     simulation_poll_s: float = Field(default=1, ge=0)
     # a running job whose process has written no progress for this long is failed (its process died)
     simulation_stale_s: float = Field(default=60, gt=0)
+    # processes a simulation of at least PARALLEL_FROM_RECEIPTS receipts is split into (by account); 0: one per CPU
+    simulation_processes: int = Field(default=0, ge=0, le=16)
 
     @field_validator("report_time_zone")
     @classmethod

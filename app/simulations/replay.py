@@ -55,9 +55,11 @@ def _window_start(at: datetime, window_days: int) -> datetime:
     return at - timedelta(days=window_days) if window_days else datetime.min.replace(tzinfo=UTC)
 
 
-async def _openings(conn: asyncpg.Connection, period: Period, window_days: int) -> dict[str, Opening]:
+async def _openings(conn: asyncpg.Connection, period: Period, window_days: int,
+                    part: repository.Part) -> dict[str, Opening]:
     found: dict[str, Opening] = {}
-    async for row in repository.openings(conn, period.start, period.end, _window_start(period.start, window_days)):
+    async for row in repository.openings(conn, period.start, period.end, _window_start(period.start, window_days),
+                                         part):
         lots = tuple(zip(row["remaining"], row["available_at"], row["expires_at"], strict=True)) \
             if row["remaining"] else ()
         purchases = tuple(zip(row["purchased_at"], row["purchased"], strict=True)) if row["purchased_at"] else ()
@@ -68,21 +70,22 @@ async def _openings(conn: asyncpg.Connection, period: Period, window_days: int) 
 
 
 async def replay(conn: asyncpg.Connection, program: CompiledProgram, baseline: CompiledProgram | None,
-                 period: Period, tick: Tick | None = None) -> Replayed:
-    """Run the period's stored receipts through `program` (and `baseline`), in the order they were confirmed.
+                 period: Period, tick: Tick | None = None, part: repository.Part = repository.WHOLE) -> Replayed:
+    """Run the period's stored receipts through `program` (and `baseline`), in the order they were confirmed;
+    with `part`, only the receipts and accounts of that part of the owners (parallel.py runs the parts).
 
     The tier window of the opening state is the longer of the two programs' windows (a purchase the shorter
     window does not want leaves it before the first receipt)."""
     windows = [p.program.tiers.window_days for p in (program, baseline) if p is not None]
     window_days = 0 if 0 in windows else max(windows)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        stored, bodiless = await repository.count_receipts(conn, period.start, period.end)
+        stored, bodiless = await repository.count_receipts(conn, period.start, period.end, part)
         if tick is not None:
             await tick(0, stored)
-        opening = await _openings(conn, period, window_days)
+        opening = await _openings(conn, period, window_days, part)
         runs = [Simulation(p, opening, period.zone) for p in (program, baseline) if p is not None]
         seen = Input()
-        async for body in repository.bodies(conn, period.start, period.end):
+        async for body in repository.bodies(conn, period.start, period.end, part):
             seen.lines += 1
             try:
                 receipt = receipt_of(body)

@@ -17,20 +17,28 @@ PREFETCH_ROWS = 2000  # rows a cursor fetches per round trip
 # were confirmed: created_at is the confirming transaction's start, so the receipts of one group commit tie
 # and are ordered by issued_at, then by id.
 _PERIOD = "issued_at >= $1 AND issued_at < $2 AND status <> 'pending'"
+# One of `count` parts by owner (the account, or the cardless receipt's own negative number): every receipt of
+# an account in one part. $3 = the part, $4 = the count; the modulo of a negative number is negative in SQL.
+_PART = " AND ((owner_id % $4) + $4) % $4 = $3"
+
+Part = tuple[int, int]  # (index, count)
+WHOLE: Part = (0, 1)
 
 
-async def count_receipts(conn: asyncpg.Connection, start: datetime, end: datetime) -> tuple[int, int]:
+async def count_receipts(conn: asyncpg.Connection, start: datetime, end: datetime,
+                         part: Part = WHOLE) -> tuple[int, int]:
     """(receipts with a stored body, receipts confirmed before bodies were stored) in [start, end)."""
     row = await conn.fetchrow(f"SELECT count(body) AS stored, count(*) - count(body) AS bodiless FROM receipts"
-                              f" WHERE {_PERIOD}", start, end)
+                              f" WHERE {_PERIOD}{_PART}", start, end, *part)
     return int(row["stored"]), int(row["bodiless"])
 
 
-async def bodies(conn: asyncpg.Connection, start: datetime, end: datetime) -> AsyncIterator[str]:
+async def bodies(conn: asyncpg.Connection, start: datetime, end: datetime,
+                 part: Part = WHOLE) -> AsyncIterator[str]:
     """The stored request bodies of [start, end) as JSON text, in confirm order; inside a transaction."""
-    query = (f"SELECT body::text AS body FROM receipts WHERE {_PERIOD} AND body IS NOT NULL"
+    query = (f"SELECT body::text AS body FROM receipts WHERE {_PERIOD}{_PART} AND body IS NOT NULL"
              " ORDER BY created_at, issued_at, receipt_id")
-    async for row in conn.cursor(query, start, end, prefetch=PREFETCH_ROWS):
+    async for row in conn.cursor(query, start, end, *part, prefetch=PREFETCH_ROWS):
         yield row["body"]
 
 
@@ -45,7 +53,7 @@ async def bodies(conn: asyncpg.Connection, start: datetime, end: datetime) -> As
 _OPENINGS = """
 WITH members AS (
     SELECT DISTINCT account_id FROM receipts WHERE issued_at >= $1 AND issued_at < $2 AND status <> 'pending'
-                                               AND account_id IS NOT NULL
+                                               AND account_id IS NOT NULL AND ((account_id % $5) + $5) % $5 = $4
 ), purchases AS (
     SELECT r.account_id,
            array_agg(r.issued_at ORDER BY r.issued_at) FILTER (WHERE r.issued_at >= $3) AS purchased_at,
@@ -83,11 +91,11 @@ WHERE a.created_at < $1 OR p.account_id IS NOT NULL OR pt.account_id IS NOT NULL
 
 
 async def openings(conn: asyncpg.Connection, start: datetime, end: datetime,
-                   window_start: datetime) -> AsyncIterator[asyncpg.Record]:
+                   window_start: datetime, part: Part = WHOLE) -> AsyncIterator[asyncpg.Record]:
     """The state at `start` of every account that has a receipt in [start, end) and existed then (created
     before, or with purchases or points from before: a receipt confirmed late enrols a card after its time);
     other accounts are not here (the simulation enrols them as a receipt would). Inside a transaction."""
-    async for row in conn.cursor(_OPENINGS, start, end, window_start, prefetch=PREFETCH_ROWS):
+    async for row in conn.cursor(_OPENINGS, start, end, window_start, *part, prefetch=PREFETCH_ROWS):
         yield row
 
 

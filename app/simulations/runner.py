@@ -21,12 +21,16 @@ from app.core.settings import Settings
 from rules import compile_program, parse_program
 
 from . import repository
+from .parallel import replay_parallel
 from .replay import Period, replay
 from .report import result
 
 log = logging.getLogger("bonus_engine.simulations")
 
 HEARTBEAT_S = 5.0  # well inside Settings.simulation_stale_s (60 s by default)
+# below this a period is replayed in the job's process alone (spawning the parts costs about a second), unless
+# BONUS_ENGINE_SIMULATION_PROCESSES asks for more than one
+PARALLEL_FROM_RECEIPTS = 20_000
 
 
 def runner_name() -> str:
@@ -74,7 +78,14 @@ async def run_job(settings: Settings, job_id: int) -> int:
             program = compile_program(parse_program(row["program"]), 0)
             baseline = compile_program(parse_program(row["baseline"]), row["baseline_version"])
             period = Period(row["period_from"], row["period_to"], ZoneInfo(settings.report_time_zone))
-            replayed = await replay(work, program, baseline, period, reporter.tick)
+            stored, _ = await repository.count_receipts(work, period.start, period.end)
+            processes = settings.simulation_processes or (os.cpu_count() or 1)
+            if processes > 1 and (settings.simulation_processes > 1 or stored >= PARALLEL_FROM_RECEIPTS):
+                documents = [(row["program"], 0), (row["baseline"], row["baseline_version"])]
+                replayed = await replay_parallel(settings.database_url, documents, period, processes, stored,
+                                                 reporter.tick)
+            else:
+                replayed = await replay(work, program, baseline, period, reporter.tick)
         except Exception as error:
             log.exception("simulation %s failed", job_id)
             heartbeat.cancel()
