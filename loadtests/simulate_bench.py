@@ -8,8 +8,8 @@
 2. The pipeline (needs DATABASE_URL, a server where it may create a database): a fresh database migrated to
    head, `--receipts` stored receipts of `--mix` spread over 30 days written straight into `receipts` (with
    their cards' accounts; the ledger is empty, so every account opens without points), then `replay` over the
-   whole period with the draft alone and with a baseline, timed. Prints receipts/s and the seconds 1M
-   receipts would take at that rate. The database is dropped at the end.
+   whole period with the draft alone, with a baseline, and with a baseline in one process per CPU, timed.
+   Prints receipts/s and the seconds 1M receipts would take at that rate. The database is dropped at the end.
 
 This is a command that prints numbers, not a test. The machine's other load is printed with them.
 """
@@ -34,6 +34,7 @@ import orjson
 from app.core.db import asyncpg_dsn, connect
 from app.core.migrations import upgrade
 from app.simulate import Simulation
+from app.simulations.parallel import replay_parallel
 from app.simulations.replay import Period, replay
 from app.simulations.stored import receipt_of, validated
 from rules import Receipt, compile_program, load_program
@@ -148,6 +149,14 @@ async def pipeline(admin_url: str, mix: str, count: int, cards: int) -> dict[str
             assert replayed.seen.receipts == count, replayed.seen
             figures[label] = {**_rate(count, seconds), "seconds": round(seconds, 1),
                               "projected_1m_s": round(seconds * 1_000_000 / count)}
+        processes = os.cpu_count() or 1
+        started = time.perf_counter()
+        replayed = await replay_parallel(url, [(load_program(text, "yaml").document(), 1)] * 2, period, processes,
+                                         count)
+        seconds = time.perf_counter() - started
+        assert replayed.seen.receipts == count, replayed.seen
+        figures[f"draft_and_baseline_in_{processes}_processes"] = {
+            **_rate(count, seconds), "seconds": round(seconds, 1), "projected_1m_s": round(seconds * 1_000_000 / count)}
         return figures
     finally:
         await drop_database(admin_url, name)
