@@ -87,7 +87,6 @@ ERROR_CODES: dict[str, str] = {
     "segment_in_use": "campaigns name this custom segment; `errors` lists their paths",
     "too_many_segments": "the service holds at most 200 custom segments",
     "simulation_not_found": "no simulation with this id",
-    "program_version_not_found": "no program version with this number",
     "too_many_simulations": "as many simulations as the service queues are waiting; retry when one has started",
     "reports_rebuilding": "the report summaries are being built (first start, new time zone); retry later",
     "database_unavailable": "PostgreSQL is unreachable or the pool is exhausted; retry after Retry-After",
