@@ -211,6 +211,11 @@ def test_unknown_ids_keys_and_roles(stored: tuple[Service, list[dict[str, Any]]]
     pos = service.client(service.key("pos"))
     for answer in (pos.post("/v1/simulations", json=body), pos.get("/v1/simulations"), pos.get("/v1/simulations/1")):
         assert_problem(answer, 403, "forbidden")
+    marketer = service.client(service.key("marketer"))
+    answer = marketer.post("/v1/simulations", json=body)
+    assert answer.status_code == 202, answer.text
+    assert marketer.get(answer.headers["location"]).status_code == 200
+    assert marketer.get("/v1/simulations").status_code == 200
     nobody = service.client(None)
     assert_problem(nobody.post("/v1/simulations", json=body), 401, "unauthorized")
     assert_problem(nobody.get("/v1/simulations"), 401, "unauthorized")

@@ -1,4 +1,4 @@
-"""HTTP for simulations: submit a draft (202), follow a job, list jobs. Admin keys."""
+"""HTTP for simulations: submit a draft (202), follow a job, list jobs. Marketer and admin keys."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ _GET: dict[int | str, dict[str, Any]] = {
 
 @router.post("", status_code=202, openapi_extra=REQUEST_BODY, responses=_POST,
              summary="Simulate a draft program (or campaign changes) on the stored receipts of a period")
-async def post_simulation(request: Request, principal: Principal = Depends(auth.admin)) -> Response:
+async def post_simulation(request: Request, principal: Principal = Depends(auth.marketer)) -> Response:
     body = await read_model(request, SimulationRequest)
     job_id = await service.submit(request.app.state.ctx, body, f"key:{principal.key_id}")
     return json_response({"id": job_id, "status": "queued"}, 202, {"Location": f"/v1/simulations/{job_id}"})
@@ -40,7 +40,7 @@ async def list_simulations(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=32)] = None,
-    _: Principal = Depends(auth.admin),
+    _: Principal = Depends(auth.marketer),
 ) -> Response:
     return json_response(await service.page(request.app.state.ctx, limit, cursor))
 
@@ -48,5 +48,5 @@ async def list_simulations(
 @router.get("/{simulation_id}", response_model=Simulation, responses=_GET,
             summary="A simulation: status, progress, and its result once done")
 async def get_simulation(simulation_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request,
-                         _: Principal = Depends(auth.admin)) -> Response:
+                         _: Principal = Depends(auth.marketer)) -> Response:
     return json_response(await service.get(request.app.state.ctx, simulation_id))
