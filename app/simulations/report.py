@@ -59,8 +59,9 @@ def result(replayed: Replayed) -> dict[str, Any]:
         mine, theirs = draft.campaigns.get(campaign_id), base.campaigns.get(campaign_id)
         figures = _campaign(mine, draft)
         baseline = _campaign(theirs, base)
+        named = mine or theirs
         campaigns.append({
-            "id": campaign_id, "name": (mine or theirs).name if (mine or theirs) else campaign_id,  # type: ignore[union-attr]
+            "id": campaign_id, "name": named.name if named is not None else campaign_id,
             "in_draft": mine is not None, "in_baseline": theirs is not None,
             **figures, "baseline": baseline, "cost_difference": figures["cost"] - baseline["cost"],
         })

@@ -51,7 +51,11 @@ async def run_forever(db: Database, settings: Settings) -> None:
                 async with db.connection() as conn:
                     for stale_id in await repository.fail_stale(conn, settings.simulation_stale_s):
                         log.warning("simulation %s failed: its process stopped reporting", stale_id)
-                    if child is None or child.done():
+                    if child is not None and child.done():
+                        if not child.cancelled() and child.exception() is not None:
+                            log.error("running a simulation's process failed", exc_info=child.exception())
+                        child = None
+                    if child is None:
                         claimed = await repository.claim(conn, runner_name())
                         if claimed is not None:
                             child = asyncio.create_task(_run_child(db, claimed))
