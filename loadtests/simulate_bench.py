@@ -1,6 +1,7 @@
 """What a simulation on stored receipts costs: the engine per receipt, then the whole database pipeline.
 
-    python -m loadtests.simulate_bench [--receipts 200000] [--cards 50000] [--mix shoes|register] [--engine-only]
+    python -m loadtests.simulate_bench [--receipts 200000] [--cards 50000] [--mix shoes|register]
+                                       [--engine-only | --parallel-only]
 
 1. The engine alone, in this process, on both mixes of `_bodies` (the example program): stored bodies read
    back by `app.simulations.stored.receipt_of` and by full validation, and each
@@ -123,7 +124,7 @@ async def _seed(url: str, mix: str, count: int, cards: int, start: datetime) -> 
         await conn.close()
 
 
-async def pipeline(admin_url: str, mix: str, count: int, cards: int) -> dict[str, Any]:
+async def pipeline(admin_url: str, mix: str, count: int, cards: int, parallel_only: bool = False) -> dict[str, Any]:
     name = f"bonus_simbench_{secrets.token_hex(4)}"
     await execute(admin_url, f'CREATE DATABASE "{name}"')
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
@@ -138,7 +139,7 @@ async def pipeline(admin_url: str, mix: str, count: int, cards: int) -> dict[str
         program = compile_program(load_program(text, "yaml"), 1)
         period = Period(start.date(), start.date() + timedelta(days=DAYS), ZoneInfo("UTC"))
         both = compile_program(load_program(text, "yaml"), 1)
-        for label, baseline in (("draft_alone", None), ("draft_and_baseline", both)):
+        for label, baseline in () if parallel_only else (("draft_alone", None), ("draft_and_baseline", both)):
             conn = await connect(url)
             try:
                 started = time.perf_counter()
@@ -168,6 +169,8 @@ def main() -> None:
     parser.add_argument("--receipts", type=int, default=200_000)
     parser.add_argument("--cards", type=int, default=50_000)
     parser.add_argument("--engine-only", action="store_true")
+    parser.add_argument("--parallel-only", action="store_true",
+                        help="the pipeline's draft and baseline in one process per CPU only (what a job runs)")
     parser.add_argument("--mix", choices=("shoes", "register"), default="shoes",
                         help="the stored receipts of the pipeline (the engine phase times both)")
     args = parser.parse_args()
@@ -178,7 +181,8 @@ def main() -> None:
         url = os.environ.get("DATABASE_URL")
         if not url:
             raise SystemExit("DATABASE_URL is needed for the pipeline (or --engine-only)")
-        print(json.dumps({"pipeline": asyncio.run(pipeline(url, args.mix, args.receipts, args.cards))}))
+        print(json.dumps({"pipeline": asyncio.run(pipeline(url, args.mix, args.receipts, args.cards,
+                                                                     args.parallel_only))}))
 
 
 if __name__ == "__main__":
