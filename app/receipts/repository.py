@@ -109,7 +109,7 @@ class Confirmed:
     lines: list[dict[str, Any]]
     links: dict[str, Any]
     result: dict[str, Any]
-    body: str  # the validated request as JSON text (migration 0014): what simulations replay
+    body: str  # the validated request as JSON text (migration 0015): what simulations replay
 
 
 # The confirmed receipts written under their owners, their claims naming the owners, and the claims of

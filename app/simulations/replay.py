@@ -48,7 +48,7 @@ class Period:
 class Replayed:
     runs: list[Simulation]  # the program's, then the baseline's if any
     seen: Input  # receipts replayed; `invalid` counts bodies that could not be read back
-    bodiless: int  # receipts of the period confirmed before bodies were stored (migration 0014): not replayed
+    bodiless: int  # receipts of the period confirmed before bodies were stored (migration 0015): not replayed
 
 
 def _window_start(at: datetime, window_days: int) -> datetime:

@@ -10,15 +10,15 @@ this migration: the request was not kept, and a simulation counts them as not re
 draft and baseline documents resolved when it was accepted, its status, progress and result. A serving
 instance claims a queued row with one UPDATE … WHERE status = 'queued', so two instances never run one job.
 
-Revision ID: 0014
+Revision ID: 0015
 """
 
 from alembic import op
 
 from migrations.versions import statements
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
