@@ -1,4 +1,5 @@
-"""`bonus-engine`: dev, serve, migrate, program, keys, audit, expire, birthdays, simulate, report.
+"""`bonus-engine`: dev, serve, migrate, program, keys, audit, expire, birthdays, simulate, simulations, receipts,
+report.
 
 Commands only translate."""
 
@@ -11,6 +12,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -208,14 +210,54 @@ def cmd_birthdays(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from app import simulate
 
+    from_database = args.from_ is not None or args.to is not None
+    if from_database == (args.receipts is not None):
+        print("simulate: give either --receipts FILE or --from D --to D (the stored receipts)", file=sys.stderr)
+        return 2
+    if from_database and (args.from_ is None or args.to is None or args.from_ > args.to):
+        print("simulate: --from and --to are both needed, from not after to", file=sys.stderr)
+        return 2
+    if from_database and args.accounts:
+        print("simulate: --accounts is for --receipts FILE; stored receipts open accounts from the ledger",
+              file=sys.stderr)
+        return 2
     program = _read_program(args.program)
-    baseline = _read_program(args.baseline) if args.baseline else None
-    if program is None or (args.baseline and baseline is None):
+    in_database = from_database and args.baseline is not None and (args.baseline == "active" or args.baseline.isdigit())
+    baseline = _read_program(args.baseline) if args.baseline and not in_database else None
+    if program is None or (args.baseline and not in_database and baseline is None):
         return 1
+    if from_database:
+        from app.simulations import cli as simulations
+
+        return simulations.cmd_simulate(get_settings(), program, args.program, args.baseline, baseline, args.from_,
+                                        args.to, args.format, True if args.progress else None)
+    # the streams of now, not those of when app.simulate was imported (its defaults are bound then)
     return simulate.main(program, args.program, args.receipts, baseline=baseline, baseline_file=args.baseline,
-                         accounts_file=args.accounts, output_format=args.format,
+                         accounts_file=args.accounts, output_format=args.format, stdout=sys.stdout, stderr=sys.stderr,
                          progress=True if args.progress else None,
                          time_zone=args.time_zone or get_settings().report_time_zone)
+
+
+def cmd_simulations(args: argparse.Namespace) -> int:
+    from app.simulations import cli as simulations
+
+    return simulations.cmd_run(get_settings(), args.id)
+
+
+def cmd_receipts(args: argparse.Namespace) -> int:
+    from app.simulations import cli as simulations
+
+    if args.from_ > args.to:
+        print("receipts export: --from is after --to", file=sys.stderr)
+        return 2
+    return simulations.cmd_export(get_settings(), args.from_, args.to, args.out)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day: {text!r}; use YYYY-MM-DD") from None
 
 
 def _time_zone(text: str) -> str:
@@ -327,20 +369,43 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("birthdays", help="the birthday sweep: grant the birthday bonuses due today "
                                      "(BONUS_ENGINE_REPORT_TIME_ZONE)").set_defaults(func=cmd_birthdays)
 
-    simulate = sub.add_parser("simulate", help="what-if, no database: a draft program's cost on past receipts")
+    simulate = sub.add_parser("simulate", help="what-if: a draft program's cost on past receipts, from a JSONL file "
+                                               "(no database) or the stored receipts of a period")
     simulate.add_argument("--program", required=True, help="the draft program, YAML or JSON (by extension)")
-    simulate.add_argument("--receipts", required=True, help="JSONL: one receipt body a line, as the API takes it")
+    simulate.add_argument("--receipts", default=None, help="JSONL: one receipt body a line, as the API takes it")
+    simulate.add_argument("--from", dest="from_", type=_day, default=None,
+                          help="instead of --receipts: the stored receipts from this day (YYYY-MM-DD, "
+                               "BONUS_ENGINE_REPORT_TIME_ZONE), accounts opened from the ledger")
+    simulate.add_argument("--to", type=_day, default=None, help="with --from: the last day, included")
     simulate.add_argument("--accounts", default=None,
                           help="JSONL: {card, tier_purchases?, available_points?, first_purchase_at?, "
                                "last_purchase_at?, blocked?, birth_date?}; accounts start empty otherwise")
     simulate.add_argument("--time-zone", type=_time_zone, default=None,
                           help="the chain's days for birthday bonuses (default BONUS_ENGINE_REPORT_TIME_ZONE, "
                                "as the service)")
-    simulate.add_argument("--baseline", default=None, help="another program file to compare with")
+    simulate.add_argument("--baseline", default=None,
+                          help="another program file to compare with; with --from also `active` or a version "
+                               "number")
     simulate.add_argument("--format", choices=("table", "json", "csv"), default="table")
     simulate.add_argument("--progress", action="store_true",
                           help="progress on stderr even when it is not a terminal")
     simulate.set_defaults(func=cmd_simulate)
+
+    simulations = sub.add_parser("simulations", help="simulation jobs (POST /v1/simulations)")
+    simulations_sub = simulations.add_subparsers(dest="action", required=True)
+    run = simulations_sub.add_parser("run", help="run a job in this process at nice 19 (what `serve` starts)")
+    run.add_argument("id", type=_key_id, help="the job's id")
+    simulations.set_defaults(func=cmd_simulations)
+
+    receipts = sub.add_parser("receipts", help="stored receipts")
+    receipts_sub = receipts.add_subparsers(dest="action", required=True)
+    export_receipts = receipts_sub.add_parser(
+        "export", help="the confirmed receipts of a period as JSONL (request bodies, in confirm order)")
+    export_receipts.add_argument("--from", dest="from_", type=_day, required=True,
+                                 help="the first day, YYYY-MM-DD (BONUS_ENGINE_REPORT_TIME_ZONE)")
+    export_receipts.add_argument("--to", type=_day, required=True, help="the last day, included")
+    export_receipts.add_argument("--out", default=None, help="the file to write (default: stdout)")
+    receipts.set_defaults(func=cmd_receipts)
 
     report = sub.add_parser("report", help="program KPIs, campaign results and uplift, segments, stores, customers, "
                                            "ABC; rebuild the summaries")

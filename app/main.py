@@ -43,6 +43,8 @@ from app.reports.rollup import roll_up_forever
 from app.reports.web import router as reports_page_router
 from app.segments.endpoints import router as segments_router
 from app.segments.refresh import refresh_forever
+from app.simulations import worker as simulations
+from app.simulations.endpoints import router as simulations_router
 from app.templates.endpoints import router as templates_router
 from rules import Program
 
@@ -54,7 +56,7 @@ Money and points are integers in minor units. Errors are RFC 9457 problem+json w
 
 ROUTERS: tuple[APIRouter, ...] = (receipts_router, accounts_router, customers_router, program_router,
                                   campaigns_router, coupons_router, certificates_router, reports_router,
-                                  segments_router, templates_router, ops.router)
+                                  segments_router, templates_router, simulations_router, ops.router)
 
 
 def route_roles() -> dict[tuple[str, str], str | None]:
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 roll_up_forever(db, settings.report_time_zone, settings.report_interval_s)))
             background.append(asyncio.create_task(
                 refresh_forever(db, programs, settings)))
+        simulating = asyncio.create_task(simulations.run_forever(db, settings)) if settings.simulation_poll_s else None
         heap.settle()
         try:
             yield
@@ -108,6 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in background:
                 task.cancel()
             follower.cancel()
+            if simulating is not None:  # its child stopped and its job failed while the pool is open
+                simulating.cancel()
+                await asyncio.gather(simulating, return_exceptions=True)
             await ctx.confirms.drain()
             await programs.stop()
             await cache.close()

@@ -85,7 +85,7 @@ from rules import (
     take,
 )
 
-__all__ = ["AccountRecord", "Simulation", "main", "read_accounts", "simulate"]
+__all__ = ["AccountRecord", "Opening", "Simulation", "main", "read_accounts", "result_of", "simulate"]
 
 MAX_REPORTED_PROBLEMS = 1000  # kept for the JSON output; stderr shows the first 20
 OPENING = datetime(1970, 1, 1, tzinfo=UTC)  # when an account's opening points became available
@@ -114,6 +114,23 @@ class AccountRecord(BaseModel):
     # and in the service membership also stays as it is between refreshes
     segments: Annotated[list[Annotated[str, Field(pattern=CUSTOM_SEGMENT_PATTERN)]], Field(max_length=200)] = []
     birth_date: BirthDate | None = None  # birthday bonuses need it; receipts never carry one
+
+
+@dataclass(frozen=True)
+class Opening:
+    """An account's state at the start of a period, read from the ledger (app/simulations/repository.py).
+
+    Richer than an `--accounts` line: its tier purchases are dated, so they leave the window as the run goes
+    on, and its points are lots with their own `available_at` and `expires_at`, so they ripen and expire."""
+
+    card: str
+    purchases: tuple[tuple[datetime, int], ...] = ()  # in the tier window before the period, in time order
+    lots: tuple[tuple[int, datetime, datetime | None], ...] = ()  # (remaining, available_at, expires_at)
+    first_purchase_at: datetime | None = None
+    last_purchase_at: datetime | None = None
+    blocked: bool = False
+    segments: frozenset[str] = frozenset()
+    birth_date: date | None = None
 
 
 # ------------------------------------------------------------------------------------------- accounts
@@ -188,6 +205,23 @@ class CampaignStats:
     discount: int = 0
     points: int = 0
     held_out: int = 0  # receipts on which a held-out member was eligible (control_percent)
+    # kept for the database simulations' report (app/simulations/report.py), not in the command's output
+    coupon_uses: int = 0
+    revenue: int = 0  # purchase amounts of the receipts it touched
+
+
+CAMPAIGN_KEYS = ("id", "name", "receipts", "discount", "points", "held_out")
+
+
+def _opened(record: Opening) -> _Account:
+    account = _Account(blocked=record.blocked, first=record.first_purchase_at, last=record.last_purchase_at,
+                       segments=record.segments)
+    for at, amount in record.purchases:
+        account.purchases.append((at, amount))
+        account.purchases_sum += amount
+    for remaining, available_at, expires_at in record.lots:
+        account.grant(remaining, available_at, expires_at)
+    return account
 
 
 @dataclass
@@ -195,7 +229,7 @@ class Simulation:
     """One program over the receipts: accounts, coupon uses and the running figures."""
 
     program: CompiledProgram
-    opening: dict[str, AccountRecord]
+    opening: dict[str, AccountRecord] | dict[str, Opening]
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # the chain's days, for birthdays
     accounts: dict[str, _Account] = field(default_factory=dict)
     campaigns: dict[str, CampaignStats] = field(default_factory=dict)
@@ -236,7 +270,9 @@ class Simulation:
         if account is not None:
             return account
         record = self.opening.get(card)
-        if record is not None:
+        if isinstance(record, Opening):
+            account = _opened(record)
+        elif record is not None:
             account = _Account(blocked=record.blocked, opening_purchases=record.tier_purchases,
                                first=record.first_purchase_at, last=record.last_purchase_at,
                                segments=frozenset(record.segments))
@@ -320,6 +356,7 @@ class Simulation:
     def _count(self, receipt: Receipt, outcome: Outcome) -> None:
         self.totals["receipts"] += 1
         self.totals["amount"] += outcome.total("amount")
+        self.totals["revenue"] += outcome.purchase_amount
         self.totals["discount"] += outcome.total("discount")
         self.totals["points_accrued"] += outcome.total("points_accrued")
         self.totals["points_redeemed"] += outcome.total("points_redeemed")
@@ -331,6 +368,7 @@ class Simulation:
             stats.receipts += 1
             stats.discount += effect.discount
             stats.points += effect.points
+            stats.revenue += outcome.purchase_amount
         for campaign_id in outcome.holdout_held_out:
             self.campaigns[campaign_id].held_out += 1
         for verdict in outcome.coupons:
@@ -340,6 +378,9 @@ class Simulation:
                                                   "applied": 0, "rejected": {}})
             if verdict.status == "applied":
                 entry["applied"] += 1
+                used = self.campaigns.get(verdict.campaign_id or "")
+                if used is not None:
+                    used.coupon_uses += 1
                 if shared:
                     self.shared_uses[verdict.code] += 1
                     if receipt.card:
@@ -362,7 +403,7 @@ class Simulation:
 
     def report(self) -> dict[str, Any]:
         return {
-            "campaigns": [vars(stats).copy() for stats in self.campaigns.values()],
+            "campaigns": [{key: getattr(stats, key) for key in CAMPAIGN_KEYS} for stats in self.campaigns.values()],
             "totals": {key: self.totals[key] for key in TOTAL_KEYS},
             "card_status": {status: self.cards[status] for status in ("ok", "none", "unknown", "blocked")},
             "coupons": self.coupons,
@@ -638,20 +679,25 @@ def simulate(
     except OSError as error:
         raise SimulationError(f"{receipts}: {error.strerror or error}") from None
     bar.finish(seen.receipts)
+    return result_of(runs, seen), seen
+
+
+def result_of(runs: Sequence[Simulation], seen: Input) -> dict[str, Any]:
+    """The JSON-ready result of a run (`runs[1]`, if there, the baseline), whatever its receipts came from."""
     result: dict[str, Any] = {
-        "currency": program.program.currency,
+        "currency": runs[0].program.program.currency,
         "input": {"lines": seen.lines, "receipts": seen.receipts, "invalid": seen.invalid,
                   "duplicates": seen.duplicates, "problems": seen.problems},
         "program": runs[0].report(),
-        "baseline": runs[1].report() if baseline is not None else None,
+        "baseline": runs[1].report() if len(runs) > 1 else None,
     }
-    if baseline is not None:
+    if len(runs) > 1:
         result["difference"] = {
             "campaigns": [{"id": r["id"], **{m: r[m] - r[f"baseline_{m}"] for m, _ in METRICS}}
                           for r in _campaign_rows(result)],
             "totals": {k: result["program"]["totals"][k] - result["baseline"]["totals"][k] for k in TOTAL_KEYS},
         }
-    return result, seen
+    return result
 
 
 RENDERERS = {"table": render_table, "json": render_json, "csv": render_csv}

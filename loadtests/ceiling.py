@@ -35,7 +35,7 @@ STATEMENTS_PER_CONFIRM = 6  # BEGIN (with its SET LOCAL), 4 statements (see conf
 
 
 async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram, receipt_id: str, card: str,
-                             lines: list[dict[str, Any]], result: dict[str, Any]) -> None:
+                             lines: list[dict[str, Any]], result: dict[str, Any], body: str = "{}") -> None:
     """What a batch of one confirm (app/receipts/batch.py) sends to PostgreSQL for a card that redeems and
     accrues: a quiet worker's batch, and the least any batch sends."""
     now = datetime.now(UTC)
@@ -55,14 +55,15 @@ async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram,
         # one statement: entries, lots, moves, the account, and the receipt with its claim's owner
         await flush_books(conn, [book], lambda first: receipts.confirmed_ctes([receipts.Confirmed(
             receipt_id, account["id"], account["id"], print_, "s1", now, program.version, 10_000, lines, {}, result,
+            body,
         )], [], first))
 
 
-Documents = list[tuple[list[dict[str, Any]], dict[str, Any]]]  # (stored lines, result) of receipts
+Documents = list[tuple[list[dict[str, Any]], dict[str, Any], str]]  # (stored lines, result, body) of receipts
 
 
 def mix_documents(program: CompiledProgram, count: int = 200) -> Documents:
-    """(stored lines, result) of `count` register-mix card receipts, as confirm would store them."""
+    """(stored lines, result, request body) of `count` register-mix card receipts, as confirm would store them."""
     now = datetime.now(UTC)
     account = AccountState("ok", 3, now - timedelta(days=90), now - timedelta(days=2), 1_000_000)
     summary = {"card": "0", "tier": "base", "tier_applied": "base", "available": 0, "pending": 0}
@@ -75,7 +76,7 @@ def mix_documents(program: CompiledProgram, count: int = 200) -> Documents:
         receipt = Receipt.model_validate_json(step.body)
         outcome = evaluate(receipt, account, program, now)
         result = build(receipt, outcome, "confirmed", program.version, summary) | {"refunds": []}
-        documents.append((stored_lines(receipt, outcome), result))
+        documents.append((stored_lines(receipt, outcome), result, receipt.model_dump_json(exclude_defaults=True)))
     return documents
 
 
@@ -85,6 +86,7 @@ SMALL_DOCUMENTS: Documents = [(
     [{"line_id": str(i), "quantity": "1", "returned": "0", "figures": {"amount": 1000}, "refunded": {}}
      for i in range(10)],
     {"receipt_id": "x", "status": "confirmed", "lines": [{"line_id": str(i)} for i in range(10)]},
+    "{}",
 )]
 
 
@@ -117,10 +119,10 @@ async def _transactions_per_second(database_url: str, program: CompiledProgram, 
         done = 0
         rng = random.Random()
         while time.perf_counter() < deadline:
-            lines, result = rng.choice(documents)
+            lines, result, body = rng.choice(documents)
             async with pool.acquire() as conn:
                 await confirm_statements(conn, program, f"ceiling-{run}-{next(counter)}", rng.choice(cards),
-                                         lines, result)
+                                         lines, result, body)
             done += 1
         return done
 

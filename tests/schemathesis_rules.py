@@ -28,6 +28,7 @@ from rules import normalize_code
 
 MAX_BODY_BYTES = 1_048_576  # BONUS_ENGINE_MAX_BODY_BYTES' default
 MAX_PERIOD_DAYS = 3660  # app.reports.service.MAX_PERIOD_DAYS
+MAX_SIMULATION_DAYS = 366  # app.simulations.schemas.MAX_PERIOD_DAYS
 _FUTURE_TOLERANCE = timedelta(minutes=5)  # app.receipts.service.FUTURE_TOLERANCE
 _SKEW = timedelta(minutes=1)  # between the test's clock and the moment the service looked at its own
 
@@ -122,6 +123,18 @@ def _period(case: Any, detail: str) -> bool:
     return "spans at most" in detail and (end - start).days >= MAX_PERIOD_DAYS
 
 
+def _simulation_period(case: Any, detail: str) -> bool:
+    """A simulation's `from` after its `to`, or a period over app.simulations.schemas.MAX_PERIOD_DAYS."""
+    body = _body(case) or {}
+    try:
+        start, end = date.fromisoformat(body["from"]), date.fromisoformat(body["to"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    if detail == "from is after to":
+        return start > end
+    return "covers at most" in detail and (end - start).days + 1 > MAX_SIMULATION_DAYS
+
+
 def _birth_date(case: Any, error: dict[str, str]) -> bool:
     """A birth date before 1900 or after today (app/customers/schemas.py): a date against the calendar's
     today, which JSON Schema's `format: date` cannot compare."""
@@ -141,11 +154,21 @@ def _attributes_merged(case: Any, error: dict[str, str]) -> bool:
     return error["path"] == "profile.attributes" and error["message"].startswith("a profile holds at most")
 
 
+def _birth_date_twice(case: Any, error: dict[str, str]) -> bool:
+    """A registration giving both `birth_date` and `profile.birth_date` (app/accounts/schemas.py): two fields
+    compared, which the schema does not state."""
+    body = _body(case) or {}
+    profile = body.get("profile")
+    return (error["message"].endswith("give the birth date once: birth_date or profile.birth_date")
+            and body.get("birth_date") is not None and isinstance(profile, dict)
+            and profile.get("birth_date") is not None)
+
+
 def _errors_beyond(case: Any, problem: dict[str, Any]) -> bool:
     """Every error of the problem is for a rule beyond JSON Schema."""
     errors = problem.get("errors") or []
     return bool(errors) and all(e["message"] == _NUL or _whole_float(case, e) or _receipt_rule(case, e["message"])
-                                or _birth_date(case, e) or _attributes_merged(case, e)
+                                or _birth_date(case, e) or _attributes_merged(case, e) or _birth_date_twice(case, e)
                                 or _DOCUMENT_RULES.search(e["message"]) for e in errors)
 
 
@@ -163,6 +186,8 @@ def beyond_json_schema(case: Any, status: int, problem: dict[str, Any]) -> bool:
     code = problem.get("code")
     if status == 413:  # the body limit: a count of bytes, not a shape
         return len(json.dumps(case.body, default=str).encode()) > MAX_BODY_BYTES
+    if status == 409 and code == "too_many_simulations":  # the service's data: the jobs already waiting
+        return True
     if status != 422:
         return False
     if code == "validation_error":
@@ -178,7 +203,8 @@ def beyond_json_schema(case: Any, status: int, problem: dict[str, Any]) -> bool:
     if code in ("receipt_too_old", "receipt_in_future"):
         return _receipt_time(case, code)
     if code == "invalid_period":
-        return _period(case, str(problem.get("detail", "")))
+        detail = str(problem.get("detail", ""))
+        return _simulation_period(case, detail) if case.path == "/v1/simulations" else _period(case, detail)
     if code == "invalid_cursor":  # opaque: only the cursors the service gave are valid
         return (case.query or {}).get("cursor") is not None
     # the service's data: a refund's line that is not on the receipt, a batch for a campaign that is not a

@@ -167,7 +167,7 @@ async def write_receipt(conn: asyncpg.Connection, account_id: int, issued_at: da
     receipt_id = f"view-{issued_at.timestamp()}-{amount}-{account_id}"
     await receipts.claim(conn, receipt_id, hashlib.sha256(receipt_id.encode()).digest(), issued_at)
     await receipts.insert_confirmed_many(conn, [receipts.Confirmed(
-        receipt_id, account_id, account_id, b"", "s1", issued_at, 1, amount, [], {}, {})], [])
+        receipt_id, account_id, account_id, b"", "s1", issued_at, 1, amount, [], {}, {}, "{}")], [])
 
 
 async def views(conn: asyncpg.Connection, program_: CompiledProgram, history: list[tuple[int, int]],

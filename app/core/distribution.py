@@ -41,7 +41,7 @@ GROUPS = (
 # small, read everywhere, rarely written; first, so that distributed tables may keep foreign keys to them
 REFERENCE = ("programs", "api_keys", "cache_state", "coupon_batches", "report_state", "report_sales",
              "report_campaigns", "report_points", "report_expiry", "report_rfm",
-             "report_items", "segments")
+             "report_items", "segments", "simulations")
 LOCAL = frozenset({"alembic_version"})  # the migrations' bookkeeping, on the coordinator only
 
 DISTRIBUTED = {table: (group, column) for group in GROUPS for table, column in group.tables.items()}

@@ -86,6 +86,8 @@ ERROR_CODES: dict[str, str] = {
     "custom_segment_not_found": "no custom segment with this id",
     "segment_in_use": "campaigns name this custom segment; `errors` lists their paths",
     "too_many_segments": "the service holds at most 200 custom segments",
+    "simulation_not_found": "no simulation with this id",
+    "too_many_simulations": "as many simulations as the service queues are waiting; retry when one has started",
     "reports_rebuilding": "the report summaries are being built (first start, new time zone); retry later",
     "database_unavailable": "PostgreSQL is unreachable or the pool is exhausted; retry after Retry-After",
     "overloaded": "too many confirms are waiting in this worker (confirm_queue_max); retry after Retry-After",

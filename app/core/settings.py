@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     # custom segments are refreshed when their last refresh is older than this (checked at each roll-up
     # interval; app/segments/refresh.py states the age membership can have)
     segment_refresh_s: float = Field(default=300, gt=0)
+    # simulation jobs (app/simulations/worker.py): each `serve` worker looks for a queued job this often and
+    # runs one at a time in its own low-priority process; 0 turns it off (the instance runs none)
+    simulation_poll_s: float = Field(default=1, ge=0)
+    # a running job whose process has written no progress for this long is failed (its process died)
+    simulation_stale_s: float = Field(default=60, gt=0)
+    # processes a simulation of at least PARALLEL_FROM_RECEIPTS receipts is split into (by account); 0: one per CPU
+    simulation_processes: int = Field(default=0, ge=0, le=16)
 
     @field_validator("report_time_zone")
     @classmethod

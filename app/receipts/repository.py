@@ -109,6 +109,7 @@ class Confirmed:
     lines: list[dict[str, Any]]
     links: dict[str, Any]
     result: dict[str, Any]
+    body: str  # the validated request as JSON text (migration 0015): what simulations replay
 
 
 # The confirmed receipts written under their owners, their claims naming the owners, and the claims of
@@ -125,19 +126,20 @@ _DROPPED_CTE = """dropped AS (
 )"""
 _CLAIMS_CTES = "\n" + _OWNED_CTE + ", " + _DROPPED_CTE.replace("{p0}", "{p2}")
 _RECEIPT_COLUMNS = ("receipts (receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, status,"
-                    " program_version, purchase_amount, lines, links, result)")
+                    " program_version, purchase_amount, lines, links, result, body)")
 _WRITTEN_CTE = """, written AS (
     INSERT INTO """ + _RECEIPT_COLUMNS + """
     SELECT r.receipt_id, r.owner_id, r.account_id, r.fingerprint, r.store_id, r.issued_at, 'confirmed',
-           r.program_version, r.purchase_amount, r.lines::jsonb, r.links::jsonb, r.result::json
+           r.program_version, r.purchase_amount, r.lines::jsonb, r.links::jsonb, r.result::json, r.body::json
     FROM unnest(${p0}::text[], ${p1}::bigint[], ${p2}::bigint[], ${p3}::bytea[], ${p4}::text[],
-                ${p5}::timestamptz[], ${p6}::int[], ${p7}::bigint[], ${p8}::text[], ${p9}::text[], ${p10}::text[])
+                ${p5}::timestamptz[], ${p6}::int[], ${p7}::bigint[], ${p8}::text[], ${p9}::text[], ${p10}::text[],
+                ${p11}::text[])
          AS r(receipt_id, owner_id, account_id, fingerprint, store_id, issued_at, program_version,
-              purchase_amount, lines, links, result)
+              purchase_amount, lines, links, result, body)
 )"""
 # each value's expression in the VALUES form (Citus: app/core/rowsets.py); documents go as text, as above
 _RECEIPT_VALUES = ("{}::text", "{}::bigint", "{}::bigint", "{}::bytea", "{}::text", "{}::timestamptz", "'confirmed'",
-                   "{}::int", "{}::bigint", "{}::text::jsonb", "{}::text::jsonb", "{}::text::json")
+                   "{}::int", "{}::bigint", "{}::text::jsonb", "{}::text::jsonb", "{}::text::json", "{}::text::json")
 
 
 def confirmed_ctes(receipts: list[Confirmed], unclaimed: list[str], first: int,
@@ -148,12 +150,12 @@ def confirmed_ctes(receipts: list[Confirmed], unclaimed: list[str], first: int,
     `_values_flush`); "" when nothing is written."""
     # documents as JSON text: a list of lines would be taken for an array dimension
     rows = [(r.receipt_id, r.owner_id, r.account_id, r.fingerprint, r.store_id, r.issued_at, r.program_version,
-             r.purchase_amount, _json(r.lines), _json(r.links), _json(r.result)) for r in receipts]
+             r.purchase_amount, _json(r.lines), _json(r.links), _json(r.result), r.body) for r in receipts]
     if not as_values:
         sql = _CLAIMS_CTES.format(p0=first, p1=first + 1, p2=first + 2)
-        sql += _WRITTEN_CTE.format(**{f"p{i}": first + 3 + i for i in range(11)})
+        sql += _WRITTEN_CTE.format(**{f"p{i}": first + 3 + i for i in range(12)})
         return sql, [[r.receipt_id for r in receipts], [r.owner_id for r in receipts], unclaimed,
-                     *[list(column) for column in (zip(*rows, strict=True) if rows else [()] * 11)]]
+                     *[list(column) for column in (zip(*rows, strict=True) if rows else [()] * 12)]]
     ctes: list[str] = []
     args: list[Any] = []
     if rows:

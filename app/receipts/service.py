@@ -176,6 +176,7 @@ def confirmed_row(receipt: Receipt, outcome: Outcome, account_id: int | None, pr
     return repository.Confirmed(
         receipt.receipt_id, _owner(receipt.receipt_id, account_id), account_id, print_, receipt.store_id,
         receipt.issued_at, program_version, outcome.purchase_amount, stored_lines(receipt, outcome), links, result,
+        receipt.model_dump_json(exclude_defaults=True),
     )
 
 
