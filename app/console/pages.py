@@ -28,12 +28,14 @@ nav.console a[aria-current]{color:var(--ink)}
 form.console label{display:block;font-weight:600;margin-top:12px}
 form.console .hint{display:block;font-size:12px;color:var(--muted);font-weight:400}
 form.console input[type=text],form.console input[type=number]{width:420px;padding:4px 6px;font:inherit}
+form.console input[type=number]{width:160px}
+form.console button{display:block}
 textarea{width:100%;font:13px/1.4 ui-monospace,Menlo,Consolas,monospace;padding:8px}
 button{margin-top:14px;padding:6px 16px;font:inherit;font-weight:600}
 .errors{color:#b91c1c;background:#fef2f2;border:1px solid #fecaca;border-radius:8px;padding:8px 14px}
 .errors code{font-weight:700}
 .editor{display:grid;grid-template-columns:2fr 1fr;gap:24px;align-items:start}
-td.left,th.left{text-align:left;white-space:normal}
+.wide th.left,.wide td.left,.wide thead th.left{text-align:left;white-space:normal}
 .status-active{color:#15803d;font-weight:600}.status-scheduled{color:#b45309}.status-ended{color:var(--muted)}
 pre{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px;overflow-x:auto}
 .notice{background:#f0fdf4;border:1px solid #bbf7d0;border-radius:8px;padding:8px 14px}
