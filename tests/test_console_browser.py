@@ -24,6 +24,7 @@ from tests.support import Service
 from tests.test_reports_page import CHROMIUM
 
 WIDTH, HEIGHT = 1280, 1600
+SCREENSHOTS = os.environ.get("BONUS_CONSOLE_SCREENSHOTS")  # a folder: a PNG of each step, to look at
 
 
 class DevTools:
@@ -141,12 +142,19 @@ def browser(svc: Service, tmp_path: Path) -> Iterator[DevTools]:
         tools.close()
 
 
+def _shot(browser: DevTools, name: str) -> bytes:
+    shot = base64.b64decode(browser.send("Page.captureScreenshot", {"format": "png"})["data"])
+    if SCREENSHOTS:
+        Path(SCREENSHOTS, f"{name}.png").write_bytes(shot)
+    return shot
+
+
 def _newest(api: httpx.Client) -> dict[str, Any]:
     return dict(api.get("/v1/program/versions", params={"limit": 1}).json()["versions"][0])
 
 
 def test_a_marketer_makes_publishes_compares_and_rolls_back_a_campaign_in_chromium(
-        svc: Service, browser: DevTools, tmp_path: Path) -> None:
+        svc: Service, browser: DevTools) -> None:
     api = svc.client()
     before = _newest(api)["version"]
 
@@ -154,12 +162,14 @@ def test_a_marketer_makes_publishes_compares_and_rolls_back_a_campaign_in_chromi
     assert 'data-template="threshold-discount"' in templates
     form = browser.click('li[data-template="threshold-discount"] a')
     assert browser.location() == "/console/templates/threshold-discount" and 'data-form="template"' in form
+    _shot(browser, "template")
     browser.fill("p-id", "browser-bigger-check")
     browser.fill("p-min_amount", "700000")
     editor = browser.click('form[data-form="template"] button')
     text = str(browser.evaluate("document.getElementById('yaml').value"))
     assert "id: browser-bigger-check\n" in text and "min_amount: 700000\n" in text, editor
     assert _newest(api)["version"] == before  # nothing published yet
+    _shot(browser, "editor")
 
     browser.fill("yaml", text.replace("percent: 5", "percent: 7"))  # edited before publishing
     browser.fill("note", "bigger checks, from the browser")
@@ -171,12 +181,15 @@ def test_a_marketer_makes_publishes_compares_and_rolls_back_a_campaign_in_chromi
     campaign = api.get("/v1/campaigns/browser-bigger-check").json()
     assert campaign["thresholds"] == [{"min_amount": 700000, "percent": 7}]
 
+    _shot(browser, "history")
     diff = browser.click(f'tr[data-version="{before + 1}"] a[href^="/console/diff"]')
     assert '<ul data-diff="added"><li>browser-bigger-check</li></ul>' in diff
 
+    _shot(browser, "diff")
     overview = browser.open(f"{svc.url}/console")
     assert 'data-campaign="browser-bigger-check"' in overview
 
+    _shot(browser, "campaigns")
     browser.open(f"{svc.url}/console/history/{before}")
     browser.fill("note", "not this season")
     history = browser.click('form[data-form="rollback"] button')
@@ -186,6 +199,5 @@ def test_a_marketer_makes_publishes_compares_and_rolls_back_a_campaign_in_chromi
     assert api.get("/v1/campaigns/browser-bigger-check").status_code == 404
     assert (api.get(f"/v1/program/versions/{before + 2}").json() == api.get(f"/v1/program/versions/{before}").json())
 
-    shot = base64.b64decode(browser.send("Page.captureScreenshot", {"format": "png"})["data"])
+    shot = _shot(browser, "rolled-back")
     assert shot.startswith(b"\x89PNG") and len(shot) > 10_000  # a real picture of the history page
-    (tmp_path / "history.png").write_bytes(shot)

@@ -36,6 +36,7 @@ button{margin-top:14px;padding:6px 16px;font:inherit;font-weight:600}
 .errors code{font-weight:700}
 .editor{display:grid;grid-template-columns:2fr 1fr;gap:24px;align-items:start}
 .wide th.left,.wide td.left,.wide thead th.left{text-align:left;white-space:normal}
+th .hint{font-weight:400;color:var(--muted);font-size:12px}
 .status-active{color:#15803d;font-weight:600}.status-scheduled{color:#b45309}.status-ended{color:var(--muted)}
 pre{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px;overflow-x:auto}
 .notice{background:#f0fdf4;border:1px solid #bbf7d0;border-radius:8px;padding:8px 14px}
@@ -93,7 +94,7 @@ def _campaign_row(row: Data) -> str:
     results = row["results"]
     cells = (count(results["receipts"]), amount(results["discount"]), amount(results["points"]),
              count(results["coupon_uses"]), amount(results["revenue"]))
-    when = [moment(row[side]) if row.get(side) else "—" for side in ("from", "to")]
+    when = [page.long_day(row[side]) if row.get(side) else "—" for side in ("from", "to")]  # UTC days
     return (f'<tr data-campaign="{escape(row["id"])}"><th scope="row"><a href="/console/campaigns/'
             f'{escape(row["id"])}">{escape(row["name"])}</a><span class="hint"> {escape(row["id"])}</span></th>'
             f'<td class="left">{escape(row["type"])}</td><td>{row["priority"]}</td>'

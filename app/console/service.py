@@ -6,7 +6,7 @@ validation, the same lock, a new program version with the key as author and the 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -44,10 +44,14 @@ async def overview(ctx: AppContext) -> dict[str, Any]:
         found = results.get(campaign.id)
         rows.append({"id": campaign.id, "name": campaign.name, "type": campaign.type, "priority": campaign.priority,
                      "status": status(campaign, now),
-                     "from": campaign.active.from_.isoformat() if campaign.active and campaign.active.from_ else None,
-                     "to": campaign.active.to.isoformat() if campaign.active and campaign.active.to else None,
+                     "from": _utc(campaign.active.from_ if campaign.active else None),
+                     "to": _utc(campaign.active.to if campaign.active else None),
                      "results": {key: found[key] for key in _NO_RESULTS} if found else _NO_RESULTS})
     return {"rows": rows, "version": program.version, "period": report["period"]}
+
+
+def _utc(at: datetime | None) -> str | None:
+    return at.astimezone(UTC).isoformat() if at is not None else None
 
 
 def as_yaml(document: Any) -> str:
