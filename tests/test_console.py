@@ -19,7 +19,7 @@ TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 TEXTAREA = re.compile(r'<textarea id="yaml" name="yaml"[^>]*>(.*?)</textarea>', re.S)
 PAGES = ("/console", "/console/templates", "/console/templates/welcome-bonus", "/console/campaigns/{campaign}",
          "/console/history", "/console/history/1", "/console/diff?version=1&against=1")
-POSTS = ("/console/templates/welcome-bonus", "/console/publish", "/console/rollback")
+POSTS = ("/console/templates/welcome-bonus", "/console/publish", "/console/rollback", "/console/campaigns/{campaign}")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_each_page_takes_a_marketer_and_refuses_a_pos_key_and_no_key(svc: Servic
         assert_problem(refused, 401, "unauthorized")
         assert refused.headers["www-authenticate"].startswith("Basic ")
     version = newest(marketer)["version"]
-    for path in POSTS:
+    for path in (p.replace("{campaign}", campaign) for p in POSTS):
         assert_problem(pos.post(path, data={"csrf_token": token_of(marketer)}), 403, "forbidden")
         assert_problem(anonymous.post(path, data={}), 401, "unauthorized")
     assert newest(marketer)["version"] == version
@@ -203,3 +203,27 @@ def test_a_campaigns_status_follows_its_dates(marketer: httpx.Client) -> None:
     for campaign_id, status in (("console-later", "scheduled"), ("console-over", "ended")):
         row = page.split(f'data-campaign="{campaign_id}"', 1)[1].split("</tr>", 1)[0]
         assert f"data-status>{status}<" in row, row
+
+
+def test_the_main_fields_form_changes_them_and_keeps_the_rest(marketer: httpx.Client) -> None:
+    campaign_id = first_campaign(marketer)
+    before = marketer.get(f"/v1/campaigns/{campaign_id}").json()
+    shown = marketer.get(f"/console/campaigns/{campaign_id}").text
+    assert f'id="f-name" name="name" type="text" value="{html.escape(before["name"])}"' in shown
+    token = TOKEN.search(shown).group(1)  # type: ignore[union-attr]
+    version = newest(marketer)["version"]
+    bad = {"name": "", "priority": "soon", "from": "2027-01-01T00:00:00+00:00", "to": "2026-01-01T00:00:00+00:00",
+           "note": "bad", "csrf_token": token}
+    refused = marketer.post(f"/console/campaigns/{campaign_id}", data=bad)
+    assert refused.status_code == 422, refused.text
+    assert sorted(errors_shown(refused.text)) == ["active", "name", "priority"], refused.text
+    assert 'value="soon"' in refused.text and newest(marketer)["version"] == version
+    good = {**bad, "name": "Renamed in the console", "priority": "7", "from": "", "to": "2999-01-01T00:00:00+00:00",
+            "note": "rename", "csrf_token": token}
+    assert marketer.post(f"/console/campaigns/{campaign_id}", data=good).status_code == 303
+    after = marketer.get(f"/v1/campaigns/{campaign_id}").json()
+    assert after == {**before, "name": "Renamed in the console", "priority": 7,
+                     "active": {"to": "2999-01-01T00:00:00Z"}}, after
+    assert newest(marketer)["version"] == version + 1 and newest(marketer)["note"] == "rename"
+    missing = {"csrf_token": token, "name": "x", "priority": "1"}
+    assert_problem(marketer.post("/console/campaigns/no-such-campaign", data=missing), 404, "campaign_not_found")

@@ -82,6 +82,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/templates/{template_id}"): MARKETING,
     ("POST", "/console/templates/{template_id}"): MARKETING,
     ("GET", "/console/campaigns/{campaign_id}"): MARKETING,
+    ("POST", "/console/campaigns/{campaign_id}"): MARKETING,
     ("POST", "/console/publish"): MARKETING,
     ("GET", "/console/history"): MARKETING,
     ("GET", "/console/history/{version}"): MARKETING,

@@ -154,7 +154,32 @@ def _parameter_field(parameter: Data, values: Mapping[str, str]) -> str:
 # --- the editor -------------------------------------------------------------------------------------
 
 
-def editor(title: str, text: str, token: str, errors: Errors = (), note: str = "") -> str:
+MAIN_FIELDS = (("name", "Name", "text", "shown in reports and on receipts"),
+               ("priority", "Priority", "number", "lower runs first"),
+               ("from", "Active from", "text", "ISO date and time with its offset, e.g. 2026-12-20T00:00:00+03:00; "
+                                               "blank: from now"),
+               ("to", "Active until", "text", "the same; blank: no end"))
+
+
+def fields_form(campaign_id: str, values: Mapping[str, str], token: str, errors: Errors = ()) -> str:
+    """The campaign's main fields as a form; the rest of it is kept as it is. Errors with their paths."""
+    inputs = "".join(f'<label for="f-{name}">{escape(label)}<span class="hint">{escape(hint)}</span></label>'
+                     f'<input id="f-{name}" name="{name}" type="{kind}" value="{escape(values.get(name, ""))}">'
+                     for name, label, kind, hint in MAIN_FIELDS)
+    inputs += ('<label for="f-note">Note<span class="hint">why: shown in the history</span></label>'
+               f'<input id="f-note" name="note" type="text" maxlength="500" value="{escape(values.get("note", ""))}">')
+    form = _post_form(f"/console/campaigns/{campaign_id}", token, inputs, "Publish these fields", "fields")
+    return f'<div class="editor"><div>{form}</div><div>{errors_list(errors)}</div></div>'
+
+
+def campaign(campaign_id: str, text: str, values: Mapping[str, str], token: str, errors: Errors = ()) -> str:
+    """An existing campaign: its main fields as a form, and the whole of it as YAML below."""
+    return editor(f"Campaign {campaign_id}", text, token,
+                  before=page.section("Main fields", fields_form(campaign_id, values, token, errors))
+                  + "<h2>All of it as YAML</h2>")
+
+
+def editor(title: str, text: str, token: str, errors: Errors = (), note: str = "", before: str = "") -> str:
     """A campaign as YAML to edit and publish with a note; errors with their paths beside the text."""
     content = (f'<label for="yaml">Campaign (YAML)</label><textarea id="yaml" name="yaml" rows="24" '
                f'spellcheck="false">{escape(text)}</textarea>'
@@ -163,7 +188,7 @@ def editor(title: str, text: str, token: str, errors: Errors = (), note: str = "
     form = _post_form("/console/publish", token, content, "Publish", "publish")
     side = errors_list(errors) or ('<p class="hint">Publishing saves the program with this campaign added, or '
                                    "replacing the campaign of the same id, as a new version.</p>")
-    return layout(title, f'<div class="editor"><div>{form}</div><div>{side}</div></div>')
+    return layout(title, f'{before}<div class="editor"><div>{form}</div><div>{side}</div></div>')
 
 
 # --- history ----------------------------------------------------------------------------------------

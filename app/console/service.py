@@ -58,10 +58,6 @@ def as_yaml(document: Any) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)  # as GET /v1/program answers YAML
 
 
-def campaign_yaml(ctx: AppContext, campaign_id: str) -> str:
-    return as_yaml(campaigns.find(ctx.programs.current, campaign_id))
-
-
 def template_params(parameters: list[dict[str, Any]], form: dict[str, str]) -> dict[str, Any]:
     """A template's parameters from its form: a blank field takes the default; integers and lists (comma-separated)
     are converted here, and anything that does not convert is passed as text for the template to refuse with
@@ -114,3 +110,28 @@ async def publish(ctx: AppContext, text: str, by: Publication) -> tuple[str, int
         raise AppError(422, "invalid_campaign", "the campaign is invalid; paths are relative to it", errors=errors)
     _, _, version = await campaigns.put(ctx, body, by)
     return campaign_id, version
+
+
+def main_fields(campaign: dict[str, Any]) -> dict[str, str]:
+    """A campaign's name, priority and active dates as the fields form shows them."""
+    active = campaign.get("active") or {}
+    return {"name": str(campaign.get("name", "")), "priority": str(campaign.get("priority", "")),
+            "from": str(active.get("from") or ""), "to": str(active.get("to") or "")}
+
+
+def with_main_fields(campaign: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    """The campaign with the form's name, priority and dates; what does not convert goes as sent, for the
+    program's validation to refuse at its path. Blank dates leave that side open."""
+    changed = {**campaign, "name": fields.get("name", ""), "priority": _integer(fields.get("priority", "").strip())}
+    active = {side: fields[side].strip() for side in ("from", "to") if fields.get(side, "").strip()}
+    changed.pop("active", None)
+    return {**changed, "active": active} if active else changed
+
+
+async def publish_fields(ctx: AppContext, campaign_id: str, fields: dict[str, str], by: Publication) -> int:
+    """Publish the active program's campaign with its main fields from the form; the new version."""
+    body = with_main_fields(campaigns.find(ctx.programs.current, campaign_id), fields)
+    if errors := nul_errors(body):
+        raise AppError(422, "invalid_campaign", "the campaign is invalid; paths are relative to it", errors=errors)
+    _, _, version = await campaigns.put(ctx, body, by)
+    return version

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app.campaigns import service as campaigns
 from app.campaigns.endpoints import CampaignIdPath
 from app.core.auth import Principal
 from app.core.errors import AppError
@@ -114,8 +115,27 @@ async def build_from_template(template_id: TemplatePath, request: Request, form:
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse, include_in_schema=False)
 async def campaign_page(campaign_id: CampaignIdPath, request: Request,
                         principal: Principal = Depends(marketer)) -> HTMLResponse:
-    text = service.campaign_yaml(request.app.state.ctx, campaign_id)
-    return _html(pages.editor(f"Campaign {campaign_id}", text, _token(request, principal)))
+    campaign = campaigns.find(request.app.state.ctx.programs.current, campaign_id)
+    return _html(pages.campaign(campaign_id, service.as_yaml(campaign), service.main_fields(campaign),
+                                _token(request, principal)))
+
+
+@router.post("/campaigns/{campaign_id}", response_class=HTMLResponse, include_in_schema=False)
+async def publish_fields(campaign_id: CampaignIdPath, request: Request, form: Form) -> Response:
+    """The campaign's main fields from the form, the rest kept: published as /console/publish does."""
+    principal, fields = form
+    ctx = request.app.state.ctx
+    note = fields.get("note", "")[:MAX_NOTE_CHARS]
+    try:
+        version = await service.publish_fields(ctx, campaign_id, fields, publication(principal, note))
+    except AppError as error:
+        if error.status != 422:
+            raise
+        campaign = campaigns.find(ctx.programs.current, campaign_id)
+        errors = error.extra.get("errors") or [{"path": "(form)", "message": error.detail}]
+        return _html(pages.campaign(campaign_id, service.as_yaml(campaign), fields, _token(request, principal),
+                                    errors), 422)
+    return RedirectResponse(f"/console/history?published={version}", 303, headers=HEADERS)
 
 
 @router.post("/publish", response_class=HTMLResponse, include_in_schema=False)
