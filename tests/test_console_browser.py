@@ -2,7 +2,8 @@
 protocol on a pipe (`--remote-debugging-pipe`: no port, no websocket library), against the service over real
 HTTP. It fills and submits the console's own forms as a person would (clicks on their buttons), with the
 marketer's key sent as HTTP Basic credentials on every request: create a campaign from a template, publish it
-with a note, find it in the history, open the diff and roll it back. Each step is checked against the JSON API.
+with a note, find it in the history, open the diff, change its priority in its fields form and roll it all
+back. Each step is checked against the JSON API.
 Chromium missing is a failure, not a skip: CI installs it (.ci/run)."""
 
 from __future__ import annotations
@@ -190,14 +191,22 @@ def test_a_marketer_makes_publishes_compares_and_rolls_back_a_campaign_in_chromi
     assert 'data-campaign="browser-bigger-check"' in overview
 
     _shot(browser, "campaigns")
+    browser.click('tr[data-campaign="browser-bigger-check"] a')  # its main fields as a form
+    _shot(browser, "campaign")
+    browser.fill("f-priority", "12")
+    browser.fill("f-note", "after the winter campaign")
+    browser.click('form[data-form="fields"] button')
+    assert api.get("/v1/campaigns/browser-bigger-check").json()["priority"] == 12
+    assert _newest(api)["note"] == "after the winter campaign"
+
     browser.open(f"{svc.url}/console/history/{before}")
     browser.fill("note", "not this season")
     history = browser.click('form[data-form="rollback"] button')
     rolled = _newest(api)
-    assert rolled["version"] == before + 2 and rolled["note"] == "not this season"
-    assert f'<tr data-version="{before + 2}">' in history and "not this season" in history
+    assert rolled["version"] == before + 3 and rolled["note"] == "not this season"
+    assert f'<tr data-version="{before + 3}">' in history and "not this season" in history
     assert api.get("/v1/campaigns/browser-bigger-check").status_code == 404
-    assert (api.get(f"/v1/program/versions/{before + 2}").json() == api.get(f"/v1/program/versions/{before}").json())
+    assert (api.get(f"/v1/program/versions/{before + 3}").json() == api.get(f"/v1/program/versions/{before}").json())
 
     shot = _shot(browser, "rolled-back")
     assert shot.startswith(b"\x89PNG") and len(shot) > 10_000  # a real picture of the history page

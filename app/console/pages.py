@@ -25,6 +25,7 @@ _STYLE = """<style>
 nav.console{display:flex;gap:20px;border-bottom:1px solid var(--line);padding-bottom:10px;margin-bottom:8px}
 nav.console a{color:#1d4ed8;text-decoration:none;font-weight:600}
 nav.console a[aria-current]{color:var(--ink)}
+.editor+h2,section+h2{margin-top:28px}
 form.console label{display:block;font-weight:600;margin-top:12px}
 form.console .hint{display:block;font-size:12px;color:var(--muted);font-weight:400}
 form.console input[type=text],form.console input[type=number]{width:420px;padding:4px 6px;font:inherit}
@@ -154,7 +155,7 @@ def _parameter_field(parameter: Data, values: Mapping[str, str]) -> str:
 # --- the editor -------------------------------------------------------------------------------------
 
 
-MAIN_FIELDS = (("name", "Name", "text", "shown in reports and on receipts"),
+MAIN_FIELDS = (("name", "Name", "text", "shown in reports and in the result of each receipt"),
                ("priority", "Priority", "number", "lower runs first"),
                ("from", "Active from", "text", "ISO date and time with its offset, e.g. 2026-12-20T00:00:00+03:00; "
                                                "blank: from now"),
