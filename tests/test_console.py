@@ -227,3 +227,10 @@ def test_the_main_fields_form_changes_them_and_keeps_the_rest(marketer: httpx.Cl
     assert newest(marketer)["version"] == version + 1 and newest(marketer)["note"] == "rename"
     missing = {"csrf_token": token, "name": "x", "priority": "1"}
     assert_problem(marketer.post("/console/campaigns/no-such-campaign", data=missing), 404, "campaign_not_found")
+
+
+def test_a_form_of_too_many_fields_is_refused_and_changes_nothing(marketer: httpx.Client) -> None:
+    before = newest(marketer)["version"]
+    fields = {f"f{index}": "x" for index in range(101)} | {"csrf_token": token_of(marketer)}
+    assert_problem(marketer.post("/console/publish", data=fields), 422, "validation_error")
+    assert newest(marketer)["version"] == before

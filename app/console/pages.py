@@ -155,7 +155,7 @@ def _parameter_field(parameter: Data, values: Mapping[str, str]) -> str:
 # --- the editor -------------------------------------------------------------------------------------
 
 
-MAIN_FIELDS = (("name", "Name", "text", "shown in reports and in the result of each receipt"),
+MAIN_FIELDS = (("name", "Name", "text", "shown in reports"),
                ("priority", "Priority", "number", "lower runs first"),
                ("from", "Active from", "text", "ISO date and time with its offset, e.g. 2026-12-20T00:00:00+03:00; "
                                                "blank: from now"),

@@ -3,7 +3,7 @@
 Signs in as the report pages do (a marketer or admin key as the Basic password, or Bearer), under the same
 headers, except that its forms may post to this origin (`form-action 'self'`). Every POST is checked for the
 key's CSRF token after the key itself (no key: 401, a pos key: 403 `forbidden`, as on the JSON API), and a
-missing or wrong token is a 403 page before anything is read or changed. A POST that succeeds answers 303 to
+missing or wrong token is a 403 page before anything is changed. A POST that succeeds answers 303 to
 the page that shows its result, so reloading that page posts nothing again."""
 
 from __future__ import annotations
@@ -52,22 +52,22 @@ def _token(request: Request, principal: Principal) -> str:
     return csrf.token(csrf.secret_of(request.app.state.settings.console_secret), principal.key_id)
 
 
-async def posted(request: Request, principal: Principal = Depends(marketer)) -> tuple[Principal, dict[str, str]]:
-    """The key and its form's fields (the last of a repeated name), once the CSRF token is the key's."""
-    body = await read_body(request, request.app.state.settings.max_body_bytes)
-    fields = {name: values[-1] for name, values in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True,
-                                                              max_num_fields=_MAX_FIELDS).items()}
-    secret = csrf.secret_of(request.app.state.settings.console_secret)
-    if not csrf.valid(secret, principal.key_id, fields.get(csrf.FIELD)):
-        raise _CsrfRefused
-    return principal, fields
-
-
 class CsrfRefusedError(Exception):
     """A POST without this key's CSRF token: answered with a 403 page by `csrf_refused`."""
 
 
-_CsrfRefused = CsrfRefusedError()
+async def posted(request: Request, principal: Principal = Depends(marketer)) -> tuple[Principal, dict[str, str]]:
+    """The key and its form's fields (the last of a repeated name), once the CSRF token is the key's."""
+    body = await read_body(request, request.app.state.settings.max_body_bytes)
+    try:
+        parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=_MAX_FIELDS)
+    except ValueError:  # more fields than any console form has
+        raise AppError(422, "validation_error", f"a console form has at most {_MAX_FIELDS} fields") from None
+    fields = {name: values[-1] for name, values in parsed.items()}
+    secret = csrf.secret_of(request.app.state.settings.console_secret)
+    if not csrf.valid(secret, principal.key_id, fields.get(csrf.FIELD)):
+        raise CsrfRefusedError
+    return principal, fields
 
 
 def csrf_refused(request: Request, error: Exception) -> Response:
