@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from app.console import csrf
-from tests.support import Service, assert_problem
+from tests.conftest import EXAMPLE, Servers
+from tests.load import worker_pids
+from tests.support import Service, assert_problem, start_service
 
 TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 TEXTAREA = re.compile(r'<textarea id="yaml" name="yaml"[^>]*>(.*?)</textarea>', re.S)
@@ -234,3 +236,18 @@ def test_a_form_of_too_many_fields_is_refused_and_changes_nothing(marketer: http
     fields = {f"f{index}": "x" for index in range(101)} | {"csrf_token": token_of(marketer)}
     assert_problem(marketer.post("/console/publish", data=fields), 422, "validation_error")
     assert newest(marketer)["version"] == before
+
+
+def test_the_workers_of_one_server_share_the_csrf_secret(servers: Servers) -> None:
+    """`serve --workers 2` without BONUS_ENGINE_CONSOLE_SECRET: a form loaded from one worker posts to the other."""
+    service = start_service(servers.new_database(), servers.redis_url, f"t{servers.run_id}console2:",
+                            EXAMPLE.read_text(), {}, workers=2)
+    try:
+        client = service.client()
+        token = token_of(client)
+        answers = [httpx.post(f"{service.url}/console/templates/welcome-bonus", data={"csrf_token": token},
+                              headers=client.headers, timeout=30) for _ in range(20)]  # a new connection each
+        assert [answer.status_code for answer in answers] == [200] * 20
+        assert len(worker_pids(service)) == 2
+    finally:
+        service.stop()

@@ -3,7 +3,8 @@
 A form carries the token of the key that loaded it; a POST is taken only with the token of the key that
 sends it, for this window or the one before (a form left open up to two hours still posts). Nothing is
 stored: any worker that has the same secret checks a token. Without `BONUS_ENGINE_CONSOLE_SECRET` each process
-draws its own secret at start, which is right for one worker; several workers need the setting."""
+draws its own secret at start; `serve --workers N` draws one for its N workers (app/cli.py); servers behind one
+address (several pods) need the setting, the same on each."""
 
 from __future__ import annotations
 
