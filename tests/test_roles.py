@@ -73,6 +73,9 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/reports/abc"): MARKETING,
     ("GET", "/v1/reports/segments"): MARKETING,
     ("GET", "/v1/reports/segments/{segment}/members"): MARKETING,
+    ("POST", "/v1/simulations"): MARKETING,
+    ("GET", "/v1/simulations"): MARKETING,
+    ("GET", "/v1/simulations/{simulation_id}"): MARKETING,
     ("GET", "/reports"): MARKETING,
     ("GET", "/reports/segments/{segment}"): MARKETING,
     ("GET", "/reports/customers/{card}"): ADMIN,  # the customer card: balance and profile
@@ -102,7 +105,7 @@ ROLES = ("none", "pos", "marketer", "admin")
 CONSOLE_POSTS = frozenset(route for route in ALLOWED if route[0] == "POST" and route[1].startswith("/console/"))
 _VALUES = {"{card}": "2900000000001", "{receipt_id}": "no-such-receipt", "{campaign_id}": "no-such-campaign",
            "{code}": "NOSUCHCODE", "{segment_id}": "no-such-segment", "{segment}": "loyal",
-           "{template_id}": "welcome-bonus", "{version}": "999999"}
+           "{template_id}": "welcome-bonus", "{simulation_id}": "999999", "{version}": "999999"}
 
 
 def _routes(routes: Iterable[object]) -> Iterator[Route]:
