@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -304,6 +305,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bonus-engine-metrics-")
+    if args.workers > 1 and not get_settings().console_secret:
+        # one secret for this server's workers, so a console form loaded from one posts to another (app/console/csrf.py)
+        os.environ["BONUS_ENGINE_CONSOLE_SECRET"] = secrets.token_urlsafe(32)
     uvicorn.run("app.main:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
                 loop="uvloop", http="httptools", access_log=False, log_level="warning", lifespan="on")
     return 0

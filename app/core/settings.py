@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     failed_lookup_limit: int = 20  # per key and minute
     log_level: str = "WARNING"
     expire_interval_s: int = 300  # the expiry sweep in `serve`; 0 turns it off
+    # the console's CSRF tokens (app/console/csrf.py); unset, each `serve` draws one: set it for several servers
+    console_secret: str | None = None
     report_time_zone: str = "UTC"  # the chain's calendar days in reports (an IANA zone)
     report_interval_s: float = 10  # the report roll-up in `serve`; 0 turns it off
     # custom segments are refreshed when their last refresh is older than this (checked at each roll-up

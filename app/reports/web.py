@@ -59,6 +59,9 @@ async def _principal(request: Request) -> Principal:
     return principal
 
 
+principal = _principal  # the console (app/console/web.py) signs in the same way, in the same realm
+
+
 async def marketer(request: Request) -> None:
     """The report pages: a marketer or an admin key."""
     if not (await _principal(request)).edits_program:
