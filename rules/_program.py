@@ -20,7 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from ._json_schema import exactly_one, given, none_of
+from ._json_schema import NOT_BLANK, exactly_one, given, none_of
+from ._receipt import normalize_code
 from ._types import Identifier, Money, Multiplier, Percent, PositivePercent
 
 __all__ = [
@@ -267,7 +268,7 @@ class Coupon(CampaignBase):
     ]})
 
     type: Literal["coupon"]
-    code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    code: Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=NOT_BLANK)] | None = None
     max_uses: Annotated[int, Field(strict=True, ge=1)] | None = None
     max_uses_per_account: Annotated[int, Field(strict=True, ge=1)] | None = None
     percent: PositivePercent | None = None
@@ -279,7 +280,12 @@ class Coupon(CampaignBase):
     @field_validator("code")
     @classmethod
     def _normalize(cls, code: str | None) -> str | None:
-        return code.strip().upper() if code is not None else None
+        if code is None:
+            return None
+        normalized = normalize_code(code)
+        if not normalized:  # as a receipt's codes: "  " would be stored as a code of nothing
+            raise ValueError("must not be blank")
+        return normalized
 
     @model_validator(mode="after")
     def _one_effect(self) -> Coupon:

@@ -192,6 +192,19 @@ def test_duplicate_campaign_ids_are_refused() -> None:
     assert re.fullmatch(r"campaigns\[\d+\]\.id", errors[0]["path"])
 
 
+GIFT = "  - {{id: gift, name: Gift, type: coupon, priority: 30, code: \"{code}\", percent: 5}}\n"
+
+
+@pytest.mark.parametrize("code", [" ", "\\t", " \\u00a0 "])  # YAML escapes: a tab, a no-break space
+def test_a_shared_coupon_code_of_only_white_space_is_refused(code: str) -> None:
+    """It used to pass its length check and be stored as a code of nothing (schemathesis found it)."""
+    errors = errors_of(BASE + GIFT.format(code=code))
+    assert [error["path"] for error in errors] == ["campaigns[2].code"]
+    assert "blank" in errors[0]["message"]
+    program = load_program(BASE + GIFT.format(code=" w10 "), "yaml")
+    assert program.campaigns[2].code == "W10"  # type: ignore[union-attr]
+
+
 def test_unknown_tier_in_when_is_refused() -> None:
     errors = errors_of(edited("tiers: [silver]", "tiers: [silver, platinum]"))
     assert len(errors) == 1
