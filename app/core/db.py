@@ -232,7 +232,9 @@ class Database:
         except TimeoutError:
             raise unavailable("database_unavailable", "all database connections are busy") from None
         except Exception as error:
-            if is_connection_error(error):
+            # a new connection's set-up cut by a server going down can also leave asyncpg's protocol half-way
+            # ("cannot switch to state …", seen with a Citus coordinator restarted under load)
+            if is_connection_error(error) or isinstance(error, asyncpg.exceptions.InternalClientError):
                 raise unavailable("database_unavailable", "PostgreSQL is unreachable") from None
             raise
         try:
