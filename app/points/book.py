@@ -253,8 +253,8 @@ async def flush_books(conn: asyncpg.Connection, books: Sequence[Book], also: Mor
 def _unnest_flush(inserted: tuple[list[tuple[Any, ...]], ...],
                   updated: tuple[list[Any], ...]) -> tuple[list[str], str, list[Any]]:
     """The statement as `unnest` of arrays: one text whatever the rows (one generic plan)."""
-    columns = [list(column) for rows, width in zip(inserted, (12, 6, 4), strict=True)
-               for column in (zip(*rows, strict=True) if rows else [()] * width)]
+    columns = [list(column) for rows, (_, _, expressions) in zip(inserted, _VALUES_INSERTS, strict=True)
+               for column in (zip(*rows, strict=True) if rows else [()] * len(expressions))]
     return [_FLUSH[0]], _FLUSH[1], columns + list(updated)
 
 
