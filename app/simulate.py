@@ -55,7 +55,7 @@ import os
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -71,6 +71,7 @@ from rules import (
     Bonus,
     CompiledProgram,
     CouponFact,
+    Line,
     Lot,
     Outcome,
     Program,
@@ -85,7 +86,7 @@ from rules import (
     take,
 )
 
-__all__ = ["AccountRecord", "Opening", "Simulation", "main", "read_accounts", "result_of", "simulate"]
+__all__ = ["AccountRecord", "Opening", "Runs", "Simulation", "main", "read_accounts", "result_of", "simulate"]
 
 MAX_REPORTED_PROBLEMS = 1000  # kept for the JSON output; stderr shows the first 20
 OPENING = datetime(1970, 1, 1, tzinfo=UTC)  # when an account's opening points became available
@@ -224,6 +225,16 @@ def _opened(record: Opening) -> _Account:
     return account
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A receipt's inputs to the engine in one run: its account (None without one), the state it gives the
+    engine, and the facts of the receipt's coupons."""
+
+    account: _Account | None
+    state: AccountState
+    facts: ReceiptFacts
+
+
 @dataclass
 class Simulation:
     """One program over the receipts: accounts, coupon uses and the running figures."""
@@ -253,15 +264,23 @@ class Simulation:
                 self.born.setdefault((birth.month, birth.day), []).append((record.card, birth))
 
     def run(self, receipt: Receipt) -> Outcome:
+        prepared = self.prepare(receipt)
+        outcome = evaluate(receipt, prepared.state, self.program, receipt.issued_at, prepared.facts)
+        self.record(receipt, prepared, outcome)
+        return outcome
+
+    def prepare(self, receipt: Receipt) -> Prepared:
+        """What the engine needs besides the receipt and the program, with the day's birthdays granted first."""
         at = receipt.issued_at
         self._sweep_birthdays(at)
         account = self._account(receipt.card, at)
-        state = self._state(receipt.card, account, at)
-        outcome = evaluate(receipt, state, self.program, at, self._facts(receipt))
+        return Prepared(account, self._state(receipt.card, account, at), self._facts(receipt))
+
+    def record(self, receipt: Receipt, prepared: Prepared, outcome: Outcome) -> None:
+        """The receipt's outcome counted and applied to its account."""
         self._count(receipt, outcome)
-        if account is not None:
-            self._after(account, receipt, outcome)
-        return outcome
+        if prepared.account is not None:
+            self._after(prepared.account, receipt, outcome)
 
     def _account(self, card: str | None, at: datetime) -> _Account | None:
         if card is None:
@@ -408,6 +427,58 @@ class Simulation:
             "card_status": {status: self.cards[status] for status in ("ok", "none", "unknown", "blocked")},
             "coupons": self.coupons,
         }
+
+
+class Runs:
+    """The program's run and, when there is one, the baseline's, over the same receipts in the same order.
+
+    A receipt is evaluated once for both when its outcome cannot differ between them: the two programs
+    differ only in campaigns none of which may touch its lines (`CompiledProgram.may_touch`), it carries
+    no coupon and no gift certificate (whose facts are shared across accounts), and its account gives the
+    engine the same state in both runs. `evaluate` is a pure function of those inputs, so the outcome is
+    the one two evaluations would give: a draft that changes one campaign costs a second evaluation only
+    on the receipts that campaign may touch, and on the later receipts of accounts it changed."""
+
+    def __init__(self, program: CompiledProgram, baseline: CompiledProgram | None,
+                 opening: dict[str, AccountRecord] | dict[str, Opening], zone: ZoneInfo) -> None:
+        self.runs = [Simulation(program, opening, zone)]
+        self._touched: list[Callable[[Sequence[Line]], bool]] | None = None  # None: never evaluate once
+        if baseline is not None:
+            self.runs.append(Simulation(baseline, opening, zone))
+            changed = _changed_campaigns(program.program, baseline.program)
+            if changed is not None:
+                self._touched = [program.may_touch(changed), baseline.may_touch(changed)]
+        self.shared = 0  # receipts evaluated once for both runs
+
+    def run(self, receipt: Receipt) -> None:
+        prepared = [run.prepare(receipt) for run in self.runs]
+        if self._evaluate_once(receipt, prepared):
+            outcome = evaluate(receipt, prepared[0].state, self.runs[0].program, receipt.issued_at,
+                               prepared[0].facts)
+            self.shared += 1
+            for run, inputs in zip(self.runs, prepared, strict=True):
+                run.record(receipt, inputs, outcome)
+            return
+        for run, inputs in zip(self.runs, prepared, strict=True):
+            run.record(receipt, inputs, evaluate(receipt, inputs.state, run.program, receipt.issued_at,
+                                                 inputs.facts))
+
+    def _evaluate_once(self, receipt: Receipt, prepared: list[Prepared]) -> bool:
+        if self._touched is None or receipt.coupons or receipt.gift_certificates:
+            return False
+        if prepared[0].state != prepared[1].state:
+            return False
+        return not any(touched(receipt.lines) for touched in self._touched)
+
+
+def _changed_campaigns(program: Program, baseline: Program) -> set[str] | None:
+    """The ids of the campaigns added, removed or changed between two programs; None when anything else
+    differs (tiers, points, segments …), which may change every receipt."""
+    if program.model_dump(exclude={"campaigns"}) != baseline.model_dump(exclude={"campaigns"}):
+        return None
+    mine = {c.id: c for c in program.campaigns}
+    theirs = {c.id: c for c in baseline.campaigns}
+    return {i for i in mine.keys() | theirs.keys() if mine.get(i) != theirs.get(i)}
 
 
 # ---------------------------------------------------------------------------------------------- input
@@ -665,21 +736,17 @@ def simulate(
         size = os.stat(receipts).st_size
     except OSError as error:
         raise SimulationError(f"{receipts}: {error.strerror or error}") from None
-    zone = ZoneInfo(time_zone)
-    runs = [Simulation(program, accounts or {}, zone)]
-    if baseline is not None:
-        runs.append(Simulation(baseline, accounts or {}, zone))
+    runs = Runs(program, baseline, accounts or {}, ZoneInfo(time_zone))
     seen = Input()
     bar = Progress(size, progress, stderr)
     try:
         for receipt in receipts_of(receipts, seen):
-            for run in runs:
-                run.run(receipt)
+            runs.run(receipt)
             bar.update(seen.bytes_read, seen.receipts)
     except OSError as error:
         raise SimulationError(f"{receipts}: {error.strerror or error}") from None
     bar.finish(seen.receipts)
-    return result_of(runs, seen), seen
+    return result_of(runs.runs, seen), seen
 
 
 def result_of(runs: Sequence[Simulation], seen: Input) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """What a simulation on stored receipts costs: the engine per receipt, then the whole database pipeline.
 
     python -m loadtests.simulate_bench [--receipts 200000] [--cards 50000] [--mix shoes|register]
-                                       [--engine-only | --parallel-only]
+                                       [--draft care|same|tier] [--engine-only | --parallel-only]
 
 1. The engine alone, in this process, on both mixes of `_bodies` (the example program): stored bodies read
    back by `app.simulations.stored.receipt_of` and by full validation, and each
@@ -10,6 +10,8 @@
    head, `--receipts` stored receipts of `--mix` spread over 30 days written straight into `receipts` (with
    their cards' accounts; the ledger is empty, so every account opens without points), then `replay` over the
    whole period with the draft alone, with a baseline, and with a baseline in one process per CPU, timed.
+   The baseline is the example program, the draft that program changed as `--draft` says (`DRAFTS`); with
+   each run, how many receipts were evaluated once for both (app/simulate.py `Runs`).
    Prints receipts/s and the seconds 1M receipts would take at that rate. The database is dropped at the end.
 
 This is a command that prints numbers, not a test. The machine's other load is printed with them.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import random
@@ -38,7 +41,7 @@ from app.simulate import Simulation
 from app.simulations.parallel import replay_parallel
 from app.simulations.replay import Period, replay
 from app.simulations.stored import receipt_of, validated
-from rules import Receipt, compile_program, load_program
+from rules import Receipt, compile_program, load_program, parse_program
 
 from . import make_receipts
 from ._sql import drop_database, execute
@@ -124,7 +127,24 @@ async def _seed(url: str, mix: str, count: int, cards: int, start: datetime) -> 
         await conn.close()
 
 
-async def pipeline(admin_url: str, mix: str, count: int, cards: int, parallel_only: bool = False) -> dict[str, Any]:
+# The draft of the pipeline's runs, the example program changed in one way: `same` changes nothing (every
+# receipt without a code is evaluated once for both), `care` triples the points on shoe care (one category:
+# the receipts with care lines, and the later ones of their accounts, are evaluated twice), `tier` raises
+# the base tier's percent (every receipt twice: what any draft cost before `Runs`).
+DRAFTS = ("same", "care", "tier")
+
+
+def drafted(document: dict[str, Any], draft: str) -> dict[str, Any]:
+    changed = copy.deepcopy(document)
+    if draft == "care":
+        next(c for c in changed["campaigns"] if c["id"] == "care-double")["multiplier"] = 3
+    elif draft == "tier":
+        changed["tiers"]["levels"][0]["accrual_percent"] = 4
+    return changed
+
+
+async def pipeline(admin_url: str, mix: str, count: int, cards: int, parallel_only: bool = False,
+                   draft: str = "care") -> dict[str, Any]:
     name = f"bonus_simbench_{secrets.token_hex(4)}"
     await execute(admin_url, f'CREATE DATABASE "{name}"')
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
@@ -136,10 +156,12 @@ async def pipeline(admin_url: str, mix: str, count: int, cards: int, parallel_on
         figures: dict[str, Any] = {"mix": mix, "receipts": count, "cards": cards,
                                    "seed_s": round(time.perf_counter() - started)}
         text = EXAMPLE.read_text()
-        program = compile_program(load_program(text, "yaml"), 1)
+        document = drafted(load_program(text, "yaml").document(), draft)
+        figures["draft"] = draft
+        program = compile_program(parse_program(document), 2)
         period = Period(start.date(), start.date() + timedelta(days=DAYS), ZoneInfo("UTC"))
-        both = compile_program(load_program(text, "yaml"), 1)
-        for label, baseline in () if parallel_only else (("draft_alone", None), ("draft_and_baseline", both)):
+        active = compile_program(load_program(text, "yaml"), 1)
+        for label, baseline in () if parallel_only else (("draft_alone", None), ("draft_and_baseline", active)):
             conn = await connect(url)
             try:
                 started = time.perf_counter()
@@ -149,15 +171,16 @@ async def pipeline(admin_url: str, mix: str, count: int, cards: int, parallel_on
                 await conn.close()
             assert replayed.seen.receipts == count, replayed.seen
             figures[label] = {**_rate(count, seconds), "seconds": round(seconds, 1),
-                              "projected_1m_s": round(seconds * 1_000_000 / count)}
+                              "projected_1m_s": round(seconds * 1_000_000 / count), "evaluated_once": replayed.once}
         processes = os.cpu_count() or 1
         started = time.perf_counter()
-        replayed = await replay_parallel(url, [(load_program(text, "yaml").document(), 1)] * 2, period, processes,
-                                         count)
+        replayed = await replay_parallel(url, [(document, 2), (load_program(text, "yaml").document(), 1)], period,
+                                         processes, count)
         seconds = time.perf_counter() - started
         assert replayed.seen.receipts == count, replayed.seen
         figures[f"draft_and_baseline_in_{processes}_processes"] = {
-            **_rate(count, seconds), "seconds": round(seconds, 1), "projected_1m_s": round(seconds * 1_000_000 / count)}
+            **_rate(count, seconds), "seconds": round(seconds, 1), "projected_1m_s": round(seconds * 1_000_000 / count),
+            "evaluated_once": replayed.once}
         return figures
     finally:
         await drop_database(admin_url, name)
@@ -173,6 +196,8 @@ def main() -> None:
                         help="the pipeline's draft and baseline in one process per CPU only (what a job runs)")
     parser.add_argument("--mix", choices=("shoes", "register"), default="shoes",
                         help="the stored receipts of the pipeline (the engine phase times both)")
+    parser.add_argument("--draft", choices=DRAFTS, default="care",
+                        help="the pipeline's draft against the example program as baseline (see DRAFTS)")
     args = parser.parse_args()
     print(json.dumps({"load_average": os.getloadavg(), "cpus": os.cpu_count()}))
     for mix in ("shoes", "register"):
@@ -182,7 +207,7 @@ def main() -> None:
         if not url:
             raise SystemExit("DATABASE_URL is needed for the pipeline (or --engine-only)")
         print(json.dumps({"pipeline": asyncio.run(pipeline(url, args.mix, args.receipts, args.cards,
-                                                                     args.parallel_only))}))
+                                                                     args.parallel_only, args.draft))}))
 
 
 if __name__ == "__main__":

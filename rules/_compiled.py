@@ -7,7 +7,7 @@ the lines of the receipt, not with the number of campaigns in the program.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -63,6 +63,14 @@ class _Index:
             {k: tuple(v) for k, v in by_category.items()},
         )
 
+    def touches(self, lines: Sequence[Line]) -> bool:
+        """Whether `candidates(lines)` would find any campaign."""
+        if self.everywhere:
+            return True
+        by_sku, by_category = self.by_sku, self.by_category
+        return any(line.sku in by_sku or (line.category and any(
+            prefix in by_category for prefix in category_prefixes(line.category))) for line in lines)
+
     def candidates(self, lines: Sequence[Line]) -> list[Campaign]:
         found: dict[str, Campaign] = {c.id: c for c in self.everywhere}
         # Receipts repeat skus and categories: look each distinct one up once.
@@ -100,6 +108,14 @@ class CompiledProgram:
             by_type.setdefault(campaign.type, []).append(campaign)
         return by_type
 
+    def may_touch(self, campaign_ids: Collection[str]) -> Callable[[Sequence[Line]], bool]:
+        """Whether any of these campaigns may touch some lines on a receipt: a test as cheap as the index of
+        those campaigns alone (a simulation asks it of every receipt, app/simulate.py `Runs`). Bonuses
+        granted at registration or on birthdays touch no receipt."""
+        wanted = set(campaign_ids)
+        index = _Index.build(c for c in _on_receipts(self.program.campaigns) if c.id in wanted)
+        return index.touches
+
     def campaign_name(self, campaign_id: str) -> str:
         campaign = self.by_id.get(campaign_id)
         return campaign.name if campaign is not None else campaign_id
@@ -113,15 +129,16 @@ class CompiledProgram:
         return campaign if isinstance(campaign, Coupon) and campaign.code is None else None
 
 
+def _on_receipts(campaigns: Iterable[Campaign]) -> list[Campaign]:
+    """The campaigns a receipt's evaluation may apply: all but registration and birthday bonuses."""
+    return [c for c in campaigns if not isinstance(c, Bonus) or c.trigger == "receipt"]
+
+
 def compile_program(program: Program, version: int) -> CompiledProgram:
-    indexed: list[Campaign] = []
-    registration: list[Bonus] = []
-    birthday: list[Bonus] = []
-    for campaign in sorted(program.campaigns, key=_order):
-        if isinstance(campaign, Bonus) and campaign.trigger != "receipt":
-            (registration if campaign.trigger == "registration" else birthday).append(campaign)
-            continue
-        indexed.append(campaign)
+    ordered = sorted(program.campaigns, key=_order)
+    indexed = _on_receipts(ordered)
+    registration = [c for c in ordered if isinstance(c, Bonus) and c.trigger == "registration"]
+    birthday = [c for c in ordered if isinstance(c, Bonus) and c.trigger == "birthday"]
     by_id = {campaign.id: campaign for campaign in program.campaigns}
     shared = {c.code: c for c in program.campaigns if isinstance(c, Coupon) and c.code is not None}
     holdouts = frozenset(c.id for c in indexed if c.control_percent)

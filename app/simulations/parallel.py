@@ -53,7 +53,7 @@ async def _part(url: str, documents: list[tuple[dict[str, Any], int]], first: da
     finally:
         await conn.close()
     seen = replayed.seen
-    return {"runs": [_summary(run) for run in replayed.runs], "bodiless": replayed.bodiless,
+    return {"runs": [_summary(run) for run in replayed.runs], "bodiless": replayed.bodiless, "once": replayed.once,
             "seen": {"lines": seen.lines, "receipts": seen.receipts, "invalid": seen.invalid,
                      "problems": seen.problems}}
 
@@ -79,7 +79,7 @@ def _add(run: Simulation, summary: dict[str, Any]) -> None:
 def _merged(programs: list[CompiledProgram], period: Period, parts: list[dict[str, Any]]) -> Replayed:
     runs = [Simulation(program, {}, period.zone) for program in programs]
     seen = Input()
-    bodiless = 0
+    bodiless = once = 0
     for part in parts:
         for run, summary in zip(runs, part["runs"], strict=True):
             _add(run, summary)
@@ -88,7 +88,8 @@ def _merged(programs: list[CompiledProgram], period: Period, parts: list[dict[st
         seen.invalid += part["seen"]["invalid"]
         seen.problems += part["seen"]["problems"]
         bodiless += part["bodiless"]
-    return Replayed(runs, seen, bodiless)
+        once += part["once"]
+    return Replayed(runs, seen, bodiless, once)
 
 
 async def replay_parallel(url: str, documents: list[tuple[dict[str, Any], int]], period: Period, processes: int,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from app.simulate import Input, Opening, Simulation
+from app.simulate import Input, Opening, Runs, Simulation
 from rules import CompiledProgram
 
 from . import repository
@@ -49,6 +49,7 @@ class Replayed:
     runs: list[Simulation]  # the program's, then the baseline's if any
     seen: Input  # receipts replayed; `invalid` counts bodies that could not be read back
     bodiless: int  # receipts of the period confirmed before bodies were stored (migration 0015): not replayed
+    once: int = 0  # receipts evaluated once for the program and the baseline (app/simulate.py `Runs`)
 
 
 def _window_start(at: datetime, window_days: int) -> datetime:
@@ -83,7 +84,7 @@ async def replay(conn: asyncpg.Connection, program: CompiledProgram, baseline: C
         if tick is not None:
             await tick(0, stored)
         opening = await _openings(conn, period, window_days, part)
-        runs = [Simulation(p, opening, period.zone) for p in (program, baseline) if p is not None]
+        runs = Runs(program, baseline, opening, period.zone)
         seen = Input()
         async for body in repository.bodies(conn, period.start, period.end, part):
             seen.lines += 1
@@ -94,10 +95,9 @@ async def replay(conn: asyncpg.Connection, program: CompiledProgram, baseline: C
                 seen.problem(seen.lines, f"stored body not readable: {error}")
                 continue
             seen.receipts += 1
-            for run in runs:
-                run.run(receipt)
+            runs.run(receipt)
             if tick is not None and seen.lines % PROGRESS_EVERY_RECEIPTS == 0:
                 await tick(seen.lines, stored)
     if tick is not None:
         await tick(seen.lines, stored)
-    return Replayed(runs, seen, bodiless)
+    return Replayed(runs.runs, seen, bodiless, runs.shared)
