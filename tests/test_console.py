@@ -354,15 +354,20 @@ CAMPAIGN_BY_HAND = {"receipts": "3", "discount": "360.00", "points": "0.00", "co
                     "revenue_per_receipt_untouched": "—"}
 
 
-@pytest.fixture(scope="module")
-def history(make_module_service: Callable[..., Service]) -> Service:
-    """A service under P with the history and the period's receipts confirmed (tests/test_simulations_api.py's)."""
+def stored_history(make_module_service: Callable[..., Service]) -> Service:
+    """A service under P with the history and the period's receipts confirmed (tests/test_simulations_api.py's),
+    whose worker looks for queued simulations every 0.2 s."""
     service = make_module_service(simulations_api.P, **simulations_api.ENV)
     client = service.client()
     confirm(client, simulations_api._history("2900000000001"))
     for body in simulations_api._period("2900000000001", "2900000000002"):
         confirm(client, body)
     return service
+
+
+@pytest.fixture(scope="module")
+def history(make_module_service: Callable[..., Service]) -> Service:
+    return stored_history(make_module_service)
 
 
 @contextmanager
@@ -439,7 +444,9 @@ def test_a_draft_simulated_from_the_editor_shows_progress_then_the_figures_by_ha
     assert_problem(client.get(f"/console/simulations/{simulation}/campaigns/no-such"), 404, "campaign_not_found")
     assert_problem(client.get("/console/simulations/999999"), 404, "simulation_not_found")
 
+    assert_problem(client.get("/console/simulations", params={"cursor": "x"}), 422, "invalid_cursor")
     listing = client.get("/console/simulations").text
+    assert "Older simulations" not in listing  # one page holds them all
     row = listing.split(f'<tr data-simulation="{simulation}">', 1)[1].split("</tr>", 1)[0]
     assert f'href="/console/simulations/{simulation}"' in row and ">done<" in row and "3 of 3 (100%)" in row
 

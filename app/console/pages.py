@@ -36,6 +36,7 @@ fieldset.simulate{margin-top:14px;border:1px solid var(--line);border-radius:8px
 fieldset.simulate legend{font-weight:600;padding:0 4px}
 fieldset.simulate label{margin-top:0}
 form.console fieldset.simulate input[type=text]{width:120px}
+form.console input[type=date]{padding:3px 6px;font:inherit}
 textarea{width:100%;font:13px/1.4 ui-monospace,Menlo,Consolas,monospace;padding:8px}
 button{margin-top:14px;padding:6px 16px;font:inherit;font-weight:600}
 .errors{color:#b91c1c;background:#fef2f2;border:1px solid #fecaca;border-radius:8px;padding:8px 14px}
@@ -46,6 +47,9 @@ th .hint{font-weight:400;color:var(--muted);font-size:12px}
 .status-active{color:#15803d;font-weight:600}.status-scheduled{color:#b45309}.status-ended{color:var(--muted)}
 pre{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px;overflow-x:auto}
 .notice{background:#f0fdf4;border:1px solid #bbf7d0;border-radius:8px;padding:8px 14px}
+dl.facts{margin-bottom:16px}
+progress{width:420px;height:14px}
+.draft h3{margin:16px 0 4px}
 </style>"""
 
 
@@ -75,8 +79,8 @@ def post_form(action: str, token: str, content: str, button: str, name: str, sim
 def simulate_fields(values: Mapping[str, str], prefix: str = "") -> str:
     """The period and the baseline a draft is simulated over (app/console/simulations.py reads them)."""
     inputs = "".join(
-        f'<label for="{prefix}{name}">{label}<span class="hint">{hint}</span></label>'
-        f'<input id="{prefix}{name}" name="{name}" type="{kind}" value="{escape(values.get(name, ""))}">'
+        f'<div><label for="{prefix}{name}">{label}<span class="hint">{hint}</span></label>'
+        f'<input id="{prefix}{name}" name="{name}" type="{kind}" value="{escape(values.get(name, ""))}"></div>'
         for name, label, kind, hint in (
             ("period_from", "From", "date", "the first day, included"),
             ("period_to", "To", "date", "the last day, included"),
