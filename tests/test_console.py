@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from app.console import csrf
+from app.console import csrf, simulation_pages
 from tests import test_simulations_api as simulations_api
 from tests.conftest import EXAMPLE, Servers
 from tests.load import sql, worker_pids
@@ -460,6 +460,43 @@ def test_a_draft_simulated_from_the_editor_shows_progress_then_the_figures_by_ha
     assert published.status_code == 303, published.text
     assert newest(client)["version"] == before + 1 and newest(client)["note"] == "twenty after the simulation"
     assert client.get("/v1/campaigns/ten-off").json()["thresholds"] == [{"min_amount": 0, "percent": 20}]
+
+
+def test_a_simulation_page_says_how_far_it_is_and_why_it_failed() -> None:
+    """The page of each state, from the job as GET /v1/simulations/{id} answers it."""
+    job = {"id": 7, "status": "queued", "from": "2026-11-01", "to": "2026-11-30", "baseline_version": 3,
+           "author": "key:1", "progress": {"receipts_done": 0, "receipts_total": None},
+           "created_at": "2026-12-07T01:00:00+00:00", "started_at": None, "finished_at": None}
+    draft = [({"id": "<x>", "name": "X & Y"}, "id: <x>\n")]
+    cases = (({}, "Waiting for a worker", 'data-progress=""'),
+             ({"status": "running"}, "Counting the receipts", 'data-progress=""'),
+             ({"status": "running", "progress": {"receipts_done": 2, "receipts_total": 3}},
+              "2 of 3 receipts replayed (66%)", 'data-progress="66"'),
+             ({"status": "running", "progress": {"receipts_done": 0, "receipts_total": 0}},
+              "0 of 0 receipts replayed (100%)", 'data-progress="100"'))
+    for changed, said, mark in cases:
+        shown = simulation_pages.simulation({**job, **changed}, draft, [], "t" * 64)
+        assert said in shown and mark in shown, shown
+        assert '<meta http-equiv="refresh" content="2"></head>' in shown
+        assert "<x>" not in shown and "&lt;x&gt;" in shown and "X &amp; Y" in shown  # escaped
+    failed = simulation_pages.simulation({**job, "status": "failed", "error": "its process exited with code 1",
+                                          "finished_at": "2026-12-07T01:05:00+00:00"}, draft, ["old"], "t" * 64)
+    assert "The simulation failed: its process exited with code 1" in failed and "data-failed" in failed
+    assert "http-equiv" not in failed and "leaves out old" in failed
+    assert "it changes no campaign" in simulation_pages.simulation({**job, "status": "failed", "error": "x"}, [], [],
+                                                                   "t" * 64)
+
+
+def test_a_failed_simulation_shows_its_error(history: Service) -> None:
+    client = history.client(history.key("marketer"))
+    failed = sql(history.database_url,
+                 "INSERT INTO simulations (status, period_from, period_to, program, baseline, baseline_version, error,"
+                 " finished_at) SELECT 'failed', current_date, current_date, document, document, version,"
+                 " 'its instance stopped while it ran; submit it again', now() FROM programs ORDER BY version DESC"
+                 " LIMIT 1 RETURNING id")[0]["id"]
+    shown = client.get(f"/console/simulations/{failed}").text
+    assert "data-status>failed<" in shown and "its instance stopped while it ran" in shown
+    assert "http-equiv" not in shown and "it changes no campaign" in shown
 
 
 def test_the_fields_form_simulates_the_campaign_with_its_fields_and_a_pos_key_is_refused(history: Service) -> None:

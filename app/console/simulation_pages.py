@@ -28,6 +28,10 @@ def _signed(minor: int | None) -> str:
     return _DASH if minor is None else ("+" if minor > 0 else "") + amount(minor)
 
 
+def _signed_count(value: int | None) -> str:
+    return _DASH if value is None else ("+" if value > 0 else "") + count(value)
+
+
 def _period(job: Data) -> str:
     return f"{page.long_day(job['from'])} – {page.long_day(job['to'])}"
 
@@ -71,21 +75,21 @@ def _progress(job: Data) -> str:
 
 # --- results ----------------------------------------------------------------------------------------
 
-_TOTALS = (("receipts", "Receipts replayed", count), ("revenue", "Revenue", amount),
-           ("discount", "Discount", amount), ("points_granted", "Points granted", amount),
-           ("points_redeemed", "Points redeemed", amount), ("coupon_uses", "Coupon uses", count),
-           ("cost", "Cost: discount and points granted", amount),
-           ("revenue_per_receipt", "Revenue per receipt", amount))
+# (figure, label, whether it is money or points in minor units rather than a count)
+_TOTALS = (("receipts", "Receipts replayed", False), ("revenue", "Revenue", True), ("discount", "Discount", True),
+           ("points_granted", "Points granted", True), ("points_redeemed", "Points redeemed", True),
+           ("coupon_uses", "Coupon uses", False), ("cost", "Cost: discount and points granted", True),
+           ("revenue_per_receipt", "Revenue per receipt", True))
 
 
 def _totals(totals: Data) -> str:
+    """Each figure for the draft, the baseline and their difference (a dash where either is null)."""
     base = totals["baseline"]
     rows = []
-    for key, label, shown in _TOTALS:
+    for key, label, minor in _TOTALS:
         mine, theirs = totals[key], base[key]
         difference = mine - theirs if mine is not None and theirs is not None else None
-        change = _signed(difference) if shown is amount else (
-            _DASH if difference is None else f"{'+' if difference > 0 else ''}{difference:,}")
+        shown, change = (amount, _signed(difference)) if minor else (count, _signed_count(difference))
         rows.append(f'<tr data-total="{key}"><th scope="row" class="left">{escape(label)}</th>'
                     f'<td data-side="draft">{shown(mine)}</td><td data-side="baseline">{shown(theirs)}</td>'
                     f'<td data-side="difference">{change}</td></tr>')
@@ -169,17 +173,20 @@ def _draft_campaign(job_id: int, campaign: Data, text: str, token: str) -> str:
             f"<pre>{escape(text)}</pre></details>{publish}<p>{back}</p></div>")
 
 
-def _draft(job_id: int, changed: Sequence[Data], removed: Sequence[str], texts: Sequence[str], token: str) -> str:
+Drafted = Sequence[tuple[Data, str]]  # each campaign the draft adds or changes, and its YAML
+
+
+def _draft(job_id: int, changed: Drafted, removed: Sequence[str], token: str) -> str:
     if not changed and not removed:
         return "<p>The draft is the baseline: it changes no campaign.</p>"
-    parts = [_draft_campaign(job_id, c, text, token) for c, text in zip(changed, texts, strict=True)]
+    parts = [_draft_campaign(job_id, campaign, text, token) for campaign, text in changed]
     if removed:
         parts.append(f'<p data-removed>The draft leaves out {escape(", ".join(removed))}: remove a campaign with '
                      "DELETE /v1/campaigns/{id}.</p>")
     return "".join(parts)
 
 
-def simulation(job: Data, changed: Sequence[Data], removed: Sequence[str], texts: Sequence[str], token: str) -> str:
+def simulation(job: Data, changed: Drafted, removed: Sequence[str], token: str) -> str:
     """One simulation: while it runs its progress (and the page reloads itself), when done its results, when
     failed its error; then the campaigns its draft changes, each to publish or to edit again."""
     status = job["status"]
@@ -190,7 +197,7 @@ def simulation(job: Data, changed: Sequence[Data], removed: Sequence[str], texts
         body = f'<p class="errors" data-failed>The simulation failed: {escape(job.get("error") or "")}</p>'
     else:
         body = _progress(job)
-    draft = page.section("The draft", _draft(job["id"], changed, removed, texts, token))
+    draft = page.section("The draft", _draft(job["id"], changed, removed, token))
     return layout(f"Simulation {job['id']}", _facts(job) + body + draft, "/console/simulations", head)
 
 

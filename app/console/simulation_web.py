@@ -85,9 +85,8 @@ async def simulation_page(simulation_id: SimulationPath, request: Request,
                           principal: Principal = Depends(marketer)) -> HTMLResponse:
     """Progress (reloading itself) until done, then the results; the draft to publish or edit again."""
     draft = await simulations.draft(request.app.state.ctx, simulation_id)
-    texts = [service.as_yaml(campaign) for campaign in draft.changed]
-    return http.html(simulation_pages.simulation(draft.job, draft.changed, draft.removed, texts,
-                                                 http.token(request, principal)))
+    changed = [(campaign, service.as_yaml(campaign)) for campaign in draft.changed]
+    return http.html(simulation_pages.simulation(draft.job, changed, draft.removed, http.token(request, principal)))
 
 
 @router.get("/simulations/{simulation_id}/campaigns/{campaign_id}", response_class=HTMLResponse,
