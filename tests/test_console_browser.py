@@ -3,7 +3,8 @@ protocol on a pipe (`--remote-debugging-pipe`: no port, no websocket library), a
 HTTP. It fills and submits the console's own forms as a person would (clicks on their buttons), with the
 marketer's key sent as HTTP Basic credentials on every request: create a campaign from a template, publish it
 with a note, find it in the history, open the diff, change its priority in its fields form and roll it all
-back. Each step is checked against the JSON API.
+back; and simulate a draft from the editor, watch its page reload itself until the results are there (table and
+chart), and publish the draft from it. Each step is checked against the JSON API.
 Chromium missing is a failure, not a skip: CI installs it (.ci/run)."""
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import select
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests import test_simulations_api as simulations_api
 from tests.support import Service
+from tests.test_console import TOTALS_BY_HAND, campaign_shown, receipts_locked, stored_history, total_shown
 from tests.test_reports_page import CHROMIUM
 
 WIDTH, HEIGHT = 1280, 1600
@@ -130,17 +134,24 @@ def svc(make_module_service: Callable[..., Service]) -> Service:
     return make_module_service()
 
 
-@pytest.fixture
-def browser(svc: Service, tmp_path: Path) -> Iterator[DevTools]:
-    tools = DevTools(tmp_path / "profile")
+@contextmanager
+def signed_in(service: Service, profile: Path) -> Iterator[DevTools]:
+    """A browser that sends the service's marketer key as HTTP Basic credentials on every request."""
+    tools = DevTools(profile)
     try:
-        credentials = base64.b64encode(f"marketing:{svc.key('marketer')}".encode()).decode()
+        credentials = base64.b64encode(f"marketing:{service.key('marketer')}".encode()).decode()
         tools.send("Page.enable")
         tools.send("Network.enable")
         tools.send("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {credentials}"}})
         yield tools
     finally:
         tools.close()
+
+
+@pytest.fixture
+def browser(svc: Service, tmp_path: Path) -> Iterator[DevTools]:
+    with signed_in(svc, tmp_path / "profile") as tools:
+        yield tools
 
 
 def _shot(browser: DevTools, name: str) -> bytes:
@@ -210,3 +221,63 @@ def test_a_marketer_makes_publishes_compares_and_rolls_back_a_campaign_in_chromi
 
     shot = _shot(browser, "rolled-back")
     assert shot.startswith(b"\x89PNG") and len(shot) > 10_000  # a real picture of the history page
+
+
+def _dom(browser: DevTools) -> str:
+    return str(browser.evaluate("document.documentElement.outerHTML"))
+
+
+def test_a_marketer_simulates_a_draft_watches_it_finish_and_publishes_it_in_chromium(
+        make_module_service: Callable[..., Service], tmp_path: Path) -> None:
+    """The page of a running simulation reloads itself (`<meta http-equiv="refresh">` under the console's CSP) with
+    no action of the test's: the simulation waits on a lock the test holds on `receipts`, the page is seen to
+    reload while it waits, and once the lock goes it reloads into the results."""
+    service = stored_history(make_module_service)
+    api = service.client()
+    first, last = simulations_api._days()
+    with signed_in(service, tmp_path / "profile") as browser:
+        browser.open(f"{service.url}/console/campaigns/ten-off")
+        text = str(browser.evaluate("document.getElementById('yaml').value"))
+        assert "percent: 10" in text, text
+        browser.fill("yaml", text.replace("percent: 10", "percent: 20"))
+        browser.fill("period_from", first)
+        browser.fill("period_to", last)
+        assert browser.evaluate("document.getElementById('baseline').value") == "active"
+        with receipts_locked(service.database_url):
+            running = browser.click('form[data-form="publish"] button[data-action="simulate"]')
+            simulation = browser.location().rsplit("/", 1)[1]
+            assert browser.location() == f"/console/simulations/{simulation}", browser.location()
+            assert "data-progress" in running and 'http-equiv="refresh"' in running
+            _shot(browser, "simulation-running")
+            browser.evaluate("window.seen = true")  # gone with this document when the page reloads
+            browser.wait_for("Page.loadEventFired", timeout_s=10)  # reloaded by itself, still waiting
+            assert browser.evaluate("window.seen === undefined") and "data-progress" in _dom(browser)
+        deadline = time.monotonic() + 60
+        shown = _dom(browser)
+        while "data-total" not in shown:  # each reload is the page's own
+            browser.wait_for("Page.loadEventFired", timeout_s=max(deadline - time.monotonic(), 0.1))
+            shown = _dom(browser)
+        assert browser.location() == f"/console/simulations/{simulation}"
+        assert api.get(f"/v1/simulations/{simulation}").json()["status"] == "done"
+        for key, figures in TOTALS_BY_HAND.items():
+            assert total_shown(shown, key) == figures, key
+        assert campaign_shown(shown, "ten-off")["cost_difference"] == "+180.00"
+        assert browser.evaluate("document.querySelectorAll('svg rect.bar').length") == 2  # draft and baseline
+        assert browser.evaluate("document.querySelector('meta[http-equiv=refresh]')") is None
+        _shot(browser, "simulation-done")
+
+        editor = browser.click('div[data-draft="ten-off"] a[data-link="editor"]')
+        assert browser.location() == f"/console/simulations/{simulation}/campaigns/ten-off"
+        assert "percent: 20" in str(browser.evaluate("document.getElementById('yaml').value")), editor
+        assert browser.evaluate("document.getElementById('period_from').value") == first
+
+        browser.open(f"{service.url}/console/simulations/{simulation}")
+        before = _newest(api)["version"]
+        browser.fill("note-ten-off", "twenty percent, simulated first")
+        history = browser.click('form[data-form="publish-draft"] button')
+        assert browser.location() == f"/console/history?published={before + 1}"
+        assert "twenty percent, simulated first" in history
+        assert api.get("/v1/campaigns/ten-off").json()["thresholds"] == [{"min_amount": 0, "percent": 20}]
+        listing = browser.open(f"{service.url}/console/simulations")
+        assert f'data-simulation="{simulation}"' in listing
+        _shot(browser, "simulations")

@@ -19,8 +19,7 @@ Data = Mapping[str, Any]
 Errors = Sequence[Mapping[str, str]]
 
 _NAV = (("/console", "Campaigns"), ("/console/templates", "New from a template"), ("/console/history", "History"),
-        ("/reports", "Reports"))
-# TODO(issue 18 part 2): a "Simulate" link here once simulations are merged.
+        ("/console/simulations", "Simulations"), ("/reports", "Reports"))
 _STYLE = """<style>
 nav.console{display:flex;gap:20px;border-bottom:1px solid var(--line);padding-bottom:10px;margin-bottom:8px}
 nav.console a{color:#1d4ed8;text-decoration:none;font-weight:600}
@@ -31,6 +30,13 @@ form.console .hint{display:block;font-size:12px;color:var(--muted);font-weight:4
 form.console input[type=text],form.console input[type=number]{width:420px;padding:4px 6px;font:inherit}
 form.console input[type=number]{width:160px}
 form.console button{display:block}
+form.console .actions{display:flex;gap:12px}
+form.console .actions button{display:inline-block}
+fieldset.simulate{margin-top:14px;border:1px solid var(--line);border-radius:8px;display:flex;gap:16px;flex-wrap:wrap}
+fieldset.simulate legend{font-weight:600;padding:0 4px}
+fieldset.simulate label{margin-top:0}
+form.console fieldset.simulate input[type=text]{width:120px}
+form.console input[type=date]{padding:3px 6px;font:inherit}
 textarea{width:100%;font:13px/1.4 ui-monospace,Menlo,Consolas,monospace;padding:8px}
 button{margin-top:14px;padding:6px 16px;font:inherit;font-weight:600}
 .errors{color:#b91c1c;background:#fef2f2;border:1px solid #fecaca;border-radius:8px;padding:8px 14px}
@@ -41,23 +47,46 @@ th .hint{font-weight:400;color:var(--muted);font-size:12px}
 .status-active{color:#15803d;font-weight:600}.status-scheduled{color:#b45309}.status-ended{color:var(--muted)}
 pre{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px;overflow-x:auto}
 .notice{background:#f0fdf4;border:1px solid #bbf7d0;border-radius:8px;padding:8px 14px}
+dl.facts{margin-bottom:16px}
+progress{width:420px;height:14px}
+.draft h3{margin:16px 0 4px}
 </style>"""
 
 
-def layout(title: str, body: str, current: str = "") -> str:
+def layout(title: str, body: str, current: str = "", head: str = "") -> str:
+    """A console page: its navigation, its title and `body`; `head` goes into the document's head."""
     links = "".join(f'<a href="{href}"{" aria-current=page" if href == current else ""}>{escape(label)}</a>'
                     for href, label in _NAV)
     return page.document(f"{title} · console", f'{_STYLE}<nav class="console">{links}</nav>'
-                                                f"<h1>{escape(title)}</h1>{body}")
+                                                f"<h1>{escape(title)}</h1>{body}", head)
 
 
 def _hidden(name: str, value: str) -> str:
     return f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
 
 
-def _post_form(action: str, token: str, content: str, button: str, name: str) -> str:
+def post_form(action: str, token: str, content: str, button: str, name: str, simulate: str = "") -> str:
+    """A form that POSTs with the key's CSRF token; with `simulate`, a second button beside the first sends the
+    same fields there instead (`formaction`: no script)."""
+    buttons = f'<button type="submit">{escape(button)}</button>'
+    if simulate:
+        buttons = (f'<div class="actions">{buttons}<button type="submit" formaction="{escape(simulate)}" '
+                   'data-action="simulate">Simulate</button></div>')
     return (f'<form class="console" method="post" action="{escape(action)}" data-form="{name}">'
-            f"{_hidden(FIELD, token)}{content}<button type=\"submit\">{escape(button)}</button></form>")
+            f"{_hidden(FIELD, token)}{content}{buttons}</form>")
+
+
+def simulate_fields(values: Mapping[str, str], prefix: str = "") -> str:
+    """The period and the baseline a draft is simulated over (app/console/simulations.py reads them)."""
+    inputs = "".join(
+        f'<div><label for="{prefix}{name}">{label}<span class="hint">{hint}</span></label>'
+        f'<input id="{prefix}{name}" name="{name}" type="{kind}" value="{escape(values.get(name, ""))}"></div>'
+        for name, label, kind, hint in (
+            ("period_from", "From", "date", "the first day, included"),
+            ("period_to", "To", "date", "the last day, included"),
+            ("baseline", "Against", "text", "active, or a program version number")))
+    return (f'<fieldset class="simulate"><legend>Simulate on the stored receipts of</legend>{inputs}'
+            "</fieldset>")
 
 
 def errors_list(errors: Errors) -> str:
@@ -65,7 +94,8 @@ def errors_list(errors: Errors) -> str:
         return ""
     items = "".join(f'<li data-error-path="{escape(e.get("path", ""))}"><code>{escape(e.get("path", ""))}</code>: '
                     f'{escape(e.get("message", ""))}</li>' for e in errors)
-    return f'<div class="errors" role="alert"><p>Not published: fix these.</p><ul>{items}</ul></div>'
+    return (f'<div class="errors" role="alert"><p>Nothing was published or simulated: fix these.</p><ul>{items}</ul>'
+            "</div>")
 
 
 def message(title: str, text: str, status_mark: str) -> str:
@@ -116,7 +146,7 @@ def templates(listing: Sequence[Data]) -> str:
 def template_form(template: Data, values: Mapping[str, str], token: str, errors: Errors = ()) -> str:
     """A field for each parameter, filled with what was sent or the default; errors beside the form."""
     fields = "".join(_parameter_field(p, values) for p in template["parameters"])
-    form = _post_form(f"/console/templates/{template['id']}", token, fields, "Make the campaign", "template")
+    form = post_form(f"/console/templates/{template['id']}", token, fields, "Make the campaign", "template")
     intro = f'<p><em>To {escape(template["aim_text"])}.</em> {escape(template["description"])}</p>'
     return layout(template["name"], intro + errors_list(errors) + form, "/console/templates")
 
@@ -163,33 +193,43 @@ MAIN_FIELDS = (("name", "Name", "text", "shown in reports"),
 
 
 def fields_form(campaign_id: str, values: Mapping[str, str], token: str, errors: Errors = ()) -> str:
-    """The campaign's main fields as a form; the rest of it is kept as it is. Errors with their paths."""
+    """The campaign's main fields as a form; the rest of it is kept as it is. Errors with their paths. Simulate
+    sends the same fields, with the period's (`values` holds both)."""
     inputs = "".join(f'<label for="f-{name}">{escape(label)}<span class="hint">{escape(hint)}</span></label>'
                      f'<input id="f-{name}" name="{name}" type="{kind}" value="{escape(values.get(name, ""))}">'
                      for name, label, kind, hint in MAIN_FIELDS)
     inputs += ('<label for="f-note">Note<span class="hint">why: shown in the history</span></label>'
                f'<input id="f-note" name="note" type="text" maxlength="500" value="{escape(values.get("note", ""))}">')
-    form = _post_form(f"/console/campaigns/{campaign_id}", token, inputs, "Publish these fields", "fields")
+    form = post_form(f"/console/campaigns/{campaign_id}", token, inputs + simulate_fields(values, "f-"),
+                      "Publish these fields", "fields", simulate=f"/console/campaigns/{campaign_id}/simulate")
     return f'<div class="editor"><div>{form}</div><div>{errors_list(errors)}</div></div>'
 
 
-def campaign(campaign_id: str, text: str, values: Mapping[str, str], token: str, errors: Errors = ()) -> str:
-    """An existing campaign: its main fields as a form, and the whole of it as YAML below."""
-    return editor(f"Campaign {campaign_id}", text, token,
+def campaign(campaign_id: str, text: str, values: Mapping[str, str], token: str, period: Mapping[str, str],
+             errors: Errors = (), yaml_errors: Errors = ()) -> str:
+    """An existing campaign: its main fields as a form (`values`, with the period's fields), and the whole of it
+    as YAML below (simulated over `period`); `errors` beside the fields, `yaml_errors` beside the text."""
+    return editor(f"Campaign {campaign_id}", text, token, period, yaml_errors,
                   before=page.section("Main fields", fields_form(campaign_id, values, token, errors))
                   + "<h2>All of it as YAML</h2>")
 
 
-def editor(title: str, text: str, token: str, errors: Errors = (), note: str = "", before: str = "") -> str:
-    """A campaign as YAML to edit and publish with a note; errors with their paths beside the text."""
+def editor(title: str, text: str, token: str, period: Mapping[str, str], errors: Errors = (), note: str = "",
+           before: str = "", notice: str = "") -> str:
+    """A campaign as YAML to edit and publish with a note, or to simulate over `period` first; errors with their
+    paths beside the text."""
     content = (f'<label for="yaml">Campaign (YAML)</label><textarea id="yaml" name="yaml" rows="24" '
                f'spellcheck="false">{escape(text)}</textarea>'
                f'<label for="note">Note<span class="hint">why: shown in the history</span></label>'
-               f'<input id="note" name="note" type="text" maxlength="500" value="{escape(note)}">')
-    form = _post_form("/console/publish", token, content, "Publish", "publish")
+               f'<input id="note" name="note" type="text" maxlength="500" value="{escape(note)}">'
+               f"{simulate_fields(period)}")
+    form = post_form("/console/publish", token, content, "Publish", "publish", simulate="/console/simulate")
     side = errors_list(errors) or ('<p class="hint">Publishing saves the program with this campaign added, or '
-                                   "replacing the campaign of the same id, as a new version.</p>")
-    return layout(title, f'{before}<div class="editor"><div>{form}</div><div>{side}</div></div>')
+                                   "replacing the campaign of the same id, as a new version. Simulating replays the "
+                                   "stored receipts of the period under the program with this campaign, and compares "
+                                   "it with the baseline; nothing is published.</p>")
+    shown = f'<p class="notice" data-notice>{escape(notice)}</p>' if notice else ""
+    return layout(title, f'{shown}{before}<div class="editor"><div>{form}</div><div>{side}</div></div>')
 
 
 # --- history ----------------------------------------------------------------------------------------
@@ -226,7 +266,7 @@ def _version_row(v: Data) -> str:
 def version(number: int, text: str, token: str) -> str:
     content = (f'{_hidden("version", str(number))}<label for="note">Note<span class="hint">why you roll back'
                f'</span></label><input id="note" name="note" type="text" maxlength="500" value="">')
-    form = _post_form("/console/rollback", token, content, f"Roll back to version {number}", "rollback")
+    form = post_form("/console/rollback", token, content, f"Roll back to version {number}", "rollback")
     return layout(f"Program version {number}", f"{form}<h2>Document</h2><pre>{escape(text)}</pre>", "/console/history")
 
 

@@ -92,9 +92,10 @@ def _refused(path: str, text: str) -> AppError:
     return AppError(422, "invalid_campaign", text, errors=[{"path": path, "message": text}])
 
 
-async def publish(ctx: AppContext, text: str, by: Publication) -> tuple[str, int]:
-    """Add or replace the campaign written as YAML in `text` (by its `id`); its id and the new version.
-    422 with paths relative to the campaign, and nothing published, when it is invalid."""
+def campaign_of(text: str) -> dict[str, Any]:
+    """The campaign written as YAML in `text`, read as PUT /v1/campaigns/{id} reads its body; 422 with paths
+    relative to the campaign when the text is not a mapping with an id or holds U+0000 (the rest of its checks
+    are the program's, where it is published or simulated)."""
     try:
         data = read_document(text, "yaml")
     except ProgramError as error:
@@ -108,8 +109,15 @@ async def publish(ctx: AppContext, text: str, by: Publication) -> tuple[str, int
     body = campaigns.read_campaign(text.encode(), "yaml", campaign_id)
     if errors := nul_errors(body):
         raise AppError(422, "invalid_campaign", "the campaign is invalid; paths are relative to it", errors=errors)
+    return body
+
+
+async def publish(ctx: AppContext, text: str, by: Publication) -> tuple[str, int]:
+    """Add or replace the campaign written as YAML in `text` (by its `id`); its id and the new version.
+    422 with paths relative to the campaign, and nothing published, when it is invalid."""
+    body = campaign_of(text)
     _, _, version = await campaigns.put(ctx, body, by)
-    return campaign_id, version
+    return str(body["id"]), version
 
 
 def main_fields(campaign: dict[str, Any]) -> dict[str, str]:
@@ -128,10 +136,15 @@ def with_main_fields(campaign: dict[str, Any], fields: dict[str, str]) -> dict[s
     return {**changed, "active": active} if active else changed
 
 
-async def publish_fields(ctx: AppContext, campaign_id: str, fields: dict[str, str], by: Publication) -> int:
-    """Publish the active program's campaign with its main fields from the form; the new version."""
+def fields_campaign(ctx: AppContext, campaign_id: str, fields: dict[str, str]) -> dict[str, Any]:
+    """The active program's campaign with its main fields from the form (422 where a field holds U+0000)."""
     body = with_main_fields(campaigns.find(ctx.programs.current, campaign_id), fields)
     if errors := nul_errors(body):
         raise AppError(422, "invalid_campaign", "the campaign is invalid; paths are relative to it", errors=errors)
-    _, _, version = await campaigns.put(ctx, body, by)
+    return body
+
+
+async def publish_fields(ctx: AppContext, campaign_id: str, fields: dict[str, str], by: Publication) -> int:
+    """Publish the active program's campaign with its main fields from the form; the new version."""
+    _, _, version = await campaigns.put(ctx, fields_campaign(ctx, campaign_id, fields), by)
     return version

@@ -104,12 +104,13 @@ def render(program: Report, campaigns: Report, segments: Report, stores: Report 
     return document(f"Loyalty report {_period_text(program['period'])}", body)
 
 
-def document(title: str, body: str) -> str:
-    """A whole self-contained page around `body` (already escaped), with the shared style."""
+def document(title: str, body: str, head: str = "") -> str:
+    """A whole self-contained page around `body` (already escaped), with the shared style; `head` (markup, e.g.
+    the console's `<meta http-equiv="refresh">`) goes at the end of the head."""
     return ("<!DOCTYPE html>\n"
             f'<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
             f'<meta name="referrer" content="no-referrer"><title>{escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body><main>{body}</main></body></html>\n")
+            f"<style>{STYLE}</style>{head}</head><body><main>{body}</main></body></html>\n")
 
 
 def _section(title: str, content: str) -> str:

@@ -118,3 +118,13 @@ async def page(ctx: AppContext, limit: int, cursor: str | None) -> dict[str, Any
     chosen = rows[:limit]
     return {"simulations": [job_json(row) for row in chosen],
             "next_cursor": str(chosen[-1]["id"]) if len(rows) > limit else None}
+
+
+async def get_with_documents(ctx: AppContext, job_id: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The job as `get` answers it, with the draft program and the baseline document it stores (the console
+    shows and publishes the draft from there)."""
+    async with ctx.db.connection() as conn:
+        row = await repository.job(conn, job_id, documents=True)
+    if row is None:
+        raise not_found("simulation_not_found", f"no simulation {job_id}")
+    return job_json(row), dict(row["program"]), dict(row["baseline"])
