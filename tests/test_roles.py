@@ -91,6 +91,11 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/history/{version}"): MARKETING,
     ("GET", "/console/diff"): MARKETING,
     ("POST", "/console/rollback"): MARKETING,
+    ("POST", "/console/simulate"): MARKETING,
+    ("POST", "/console/campaigns/{campaign_id}/simulate"): MARKETING,
+    ("GET", "/console/simulations"): MARKETING,
+    ("GET", "/console/simulations/{simulation_id}"): MARKETING,
+    ("GET", "/console/simulations/{simulation_id}/campaigns/{campaign_id}"): MARKETING,
     # operations and the schema
     ("GET", "/metrics"): OPEN,
     ("GET", "/healthz"): OPEN,
