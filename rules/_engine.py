@@ -56,7 +56,8 @@ def evaluate(
     for campaign_id, given in stage.given.items():
         _effect(effects, program, campaign_id).discount += given
     verdicts = {**rejected, **stage.verdicts}
-    redeemable_max = _redeem(program, ctx, receipt, account, floors, results, candidates, scopes) if earns else 0
+    redeemable_max = (_redeem(program, ctx, receipt, account, floors, stage.left, results, candidates, scopes)
+                      if earns else 0)
     certificates = pay_with_certificates(receipt.gift_certificates, facts, results, receipt.issued_at)
     grants: list[BonusGrant] = []
     if earns and tier is not None:
@@ -116,13 +117,14 @@ def _redeem(
     receipt: Receipt,
     account: AccountState,
     floors: Sequence[int],
+    finals: Sequence[int],
     results: list[LineOutcome],
     candidates: dict[str, list[Campaign]],
     scopes: LineScopes,
 ) -> int:
-    """Spread the points granted over the lines that may take them; returns `redeemable_max`."""
+    """Spread the points granted over the lines that may take them (`finals`: each line's amount after its
+    discounts); returns `redeemable_max`."""
     percents = _redeem_percents(program, ctx, receipt.lines, candidates, scopes)
-    finals = [r.final_amount for r in results]
     caps = [max(0, finals[i] - floors[i]) if percents[i] is not None else 0 for i in range(len(finals))]
     redeemable_max = max(0, min(account.available_points, _percent_floor(finals, percents), sum(caps)))
     granted = min(receipt.redeem_points, redeemable_max)
@@ -136,16 +138,20 @@ def _redeem(
 def _percent_floor(amounts: Sequence[int], percents: Sequence[Fraction | None]) -> int:
     """floor(Σ amount × percent / 100) over the lines with a percent, exactly, in integers.
 
-    The amounts are added up per percent first (keyed by numerator and denominator, which hash cheaply),
-    then the few products are summed over a common denominator: the same rational as a Fraction per line.
+    The amounts are added up per percent object first (by identity: a Fraction hashes slowly, and the
+    percents come from a few cached objects; equal percents in two objects only make one group more), then
+    the few products are summed over a common denominator: the same rational as a Fraction per line.
     """
-    by_percent: dict[tuple[int, int], int] = {}
+    by_percent: dict[int, int] = {}
+    percent_of: dict[int, Fraction] = {}
     for amount, percent in zip(amounts, percents, strict=True):
         if percent is not None:
-            key = percent.numerator, percent.denominator
+            key = id(percent)
             by_percent[key] = by_percent.get(key, 0) + amount
+            percent_of[key] = percent
     numerator, denominator = 0, 1
-    for (n, d), amount in by_percent.items():
+    for key, amount in by_percent.items():
+        n, d = percent_of[key].numerator, percent_of[key].denominator
         numerator, denominator = numerator * d + amount * n * denominator, denominator * d
     return numerator // (denominator * 100)
 

@@ -77,7 +77,8 @@ def _largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
     shares = [total * w // weight_sum for w in weights]
     remainders = [total * w % weight_sum for w in weights]
     short = total - sum(shares)
-    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], -weights[i], i))
-    for i in order[:short]:
-        shares[i] += 1
+    if short:  # largest remainder first, then the larger weight, then the earlier line (tuples compare in C)
+        order = sorted(zip([-r for r in remainders], [-w for w in weights], range(len(weights)), strict=True))
+        for _, _, i in order[:short]:
+            shares[i] += 1
     return shares
