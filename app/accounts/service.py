@@ -14,8 +14,7 @@ from app.core.errors import AppError, conflict, not_found
 from app.core.idempotency import fingerprint
 from app.customers import profile as profiles
 from app.points.book import Book
-from rules import CompiledProgram
-from rules._conditions import not_active_reason
+from rules import CompiledProgram, not_active_reason
 
 from . import repository
 from .schemas import AdjustmentRequest, RegisterRequest
