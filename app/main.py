@@ -20,7 +20,6 @@ from app.campaigns.endpoints import router as campaigns_router
 from app.certificates.endpoints import router as certificates_router
 from app.console import web as console
 from app.core import auth, heap, metrics, problems
-from app.core.auth import KeyRing
 from app.core.cache import Cache
 from app.core.context import AppContext
 from app.core.db import Database
@@ -33,6 +32,7 @@ from app.core.settings import Settings, get_settings
 from app.coupons.endpoints import router as coupons_router
 from app.customers import birthdays
 from app.customers.endpoints import router as customers_router
+from app.keys.ring import KeyRing
 from app.points.expiry import sweep_forever
 from app.program.endpoints import router as program_router
 from app.program.service import ProgramHolder
