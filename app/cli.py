@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -23,21 +23,17 @@ from app.core.settings import get_settings
 from app.keys.service import ROLES
 from rules import ProgramError, dump_program, load_program
 
-EXAMPLE_PROGRAM = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
+_T = TypeVar("_T")
 
 
 def _format_of(path: str) -> str:
     return "json" if path.endswith(".json") else "yaml"
 
 
-async def _with_conn(work: Callable[[asyncpg.Connection], Awaitable[Any]], url: str | None = None) -> Any:
-    from app.core.db import connect
+async def _with_conn(work: Callable[[asyncpg.Connection], Awaitable[_T]]) -> _T:
+    from app.core.db import with_connection
 
-    conn = await connect(url or get_settings().database_url)
-    try:
-        return await work(conn)
-    finally:
-        await conn.close()
+    return await with_connection(get_settings().database_url, work)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -10,13 +10,14 @@ from pathlib import Path
 from types import FrameType
 
 from app import embedded
+from app.core.db import with_connection
 
 DATABASE = "bonus_engine"
+EXAMPLE_PROGRAM = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
 
 
 def _keys(data_dir: Path, database_url: str) -> dict[str, str]:
     """Dev keys are kept in plain text in the data folder so that every `dev` run prints the same ones."""
-    from app.cli import _with_conn
     from app.keys.service import create_key
 
     path = data_dir / "dev-keys.json"
@@ -26,13 +27,12 @@ def _keys(data_dir: Path, database_url: str) -> dict[str, str]:
     async def make(conn):  # type: ignore[no-untyped-def]
         return {"admin": await create_key(conn, "admin"), "pos": await create_key(conn, "pos")}
 
-    keys = asyncio.run(_with_conn(make, database_url))
+    keys = asyncio.run(with_connection(database_url, make))
     path.write_text(json.dumps(keys))
     return dict(keys)
 
 
 def _load_example(database_url: str) -> int | None:
-    from app.cli import EXAMPLE_PROGRAM, _with_conn
     from app.program import repository
     from rules import load_program
 
@@ -43,7 +43,7 @@ def _load_example(database_url: str) -> int | None:
         async with conn.transaction():
             return await repository.insert_next(conn, program.document())
 
-    return asyncio.run(_with_conn(load, database_url))  # type: ignore[no-any-return]
+    return asyncio.run(with_connection(database_url, load))  # type: ignore[no-any-return]
 
 
 def run(data_dir: Path, host: str, port: int) -> int:
