@@ -98,11 +98,11 @@ def _keys_list(args: argparse.Namespace) -> int:
         for key in keys:
             print(json.dumps(key))
         return 0
-    rows = [("id", "role", "store", "created_at", "revoked_at")]
-    rows += [(str(k["id"]), k["role"], k["store_id"] or "-", k["created_at"], k["revoked_at"] or "-") for k in keys]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    from app.core.text import table
+
+    header = ("id", "role", "store", "created_at", "revoked_at")
+    rows = [(str(k["id"]), k["role"], k["store_id"] or "-", k["created_at"], k["revoked_at"] or "-") for k in keys]
+    print(table(header, rows, left=range(len(header))))
     return 0
 
 

@@ -64,6 +64,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from app.core import text
 from app.customers.schemas import BirthDate
 from rules import (
     CUSTOM_SEGMENT_PATTERN,
@@ -583,30 +584,6 @@ class Progress:
 # --------------------------------------------------------------------------------------------- output
 
 
-def major(value: int, grouped: bool = True) -> str:
-    """Minor units as major units with two decimals: 799000 → '7,990.00' ('7990.00' ungrouped), -5 → '-0.05'."""
-    sign = "-" if value < 0 else ""
-    whole, cents = divmod(abs(value), 100)
-    return f"{sign}{whole:,}.{cents:02d}" if grouped else f"{sign}{whole}.{cents:02d}"
-
-
-def _signed(value: int) -> str:
-    return f"+{value}" if value > 0 else str(value)
-
-
-def _signed_major(value: int) -> str:
-    return f"+{major(value)}" if value > 0 else major(value)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int]) -> str:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    out = []
-    for row in [header, *rows]:
-        cells = [str(cell).ljust(widths[i]) if i in left else str(cell).rjust(widths[i]) for i, cell in enumerate(row)]
-        out.append("  ".join(cells).rstrip())
-    return "\n".join(out)
-
-
 METRICS = (("receipts", False), ("discount", True), ("points", True))
 TOTAL_LABELS = {
     "receipts": "receipts",
@@ -652,13 +629,13 @@ def render_table(result: dict[str, Any]) -> str:
     rows = _campaign_rows(result)
     program_totals = result["program"]["totals"]
     if not result.get("baseline"):
-        body = [[r["id"], str(r["receipts"]), str(r["discount"]), major(r["discount"]), str(r["points"]),
-                 major(r["points"]), r["name"]] for r in rows]
+        body = [[r["id"], str(r["receipts"]), str(r["discount"]), text.amount(r["discount"]), str(r["points"]),
+                 text.amount(r["points"]), r["name"]] for r in rows]
         header = ["campaign", "receipts", "discount", f"discount {currency}", "points", "points (major)", "name"]
-        lines += [_table(header, body, left=(0, 6)), ""]
-        totals = [[TOTAL_LABELS[k], str(program_totals[k]), major(program_totals[k]) if k in MONEY_TOTALS else ""]
+        lines += [text.table(header, body, left=(0, 6)), ""]
+        totals = [[TOTAL_LABELS[k], str(program_totals[k]), text.amount(program_totals[k]) if k in MONEY_TOTALS else ""]
                   for k in TOTAL_KEYS]
-        lines.append(_table(["totals", "minor units", "major units"], totals, left=(0,)))
+        lines.append(text.table(["totals", "minor units", "major units"], totals, left=(0,)))
     else:
         baseline_totals = result["baseline"]["totals"]
         body = []
@@ -666,15 +643,16 @@ def render_table(result: dict[str, Any]) -> str:
             for position, (metric, money) in enumerate(METRICS):
                 diff = r[metric] - r[f"baseline_{metric}"]
                 body.append([r["id"] if position == 0 else "", metric, str(r[metric]), str(r[f"baseline_{metric}"]),
-                             _signed(diff), _signed_major(diff) if money else "", r["name"] if position == 0 else ""])
+                             text.signed(diff), text.signed_amount(diff) if money else "",
+                             r["name"] if position == 0 else ""])
         header = ["campaign", "metric", "program", "baseline", "difference", "difference (major)", "name"]
-        lines += [_table(header, body, left=(0, 1, 6)), ""]
+        lines += [text.table(header, body, left=(0, 1, 6)), ""]
         totals = []
         for k in TOTAL_KEYS:
             diff = program_totals[k] - baseline_totals[k]
-            totals.append([TOTAL_LABELS[k], str(program_totals[k]), str(baseline_totals[k]), _signed(diff),
-                           _signed_major(diff) if k in MONEY_TOTALS else ""])
-        lines.append(_table(["totals", "program", "baseline", "difference", "difference (major)"], totals,
+            totals.append([TOTAL_LABELS[k], str(program_totals[k]), str(baseline_totals[k]), text.signed(diff),
+                           text.signed_amount(diff) if k in MONEY_TOTALS else ""])
+        lines.append(text.table(["totals", "program", "baseline", "difference", "difference (major)"], totals,
                             left=(0,)))
     cards = result["program"]["card_status"]
     lines += ["", "card status: " + ", ".join(f"{status} {count:,}" for status, count in cards.items())]
@@ -698,11 +676,11 @@ def render_csv(result: dict[str, Any]) -> str:
     writer.writerow(header)
 
     def row(section: str, ident: str, name: str, metric: str, value: int, base: int | None, money: bool) -> None:
-        cells: list[Any] = [section, ident, name, metric, value, major(value, False) if money else ""]
+        cells: list[Any] = [section, ident, name, metric, value, text.amount(value, grouped=False) if money else ""]
         if baseline:
             assert base is not None
-            cells += [base, major(base, False) if money else "", value - base,
-                      major(value - base, False) if money else ""]
+            cells += [base, text.amount(base, grouped=False) if money else "", value - base,
+                      text.amount(value - base, grouped=False) if money else ""]
         writer.writerow(cells)
 
     for r in _campaign_rows(result):

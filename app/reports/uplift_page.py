@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from app.core.text import amount, count, whole_amount
+
 from . import charts
-from .charts import Estimate
-from .page import BLUE, GREY, ORANGE, amount, count, whole_amount
+from .charts import BLUE, GREY, ORANGE, Estimate
 
 Report = dict[str, Any]
 
