@@ -205,7 +205,7 @@ def cmd_birthdays(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from app import simulate
+    from app.simulations import files
 
     from_database = args.from_ is not None or args.to is not None
     if from_database == (args.receipts is not None):
@@ -228,8 +228,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
         return simulations.cmd_simulate(get_settings(), program, args.program, args.baseline, baseline, args.from_,
                                         args.to, args.format, True if args.progress else None)
-    # the streams of now, not those of when app.simulate was imported (its defaults are bound then)
-    return simulate.main(program, args.program, args.receipts, baseline=baseline, baseline_file=args.baseline,
+    # the streams of now, not those of when app.simulations.files was imported (its defaults are bound then)
+    return files.main(program, args.program, args.receipts, baseline=baseline, baseline_file=args.baseline,
                          accounts_file=args.accounts, output_format=args.format, stdout=sys.stdout, stderr=sys.stderr,
                          progress=True if args.progress else None,
                          time_zone=args.time_zone or get_settings().report_time_zone)

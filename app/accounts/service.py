@@ -38,7 +38,7 @@ async def grant_registration_bonuses(book: Book, program: CompiledProgram, now: 
     segment, weekday and hour) is a fact of a receipt, and a registration has none (judged against a
     made-up `pos` receipt with no store, a bonus limited to `online` or to a store would never fire); and
     the same bonuses fire whether a card is registered or enrolled by a receipt. `bonus-engine simulate`
-    (app/simulate.py) fires the same ones (docs/contract.md, Registration)."""
+    (app/simulations/model.py) fires the same ones (docs/contract.md, Registration)."""
     default_days = program.program.points.expire_days
     for bonus in program.registration_bonuses:
         if not_active_reason(bonus, now) is not None:
