@@ -68,7 +68,7 @@ def route_roles() -> dict[tuple[str, str], str | None]:
         for route in router.routes:
             if not isinstance(route, APIRoute) or not route.include_in_schema:
                 continue
-            role = auth.role_of({dependency.call for dependency in route.dependant.dependencies})
+            role = auth.role_of({dependency.call for dependency in route.dependant.dependencies if dependency.call})
             for method in route.methods or ():
                 roles[(method, route.path)] = role
     return roles

@@ -6,7 +6,7 @@ one scale that includes zero; the sentence is the report's `conclusion`, what th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -15,7 +15,7 @@ from app.core.text import amount, count, whole_amount
 from . import charts
 from .charts import BLUE, GREY, ORANGE, Estimate
 
-Report = dict[str, Any]
+Report = Mapping[str, Any]
 
 
 def section(uplifts: Sequence[Report]) -> str:

@@ -50,7 +50,8 @@ class _Range(_Doc):
 
 def _bounds(name: str, maximum: int) -> Any:
     """A range of integers 0..maximum, named `name` in the OpenAPI components."""
-    bound = (Annotated[int, Field(strict=True, ge=0, le=maximum)] | None, None)
+    # Any: create_model's annotations cannot spell a field given as (an Annotated union, its default)
+    bound: Any = (Annotated[int, Field(strict=True, ge=0, le=maximum)] | None, None)
     return create_model(name, __base__=_Range, __module__=__name__, gte=bound, gt=bound, lte=bound, lt=bound)
 
 
