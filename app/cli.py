@@ -230,9 +230,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                                         args.to, args.format, True if args.progress else None)
     # the streams of now, not those of when app.simulations.files was imported (its defaults are bound then)
     return files.main(program, args.program, args.receipts, baseline=baseline, baseline_file=args.baseline,
-                         accounts_file=args.accounts, output_format=args.format, stdout=sys.stdout, stderr=sys.stderr,
-                         progress=True if args.progress else None,
-                         time_zone=args.time_zone or get_settings().report_time_zone)
+                      accounts_file=args.accounts, output_format=args.format, stdout=sys.stdout, stderr=sys.stderr,
+                      progress=True if args.progress else None,
+                      time_zone=args.time_zone or get_settings().report_time_zone)
 
 
 def cmd_simulations(args: argparse.Namespace) -> int:
