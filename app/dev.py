@@ -18,18 +18,24 @@ DATABASE = "bonus_engine"
 EXAMPLE_PROGRAM = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
 
 
+DEV_ROLES = ("admin", "pos", "marketer")
+
+
 def _keys(data_dir: Path, database_url: str) -> dict[str, str]:
-    """Dev keys are kept in plain text in the data folder so that every `dev` run prints the same ones."""
+    """Dev keys are kept in plain text in the data folder so that every `dev` run prints the same ones; a
+    role the folder has no key of yet (one made before marketer keys) gets one."""
     from app.keys.service import create_key
 
     path = data_dir / "dev-keys.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
+    keys: dict[str, str] = dict(json.loads(path.read_text())) if path.exists() else {}
+    missing = [role for role in DEV_ROLES if role not in keys]
+    if not missing:
+        return keys
 
     async def make(conn: asyncpg.Connection) -> dict[str, str]:
-        return {"admin": await create_key(conn, "admin"), "pos": await create_key(conn, "pos")}
+        return {role: await create_key(conn, role) for role in missing}
 
-    keys = asyncio.run(with_connection(database_url, make))
+    keys |= asyncio.run(with_connection(database_url, make))
     path.write_text(json.dumps(keys))
     return keys
 
@@ -78,6 +84,9 @@ bonus engine dev server
   program    {'example program loaded as version ' + str(version) if version else 'kept from the last run'}
   admin key  {keys['admin']}
   pos key    {keys['pos']}
+  console    http://{host}:{port}/console   reports: http://{host}:{port}/reports
+             (in a browser: any user name, the marketer key as the password)
+  marketer key {keys['marketer']}
   DATABASE_URL={database_url}
   REDIS_URL={servers.redis_url}
 Ctrl-C stops the API and both embedded servers; data stays in {data_dir}.
