@@ -311,7 +311,7 @@ async def _apply(conn: asyncpg.Connection, program: CompiledProgram, item: _Conf
     summary = None
     if account is not None:
         if account.active:
-            links |= await service.write_points(account.book, receipt, outcome)
+            links = links.with_points(await service.write_points(account.book, receipt, outcome))
         account.purchases.append(Purchase(receipt.issued_at, outcome.purchase_amount))
         view, changes_at = view_of({**account.row, "debt": account.book.debt}, program, now,
                                    account.book.live_lots(),

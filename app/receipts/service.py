@@ -26,6 +26,7 @@ from app.points.book import Book
 from rules import NO_ACCOUNT, AccountState, CompiledProgram, Outcome, Receipt, balances, evaluate
 
 from . import instruments, repository
+from .links import Links, PointLinks
 from .result import account_summary, build, stored_lines
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -94,23 +95,22 @@ async def _check_lookups(ctx: AppContext, receipt: Receipt, principal: Principal
         await ctx.lookups.check(principal)
 
 
-async def write_points(book: Book, receipt: Receipt, outcome: Outcome) -> dict[str, Any]:
+async def write_points(book: Book, receipt: Receipt, outcome: Outcome) -> PointLinks:
     """The ledger entries of a confirmed receipt; returns the links refunds need."""
-    links: dict[str, Any] = {"bonus_lots": [], "return_entries": []}
+    redemption_entry = accrual_lot = None
     redeemed = outcome.total("points_redeemed")
     if redeemed:
-        entry_id, _ = await book.spend("redemption", redeemed, receipt_id=receipt.receipt_id)
-        links["redemption_entry"] = entry_id
+        redemption_entry, _ = await book.spend("redemption", redeemed, receipt_id=receipt.receipt_id)
     accrued = outcome.total("accrual_points")
     if accrued:
-        _, lot_id = await book.grant("accrual", accrued, outcome.accrual_available_at, outcome.accrual_expires_at,
-                                     receipt_id=receipt.receipt_id)
-        links["accrual_lot"] = lot_id
+        _, accrual_lot = await book.grant("accrual", accrued, outcome.accrual_available_at,
+                                          outcome.accrual_expires_at, receipt_id=receipt.receipt_id)
+    bonus_lots = []
     for grant in outcome.bonus_grants:
         _, lot_id = await book.grant("bonus", grant.points, receipt.issued_at, grant.expires_at,
                                      receipt_id=receipt.receipt_id, reason=f"campaign: {grant.campaign_id}")
-        links["bonus_lots"].append(lot_id)
-    return links
+        bonus_lots.append(lot_id)
+    return PointLinks(redemption_entry, accrual_lot, tuple(bonus_lots))
 
 
 async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tuple[dict[str, Any], bool]:
@@ -149,7 +149,7 @@ async def confirm_alone(ctx: AppContext, receipt: Receipt, principal: Principal,
         summary = None
         version = 0
         if account is not None and book is not None:
-            links |= await write_points(book, receipt, outcome)
+            links = links.with_points(await write_points(book, receipt, outcome))
             version = await book.flush()
         elif account is not None:
             version = await accounts.touch(conn, account["id"])  # a blocked card's purchases change its view
@@ -172,10 +172,11 @@ async def confirm_alone(ctx: AppContext, receipt: Receipt, principal: Principal,
 
 
 def confirmed_row(receipt: Receipt, outcome: Outcome, account_id: int | None, print_: bytes, program_version: int,
-                  links: dict[str, Any], result: dict[str, Any]) -> repository.Confirmed:
+                  links: Links, result: dict[str, Any]) -> repository.Confirmed:
     return repository.Confirmed(
         receipt.receipt_id, _owner(receipt.receipt_id, account_id), account_id, print_, receipt.store_id,
-        receipt.issued_at, program_version, outcome.purchase_amount, stored_lines(receipt, outcome), links, result,
+        receipt.issued_at, program_version, outcome.purchase_amount, stored_lines(receipt, outcome), links.to_json(),
+        result,
         receipt.model_dump_json(exclude_defaults=True),
     )
 
