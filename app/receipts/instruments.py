@@ -100,8 +100,8 @@ async def reverse(conn: asyncpg.Connection, receipt_id: str, refund_id: str | No
     refunded or cancelled in full, release coupon uses and restore single-use rests. The certificates are
     locked first, in code order, as confirm locks them."""
     touched = {code for share in shares for code, amount in share["certificates"].items() if amount}
-    touched |= {share["line"]["gift_certificate"] for share in shares
-                if share["line"].get("gift_certificate") and share["amount"]}
+    touched |= {share["line"].gift_certificate for share in shares
+                if share["line"].gift_certificate and share["amount"]}
     if everything:
         touched |= set(links.burned)
     if touched:
@@ -110,7 +110,7 @@ async def reverse(conn: asyncpg.Connection, receipt_id: str, refund_id: str | No
         for code, amount in share["certificates"].items():
             if amount:
                 await certificates.move(conn, code, "refund", amount, receipt_id=receipt_id, refund_id=refund_id)
-        sold = share["line"].get("gift_certificate")
+        sold = share["line"].gift_certificate
         if sold and share["amount"]:
             row = (await certificates.lock_many(conn, [sold]))[sold]
             if row["status"] != "active" or await certificates.has_payments(conn, sold):

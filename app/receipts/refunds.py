@@ -23,17 +23,18 @@ from app.points.ids import Ids
 from rules import REVERSIBLE, decimal_text, refund_share
 
 from . import instruments, repository
+from .lines import StoredLine
 from .links import Links
-from .result import TOTALS, account_summary, compact, expand
+from .result import TOTALS, account_summary
 from .schemas import RefundLine, RefundRequest
 
 CANCEL_ID = "~cancel"  # outside the refund_id alphabet, so no client refund can take it
 _REFUND_ENTRIES = 2  # a refund writes at most an accrual reversal and a redemption return
 
 
-def _wanted(requested: list[RefundLine] | None, lines: list[dict[str, Any]]) -> dict[str, Decimal]:
+def _wanted(requested: list[RefundLine] | None, lines: list[StoredLine]) -> dict[str, Decimal]:
     """line_id → quantity to return now; no `requested` lines means everything that is left."""
-    left = {line["line_id"]: Decimal(line["quantity"]) - Decimal(line["returned"]) for line in lines}
+    left = {line.line_id: line.left for line in lines}
     if requested is None:
         wanted = {line_id: quantity for line_id, quantity in left.items() if quantity > 0}
         if not wanted:
@@ -54,23 +55,22 @@ def _wanted(requested: list[RefundLine] | None, lines: list[dict[str, Any]]) -> 
     return wanted
 
 
-def _reverse_lines(lines: list[dict[str, Any]], wanted: dict[str, Decimal]) -> list[dict[str, Any]]:
+def _reverse_lines(lines: list[StoredLine], wanted: dict[str, Decimal]) -> list[dict[str, Any]]:
     """Each returned line's shares; updates the stored lines' returned quantity and refunded figures."""
     shares = []
     for line in lines:
-        quantity = wanted.get(line["line_id"])
+        quantity = wanted.get(line.line_id)
         if quantity is None:
             continue
-        bought, before = Decimal(line["quantity"]), Decimal(line["returned"])
-        share = refund_share(line["figures"], line["refunded"], bought, before, quantity)
+        bought, before = Decimal(line.quantity), Decimal(line.returned)
+        share = refund_share(line.figures, line.refunded, bought, before, quantity)
         # each certificate gets its own share back; the line's certificate figure is their sum
-        parts = line.get("certificates", {})
-        returned_parts = line.get("refunded_certificates", {})
+        parts, returned_parts = line.certificates, line.refunded_certificates
         by_code = refund_share(parts, returned_parts, bought, before, quantity, names=sorted(parts))
         share["gift_certificates"] = sum(by_code.values())
-        line["returned"] = decimal_text(before + quantity)
-        line["refunded"] = {name: line["refunded"].get(name, 0) + share[name] for name in REVERSIBLE}
-        line["refunded_certificates"] = {code: returned_parts.get(code, 0) + by_code[code] for code in parts}
+        line.returned = decimal_text(before + quantity)
+        line.refunded = {name: line.refunded.get(name, 0) + share[name] for name in REVERSIBLE}
+        line.refunded_certificates = {code: returned_parts.get(code, 0) + by_code[code] for code in parts}
         shares.append({"line": line, "quantity": quantity, "certificates": by_code, **share})
     return shares
 
@@ -78,7 +78,7 @@ def _reverse_lines(lines: list[dict[str, Any]], wanted: dict[str, Decimal]) -> l
 def _element(refund_id: str, store_id: str | None, shares: list[dict[str, Any]], created_at: str) -> dict[str, Any]:
     lines = [
         {
-            "line_id": s["line"]["line_id"],
+            "line_id": s["line"].line_id,
             "quantity": decimal_text(s["quantity"]),
             "amount": s["amount"],
             "discount": s["discount"],
@@ -178,7 +178,7 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
         if back.cancel and row["status"] in ("refunded", "cancelled"):
             return dict(row["result"]), True
         now = utcnow()  # after waiting for the locks
-        lines = [expand(line) for line in row["lines"]]
+        lines = [StoredLine.from_json(line) for line in row["lines"]]
         shares = _reverse_lines(lines, _wanted(back.lines, lines))
         links = Links.from_json(row["links"])
         book = None
@@ -192,10 +192,10 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
             book.know(state.moved_lots)
             book.settle()
             links = await _reverse_points(book, links, shares, state.moves, receipt_id, back)
-        everything = all(Decimal(line["returned"]) == Decimal(line["quantity"]) for line in lines)
+        everything = all(line.left == 0 for line in lines)
         status = "cancelled" if back.cancel else ("refunded" if everything else "partially_refunded")
         await instruments.reverse(conn, receipt_id, None if back.cancel else refund_id, shares, links, everything)
-        refunded_purchase = sum(s["amount"] - s["discount"] for s in shares if not s["line"]["sells_certificate"])
+        refunded_purchase = sum(s["amount"] - s["discount"] for s in shares if not s["line"].sells_certificate)
         result = dict(row["result"])
         if account is not None and book is not None:
             facts = state.facts  # the receipt's own purchase is counted below, as this refund leaves it
@@ -205,14 +205,14 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
             view, changes_at = view_of({**account, "debt": book.debt}, program, now, book.live_lots(), facts)
             result["account"] = account_summary(account["card"], view, result["account"]["tier_applied"])
         element = _element(refund_id, principal.store_id, shares, now.isoformat())
-        returned = {line["line_id"]: line["returned"] for line in lines}
+        returned = {line.line_id: line.returned for line in lines}
         result["status"] = status
         result["lines"] = [{**line, "refunded_quantity": returned[line["line_id"]]} for line in result["lines"]]
         result["refunds"] = [*result.get("refunds", []), element]
         response = {**result, "refund": element}
         versions = await flush_books(conn, [book] if book is not None else [], lambda first: repository.refunded_ctes(
             owner_id, receipt_id, status=status, refunded_purchase=refunded_purchase,
-            lines=[compact(line) for line in lines], links=links.to_json(),
+            lines=[line.to_json() for line in lines], links=links.to_json(),
             result=result, refund_id=refund_id, fingerprint=print_, account_id=row["account_id"],
             store_id=principal.store_id, response=response, first=first))
         if account is not None:

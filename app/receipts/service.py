@@ -26,8 +26,9 @@ from app.points.book import Book
 from rules import NO_ACCOUNT, AccountState, CompiledProgram, Outcome, Receipt, balances, evaluate
 
 from . import instruments, repository
+from .lines import stored_lines
 from .links import Links, PointLinks
-from .result import account_summary, build, stored_lines
+from .result import account_summary, build
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
