@@ -184,11 +184,11 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
         book = None
         if account is not None:
             returns = any(s["points_redeemed"] for s in shares)
-            state = await accounts.refund_state(conn, account["id"], receipt_id, now, window_days,
+            state = await accounts.refund_state(conn, account.id, receipt_id, now, window_days,
                                                 links.redemption_entries if returns else [], _REFUND_ENTRIES)
             ids = Ids(conn)
             ids.add(state.entry_ids, [])
-            book = Book(conn, account["id"], state.lots, account["debt"], now, ids)
+            book = Book(conn, account.id, state.lots, account.debt, now, ids)
             book.know(state.moved_lots)
             book.settle()
             links = await _reverse_points(book, links, shares, state.moves, receipt_id, back)
@@ -202,8 +202,8 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
             if status == "partially_refunded":
                 left = row["purchase_amount"] - row["refunded_purchase"] - refunded_purchase
                 facts = with_purchase(facts, Purchase(row["issued_at"], left), now, window_days)
-            view, changes_at = view_of({**account, "debt": book.debt}, program, now, book.live_lots(), facts)
-            result["account"] = account_summary(account["card"], view, result["account"]["tier_applied"])
+            view, changes_at = view_of(account.written(book.debt), program, now, book.live_lots(), facts)
+            result["account"] = account_summary(account.card, view, result["account"]["tier_applied"])
         element = _element(refund_id, principal.store_id, shares, now.isoformat())
         returned = {line.line_id: line.returned for line in lines}
         result["status"] = status
@@ -216,7 +216,7 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
             result=result, refund_id=refund_id, fingerprint=print_, account_id=row["account_id"],
             store_id=principal.store_id, response=response, first=first))
         if account is not None:
-            snapshot = (view, versions[account["id"]], changes_at)
+            snapshot = (view, versions[account.id], changes_at)
     if snapshot is not None:
         await ctx.cache_account(*snapshot)
     metrics.RECEIPTS.labels("cancelled" if back.cancel else "refunded").inc()

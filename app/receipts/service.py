@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from app.accounts import repository as accounts
+from app.accounts.repository import AccountRow
 from app.accounts.service import create as create_account
 from app.accounts.view import Purchase, account_view, view_of
 from app.core import metrics
@@ -41,29 +42,29 @@ def check_time(receipt: Receipt, program: CompiledProgram, now: datetime) -> Non
                        f"the receipt is older than {program.program.max_receipt_age_days} days")
 
 
-def state_of(account: Mapping[str, Any] | None, receipt: Receipt, program: CompiledProgram, book: Book | None,
+def state_of(account: AccountRow | None, receipt: Receipt, program: CompiledProgram, book: Book | None,
              facts: Mapping[str, Any] | None) -> AccountState:
     """What the engine knows of the receipt's account: `facts` are its purchases up to the receipt."""
     if receipt.card is None:
         return NO_ACCOUNT
     if account is None:
         return AccountState("ok") if program.program.points.auto_enroll else AccountState("unknown")
-    if account["status"] == "blocked":
+    if not account.active:
         return AccountState("blocked")
     assert book is not None and facts is not None  # an active account's confirm holds both
     available, _ = balances(book.lots, book.debt, book.now)
     # the custom segments come with the locked row (accounts.segments, written by app/segments/refresh.py)
     return AccountState("ok", int(facts["purchases"]), facts["first_purchase"], facts["last_purchase"], available,
-                        frozenset(account.get("segments") or ()))
+                        account.segments)
 
 
-async def _state(conn: asyncpg.Connection, account: asyncpg.Record | None, receipt: Receipt,
+async def _state(conn: asyncpg.Connection, account: AccountRow | None, receipt: Receipt,
                  program: CompiledProgram, book: Book | None, now: datetime) -> AccountState:
-    if account is None or account["status"] == "blocked":
+    if account is None or not account.active:
         return state_of(account, receipt, program, None, None)
-    facts = await accounts.purchase_facts(conn, account["id"], receipt.issued_at, program.program.tiers.window_days)
+    facts = await accounts.purchase_facts(conn, account.id, receipt.issued_at, program.program.tiers.window_days)
     if book is None:
-        book = await Book.open(conn, account["id"], account["debt"], now)
+        book = await Book.open(conn, account.id, account.debt, now)
     return state_of(account, receipt, program, book, facts)
 
 
@@ -82,10 +83,10 @@ async def calculate(ctx: AppContext, receipt: Receipt, principal: Principal) -> 
             outcome = evaluate(receipt, state_of(None, receipt, program, None, None), program, now, facts)
         else:
             account, lots, at_receipt, at_now = state
-            book = Book(conn, account["id"], lots, account["debt"], now)
+            book = Book(conn, account.id, lots, account.debt, now)
             outcome = evaluate(receipt, state_of(account, receipt, program, book, at_receipt), program, now, facts)
             view, _ = view_of(account, program, now, book.live_lots(), at_now)
-            summary = account_summary(account["card"], view, outcome.tier_applied)
+            summary = account_summary(account.card, view, outcome.tier_applied)
     await ctx.lookups.failed(principal, instruments.unknown_codes(outcome))
     return build(receipt, outcome, "calculated", program.version, summary)
 
@@ -140,10 +141,10 @@ async def confirm_alone(ctx: AppContext, receipt: Receipt, principal: Principal,
         await instruments.lock(conn, [receipt], program)
         now = utcnow()  # after waiting for the locks: balances are read as of now
         book = None
-        if account is not None and account["status"] == "active":
-            book = await Book.open(conn, account["id"], account["debt"], now)
+        if account is not None and account.active:
+            book = await Book.open(conn, account.id, account.debt, now)
             book.settle()
-        account_id = account["id"] if account else None
+        account_id = account.id if account else None
         facts = await instruments.gather(conn, receipt, program, account_id, now)
         outcome = evaluate(receipt, await _state(conn, account, receipt, program, book, now), program, now, facts)
         links = await instruments.apply(conn, receipt, outcome, account_id)
@@ -153,14 +154,14 @@ async def confirm_alone(ctx: AppContext, receipt: Receipt, principal: Principal,
             links = links.with_points(await write_points(book, receipt, outcome))
             version = await book.flush()
         elif account is not None:
-            version = await accounts.touch(conn, account["id"])  # a blocked card's purchases change its view
+            version = await accounts.touch(conn, account.id)  # a blocked card's purchases change its view
         if account is not None:
             # the row as this transaction left it, without reading it again; the receipt is written after
             # the view (it carries the view in its result), so the view counts it for the tier in memory
-            current = {**account, "debt": book.debt if book else account["debt"], "version": version}
+            current = account.written(book.debt if book else account.debt, version)
             view, changes_at = await account_view(conn, current, program, now, book.live_lots() if book else None,
                                                   Purchase(receipt.issued_at, outcome.purchase_amount))
-            summary = account_summary(account["card"], view, outcome.tier_applied)
+            summary = account_summary(account.card, view, outcome.tier_applied)
             snapshot = (view, version, changes_at)
         result = build(receipt, outcome, "confirmed", program.version, summary)
         result["refunds"] = []
