@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -45,7 +45,10 @@ class AccountRow:
 
     def written(self, debt: int, version: int | None = None) -> AccountRow:
         """The row as this transaction's ledger write leaves it, without reading it again."""
-        return replace(self, debt=debt, version=self.version if version is None else version)
+        # not dataclasses.replace: on every confirm of an account
+        return AccountRow(self.id, self.card, self.status, self.phone, self.birth_date,
+                          self.registration_fingerprint, debt, self.version if version is None else version,
+                          self.created_at, self.segments)
 
     def __getitem__(self, column: str) -> Any:
         """A column by name, as from the asyncpg record this replaces (some readers, tests among them, read

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from rules import REVERSIBLE, Line, LineOutcome, Outcome, Receipt, decimal_text
+from rules import REVERSIBLE, Outcome, Receipt, decimal_text
 
 _ALWAYS = ("amount", "discount")  # figures stored even when zero
 
@@ -36,16 +36,6 @@ class StoredLine:
     certificates: dict[str, int] = field(default_factory=dict)  # code → paid with it on this line
     refunded_certificates: dict[str, int] = field(default_factory=dict)  # code → given back so far
     refunded: dict[str, int] = field(default_factory=dict)  # figure → refunded so far ({} before a refund)
-
-    @classmethod
-    def of(cls, line: Line, result: LineOutcome) -> StoredLine:
-        """The line as confirm stores it."""
-        figures = {"amount": result.amount, "discount": result.discount, "points_redeemed": result.points_redeemed,
-                   "gift_certificates": result.gift_certificates, "accrual_points": result.accrual_points,
-                   "bonus_points": result.bonus_points}
-        return cls(line.line_id, line.sku, decimal_text(line.quantity), figures, category=line.category,
-                   sells_certificate=line.gift_certificate is not None, gift_certificate=line.gift_certificate,
-                   certificates=dict(result.certificate_parts))
 
     @property
     def left(self) -> Decimal:
@@ -88,8 +78,28 @@ class StoredLine:
 
 
 def stored_lines(receipt: Receipt, outcome: Outcome) -> list[dict[str, Any]]:
-    """A confirmed receipt's lines as they are stored."""
-    return [StoredLine.of(line, result).to_json() for line, result in zip(receipt.lines, outcome.lines, strict=True)]
+    """A confirmed receipt's lines as they are stored: the documents `StoredLine.to_json` writes, written
+    straight from the outcome, without an object per line (confirm's path, three times faster;
+    tests/unit/test_stored_line_codec.py holds the two to the same documents)."""
+    stored = []
+    for line, result in zip(receipt.lines, outcome.lines, strict=True):
+        document: dict[str, Any] = {"line_id": line.line_id, "sku": line.sku, "quantity": decimal_text(line.quantity)}
+        if line.category is not None:
+            document["category"] = line.category
+        if line.gift_certificate is not None:
+            document["sells_certificate"] = True
+            document["gift_certificate"] = line.gift_certificate
+        if result.certificate_parts:
+            document["certificates"] = dict(result.certificate_parts)
+        figures = {"amount": result.amount, "discount": result.discount}
+        for name, value in (("points_redeemed", result.points_redeemed),
+                            ("gift_certificates", result.gift_certificates),
+                            ("accrual_points", result.accrual_points), ("bonus_points", result.bonus_points)):
+            if value:
+                figures[name] = value
+        document["figures"] = figures
+        stored.append(document)
+    return stored
 
 
 def expand(stored: Mapping[str, Any]) -> dict[str, Any]:

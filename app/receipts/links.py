@@ -43,7 +43,7 @@ class Links:
     points: PointLinks | None = None  # None: the receipt wrote nothing to a book
 
     def with_points(self, points: PointLinks) -> Links:
-        return replace(self, points=points)
+        return Links(self.coupons, self.burned, points)  # not dataclasses.replace: on every confirm
 
     def with_return_entry(self, entry_id: int) -> Links:
         """After a refund that gave redeemed points back (only a receipt that redeemed can)."""
