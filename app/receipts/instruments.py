@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
@@ -16,6 +15,7 @@ from app.core.errors import conflict
 from app.coupons import repository as coupons
 from rules import CompiledProgram, CouponFact, Outcome, Receipt, ReceiptFacts
 
+from .lines import Share
 from .links import Links
 
 
@@ -95,23 +95,23 @@ def unknown_codes(outcome: Outcome) -> int:
 
 
 async def reverse(conn: asyncpg.Connection, receipt_id: str, refund_id: str | None,
-                  shares: list[dict[str, Any]], links: Links, everything: bool) -> None:
+                  shares: list[Share], links: Links, everything: bool) -> None:
     """Give certificates back their share, void sold ones returned unused, and when the receipt is
     refunded or cancelled in full, release coupon uses and restore single-use rests. The certificates are
     locked first, in code order, as confirm locks them."""
-    touched = {code for share in shares for code, amount in share["certificates"].items() if amount}
-    touched |= {share["line"].gift_certificate for share in shares
-                if share["line"].gift_certificate and share["amount"]}
+    touched = {code for share in shares for code, amount in share.certificates.items() if amount}
+    touched |= {share.line.gift_certificate for share in shares
+                if share.line.gift_certificate and share.figures["amount"]}
     if everything:
         touched |= set(links.burned)
     if touched:
         await certificates.lock_many(conn, sorted(touched))
     for share in shares:
-        for code, amount in share["certificates"].items():
+        for code, amount in share.certificates.items():
             if amount:
                 await certificates.move(conn, code, "refund", amount, receipt_id=receipt_id, refund_id=refund_id)
-        sold = share["line"].gift_certificate
-        if sold and share["amount"]:
+        sold = share.line.gift_certificate
+        if sold and share.figures["amount"]:
             row = (await certificates.lock_many(conn, [sold]))[sold]
             if row["status"] != "active" or await certificates.has_payments(conn, sold):
                 raise conflict("gift_certificate_used", f"certificate {sold} has been spent and cannot be returned")

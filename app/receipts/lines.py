@@ -77,6 +77,21 @@ class StoredLine:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Share:
+    """What one refund takes back of one stored line (not stored: the refund's element is built from it)."""
+
+    line: StoredLine
+    quantity: Decimal
+    figures: dict[str, int]  # `rules.refund_share` of each figure; gift_certificates the sum of `certificates`
+    certificates: dict[str, int]  # code → its own share back
+
+    @property
+    def points(self) -> int:
+        """The accrued points taken back."""
+        return self.figures["accrual_points"] + self.figures["bonus_points"]
+
+
 def stored_lines(receipt: Receipt, outcome: Outcome) -> list[dict[str, Any]]:
     """A confirmed receipt's lines as they are stored: the documents `StoredLine.to_json` writes, written
     straight from the outcome, without an object per line (confirm's path, three times faster;

@@ -23,7 +23,7 @@ from app.points.ids import Ids
 from rules import REVERSIBLE, decimal_text, refund_share
 
 from . import instruments, repository
-from .lines import StoredLine
+from .lines import Share, StoredLine
 from .links import Links
 from .result import TOTALS, account_summary
 from .schemas import RefundLine, RefundRequest
@@ -55,7 +55,7 @@ def _wanted(requested: list[RefundLine] | None, lines: list[StoredLine]) -> dict
     return wanted
 
 
-def _reverse_lines(lines: list[StoredLine], wanted: dict[str, Decimal]) -> list[dict[str, Any]]:
+def _reverse_lines(lines: list[StoredLine], wanted: dict[str, Decimal]) -> list[Share]:
     """Each returned line's shares; updates the stored lines' returned quantity and refunded figures."""
     shares = []
     for line in lines:
@@ -71,20 +71,20 @@ def _reverse_lines(lines: list[StoredLine], wanted: dict[str, Decimal]) -> list[
         line.returned = decimal_text(before + quantity)
         line.refunded = {name: line.refunded.get(name, 0) + share[name] for name in REVERSIBLE}
         line.refunded_certificates = {code: returned_parts.get(code, 0) + by_code[code] for code in parts}
-        shares.append({"line": line, "quantity": quantity, "certificates": by_code, **share})
+        shares.append(Share(line, quantity, share, by_code))
     return shares
 
 
-def _element(refund_id: str, store_id: str | None, shares: list[dict[str, Any]], created_at: str) -> dict[str, Any]:
-    lines = [
+def _element(refund_id: str, store_id: str | None, shares: list[Share], created_at: str) -> dict[str, Any]:
+    lines: list[dict[str, Any]] = [
         {
-            "line_id": s["line"].line_id,
-            "quantity": decimal_text(s["quantity"]),
-            "amount": s["amount"],
-            "discount": s["discount"],
-            "points_redeemed": s["points_redeemed"],
-            "gift_certificates": s["gift_certificates"],
-            "points_accrued": s["accrual_points"] + s["bonus_points"],
+            "line_id": s.line.line_id,
+            "quantity": decimal_text(s.quantity),
+            "amount": s.figures["amount"],
+            "discount": s.figures["discount"],
+            "points_redeemed": s.figures["points_redeemed"],
+            "gift_certificates": s.figures["gift_certificates"],
+            "points_accrued": s.points,
         }
         for s in shares
     ]
@@ -124,18 +124,18 @@ async def cancel(ctx: AppContext, receipt_id: str, principal: Principal) -> tupl
     return await _take_back(ctx, receipt_id, _CANCEL, principal)
 
 
-async def _reverse_points(book: Book, links: Links, shares: list[dict[str, Any]], moves: list[Any],
+async def _reverse_points(book: Book, links: Links, shares: list[Share], moves: list[Any],
                           receipt_id: str, back: _Return) -> Links:
     """`moves`: (entry_id, lot_id, points) of the receipt's redemption and its earlier returns; returns the
     links with the redemption return's entry."""
     fields = {"receipt_id": receipt_id, "refund_id": None if back.cancel else back.refund_id}
     if back.cancel:
         fields["reason"] = "cancel"
-    reversed_points = sum(s["accrual_points"] + s["bonus_points"] for s in shares)
+    reversed_points = sum(s.points for s in shares)
     if reversed_points:
         await book.reverse(reversed_points, links.points.own_lots if links.points else [], **fields)
         metrics.POINTS.labels("accrual_reversal").inc(reversed_points)
-    returned = sum(s["points_redeemed"] for s in shares)
+    returned = sum(s.figures["points_redeemed"] for s in shares)
     if returned:
         redemption = links.redemption_entries[0]
         taken = [(lot_id, points) for entry_id, lot_id, points in moves if entry_id == redemption]
@@ -183,7 +183,7 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
         links = Links.from_json(row["links"])
         book = None
         if account is not None:
-            returns = any(s["points_redeemed"] for s in shares)
+            returns = any(s.figures["points_redeemed"] for s in shares)
             state = await accounts.refund_state(conn, account.id, receipt_id, now, window_days,
                                                 links.redemption_entries if returns else [], _REFUND_ENTRIES)
             ids = Ids(conn)
@@ -195,7 +195,8 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
         everything = all(line.left == 0 for line in lines)
         status = "cancelled" if back.cancel else ("refunded" if everything else "partially_refunded")
         await instruments.reverse(conn, receipt_id, None if back.cancel else refund_id, shares, links, everything)
-        refunded_purchase = sum(s["amount"] - s["discount"] for s in shares if not s["line"].sells_certificate)
+        refunded_purchase = sum(s.figures["amount"] - s.figures["discount"] for s in shares
+                                if not s.line.sells_certificate)
         result = dict(row["result"])
         if account is not None and book is not None:
             facts = state.facts  # the receipt's own purchase is counted below, as this refund leaves it
