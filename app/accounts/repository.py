@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -16,14 +17,59 @@ from rules import Lot
 COLUMNS = "id, card, status, phone, birth_date, registration_fingerprint, debt, version, created_at, segments"
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    """An account row (`COLUMNS`) as every reader gets it: built here, from the record, and nowhere else."""
+
+    id: int
+    card: str
+    status: str  # active, blocked
+    phone: str | None
+    birth_date: date | None
+    registration_fingerprint: bytes | None  # None: enrolled by a receipt, not registered
+    debt: int  # points owed: repaid by the next points that become available
+    version: int  # moves with every write that changes the account's view (the cache's check)
+    created_at: datetime
+    segments: frozenset[str]  # the custom segments it is in (app/segments/refresh.py writes them)
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> AccountRow:
+        """The row from a record that holds `COLUMNS` (and perhaps more)."""
+        return cls(record["id"], record["card"], record["status"], record["phone"], record["birth_date"],
+                   record["registration_fingerprint"], record["debt"], record["version"], record["created_at"],
+                   frozenset(record["segments"] or ()))
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def written(self, debt: int, version: int | None = None) -> AccountRow:
+        """The row as this transaction's ledger write leaves it, without reading it again."""
+        # not dataclasses.replace: on every confirm of an account
+        return AccountRow(self.id, self.card, self.status, self.phone, self.birth_date,
+                          self.registration_fingerprint, debt, self.version if version is None else version,
+                          self.created_at, self.segments)
+
+    def __getitem__(self, column: str) -> Any:
+        """A column by name, as from the asyncpg record this replaces (some readers, tests among them, read
+        the row so)."""
+        if column not in self.__dataclass_fields__:
+            raise KeyError(column)
+        return getattr(self, column)
+
+
+def _row(record: asyncpg.Record | None) -> AccountRow | None:
+    return None if record is None else AccountRow.of(record)
+
+
 # `cards` holds the uniqueness of a card and its account, so a look-up by card goes through it, in the same
 # statement. A scalar subquery rather than a join: on Citus (accounts by id, cards by card) it is read
 # first on the card's shard and the rest routes to the account's shard.
 _BY_CARD = f"SELECT {COLUMNS} FROM accounts WHERE id = (SELECT account_id FROM cards WHERE card = $1)"
 
 
-async def get(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(_BY_CARD, card)
+async def get(conn: asyncpg.Connection, card: str) -> AccountRow | None:
+    return _row(await conn.fetchrow(_BY_CARD, card))
 
 
 async def account_id_of(conn: asyncpg.Connection, card: str) -> int | None:
@@ -32,14 +78,14 @@ async def account_id_of(conn: asyncpg.Connection, card: str) -> int | None:
     return await conn.fetchval("SELECT account_id FROM cards WHERE card = $1", card)
 
 
-async def lock(conn: asyncpg.Connection, card: str) -> asyncpg.Record | None:
+async def lock(conn: asyncpg.Connection, card: str) -> AccountRow | None:
     if on_citus(conn):
         account_id = await account_id_of(conn, card)
         return None if account_id is None else await lock_by_id(conn, account_id)
-    return await conn.fetchrow(_BY_CARD + " FOR UPDATE", card)
+    return _row(await conn.fetchrow(_BY_CARD + " FOR UPDATE", card))
 
 
-async def lock_many(conn: asyncpg.Connection, cards: list[str]) -> dict[str, asyncpg.Record]:
+async def lock_many(conn: asyncpg.Connection, cards: list[str]) -> dict[str, AccountRow]:
     """Lock the accounts of these cards in id order (rows are locked after the sort), the one order every
     transaction that locks several accounts takes; cards without an account are left out."""
     if on_citus(conn):
@@ -52,13 +98,13 @@ async def lock_many(conn: asyncpg.Connection, cards: list[str]) -> dict[str, asy
             " ORDER BY id FOR UPDATE",
             cards,
         )
-    return {row["card"]: row for row in rows}
+    return {row["card"]: AccountRow.of(row) for row in rows}
 
 
-async def lock_by_id(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record:
+async def lock_by_id(conn: asyncpg.Connection, account_id: int) -> AccountRow:
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE", account_id)
     assert row is not None
-    return row
+    return AccountRow.of(row)
 
 
 async def insert(conn: asyncpg.Connection, card: str, phone: str | None, birth_date: date | None,
@@ -215,7 +261,7 @@ async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], as
 
 
 async def calculation_state(conn: asyncpg.Connection, card: str, issued_at: datetime, now: datetime, window_days: int
-                            ) -> tuple[asyncpg.Record, list[Lot], dict[str, Any], dict[str, Any]] | None:
+                            ) -> tuple[AccountRow, list[Lot], dict[str, Any], dict[str, Any]] | None:
     """(the account of `card`, its live lots, its purchase facts as of `issued_at` and as of `now`) in one
     statement and one snapshot, without a lock: what calculate reads; None without an account. On Citus the
     card's account is read first: with the account's id unknown when it plans, Citus sent each subquery to
@@ -238,7 +284,8 @@ async def calculation_state(conn: asyncpg.Connection, card: str, issued_at: date
     )
     if row is None:
         return None
-    return row, [Lot(*lot) for lot in row["lots"] or ()], _facts(row["at_receipt"]), _facts(row["at_now"])
+    return (AccountRow.of(row), [Lot(*lot) for lot in row["lots"] or ()], _facts(row["at_receipt"]),
+            _facts(row["at_now"]))
 
 
 @dataclass(frozen=True, slots=True)

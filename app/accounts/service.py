@@ -54,7 +54,7 @@ def registration_fingerprint(request: RegisterRequest) -> bytes:
 
 
 async def create(conn: asyncpg.Connection, program: CompiledProgram, card: str, now: datetime,
-                 request: RegisterRequest | None) -> asyncpg.Record | None:
+                 request: RegisterRequest | None) -> repository.AccountRow | None:
     """Open an account and fire registration bonuses; None if another request created it first."""
     created = await repository.insert(
         conn, card, request.phone if request else None, request.born if request else None,
@@ -65,8 +65,8 @@ async def create(conn: asyncpg.Connection, program: CompiledProgram, card: str, 
         return None
     assert account is not None
     if request is not None and request.profile is not None:
-        await profiles.apply(conn, account["id"], request.profile)
-    book = Book(conn, account["id"], [], 0, now)
+        await profiles.apply(conn, account.id, request.profile)
+    book = Book(conn, account.id, [], 0, now)
     await grant_registration_bonuses(book, program, now)
     await book.flush()
     return await repository.lock(conn, card)
@@ -84,17 +84,17 @@ async def register(ctx: AppContext, request: RegisterRequest) -> tuple[dict[str,
             account = await repository.lock(conn, request.card)
             assert account is not None
             now = utcnow()  # after waiting for the account lock
-            if account["registration_fingerprint"] is None:
+            if account.registration_fingerprint is None:
                 # enrolled by a receipt: the first registration fills in the details, no second bonus
-                await repository.set_registration(conn, account["id"], request.phone, request.born, print_)
+                await repository.set_registration(conn, account.id, request.phone, request.born, print_)
                 if request.profile is not None:
-                    await profiles.apply(conn, account["id"], request.profile)
+                    await profiles.apply(conn, account.id, request.profile)
                 account = await repository.lock(conn, request.card)
                 assert account is not None
-            elif account["registration_fingerprint"] != print_:
+            elif account.registration_fingerprint != print_:
                 raise conflict("account_exists", "this card is already registered with other details")
         view, changes_at = await account_view(conn, account, program, now)
-    await ctx.cache_account(view, account["version"], changes_at)
+    await ctx.cache_account(view, account.version, changes_at)
     return view, created
 
 
@@ -110,7 +110,7 @@ async def look_up(ctx: AppContext, card: str) -> dict[str, Any]:
         if account is None:
             raise not_found("account_not_found", "no account with this card")
         view, changes_at = await account_view(conn, account, program, now)
-    await ctx.cache_account(view, account["version"], changes_at, after_write=False)
+    await ctx.cache_account(view, account.version, changes_at, after_write=False)
     return view
 
 
@@ -134,7 +134,7 @@ async def ledger(ctx: AppContext, card: str, limit: int, cursor: str | None) -> 
         account = await repository.get(conn, card)
         if account is None:
             raise not_found("account_not_found", "no account with this card")
-        rows = await repository.ledger_page(conn, account["id"], before, limit + 1)
+        rows = await repository.ledger_page(conn, account.id, before, limit + 1)
     entries = [entry_json(row) for row in rows[:limit]]
     next_cursor = _cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
     return {"entries": entries, "next_cursor": next_cursor}
@@ -153,12 +153,12 @@ async def adjust(ctx: AppContext, card: str, request: AdjustmentRequest, author:
             raise not_found("account_not_found", "no account with this card")
         now = utcnow()  # after waiting for the account lock
         if request.adjustment_id is not None:
-            done = await repository.find_adjustment(conn, account["id"], request.adjustment_id)
+            done = await repository.find_adjustment(conn, account.id, request.adjustment_id)
             if done is not None:
                 if done["fingerprint"] != print_:
                     raise conflict("idempotency_conflict", "this adjustment_id was used with another body")
                 return dict(done["result"]), True
-        book = await Book.open(conn, account["id"], account["debt"], now)
+        book = await Book.open(conn, account.id, account.debt, now)
         book.settle()
         fields = {"reason": request.reason, "author": author}
         if request.points > 0:
@@ -171,9 +171,9 @@ async def adjust(ctx: AppContext, card: str, request: AdjustmentRequest, author:
         account = await repository.lock(conn, card)
         assert account is not None
         view, changes_at = await account_view(conn, account, program, now)
-        result = {"entry": entry_json(await repository.entry(conn, account["id"], entry_id)), "account": view}
+        result = {"entry": entry_json(await repository.entry(conn, account.id, entry_id)), "account": view}
         if request.adjustment_id is not None:
-            await repository.save_adjustment(conn, account["id"], request.adjustment_id, print_, result)
+            await repository.save_adjustment(conn, account.id, request.adjustment_id, print_, result)
     metrics.POINTS.labels("adjustment").inc(abs(request.points))
     await ctx.cache_account(view, version, changes_at)
     return result, False
@@ -186,7 +186,7 @@ async def set_blocked(ctx: AppContext, card: str, blocked: bool) -> dict[str, An
         if account is None:
             raise not_found("account_not_found", "no account with this card")
         now = utcnow()  # after waiting for the account lock
-        version = await repository.set_status(conn, account["id"], "blocked" if blocked else "active")
+        version = await repository.set_status(conn, account.id, "blocked" if blocked else "active")
         account = await repository.lock(conn, card)
         assert account is not None
         view, changes_at = await account_view(conn, account, program, now)

@@ -80,7 +80,7 @@ def _earliest(known: datetime | None, moment: datetime) -> datetime:
 
 
 async def account_view(
-    conn: asyncpg.Connection, account: Mapping[str, Any], program: CompiledProgram, now: datetime,
+    conn: asyncpg.Connection, account: repository.AccountRow, program: CompiledProgram, now: datetime,
     lots: Sequence[Lot] | None = None, purchase: Purchase | None = None,
 ) -> tuple[dict[str, Any], datetime | None]:
     """(the account as GET /v1/accounts/{card} answers it, when it next changes by itself).
@@ -90,9 +90,9 @@ async def account_view(
     so the tier counts it although its row is written after the view (with the view in its result)."""
     settings = program.program
     if lots is None:
-        rows = await repository.live_lots(conn, account["id"])
+        rows = await repository.live_lots(conn, account.id)
         lots = [Lot(r["id"], r["remaining"], r["available_at"], r["expires_at"]) for r in rows]
-    facts: Mapping[str, Any] = await repository.purchase_facts(conn, account["id"], now, settings.tiers.window_days)
+    facts: Mapping[str, Any] = await repository.purchase_facts(conn, account.id, now, settings.tiers.window_days)
     if purchase is not None:
         facts = with_purchase(facts, purchase, now, settings.tiers.window_days)
     return view_of(account, program, now, lots, facts)
@@ -105,17 +105,17 @@ def _accrual_percent(tier: TierLevel) -> Any:
     return tier.model_dump(mode="json")["accrual_percent"]
 
 
-def view_of(account: Mapping[str, Any], program: CompiledProgram, now: datetime, lots: Sequence[Lot],
+def view_of(account: repository.AccountRow, program: CompiledProgram, now: datetime, lots: Sequence[Lot],
             facts: Mapping[str, Any]) -> tuple[dict[str, Any], datetime | None]:
     """The view from the account row, its live lots and its purchase facts as of `now`."""
     settings = program.program
-    available, pending = balances(lots, account["debt"], now)
+    available, pending = balances(lots, account.debt, now)
     purchases = int(facts["purchases"])
     tier = tier_for(settings.tiers, purchases)
     upcoming = next_tier(settings.tiers, tier)
     view = {
-        "card": account["card"],
-        "status": account["status"],
+        "card": account.card,
+        "status": account.status,
         "segment": segment_of(facts["first_purchase"], facts["last_purchase"], now, settings.segments),
         "points": {"available": available, "pending": pending, "expiring": expiring(lots, now)},
         "tier": {

@@ -79,16 +79,16 @@ async def _grant(ctx: AppContext, program: CompiledProgram, bonus: Bonus, accoun
     settings = program.program
     async with ctx.db.transaction() as conn:
         account = await accounts.lock_by_id(conn, account_id)
-        birth = account["birth_date"]
+        birth = account.birth_date
         year = birthday_year(today, birth, bonus) if birth is not None else None
-        if year is None or account["status"] != "active":
+        if year is None or not account.active:
             return False  # erased, changed or blocked since it was found
         if bonus.when is not None:  # its tiers and segments, as of now
             facts = await accounts.purchase_facts(conn, account_id, now, settings.tiers.window_days)
             if not birthday_holds(bonus, settings, now, facts["purchases"], facts["first_purchase"],
-                                  facts["last_purchase"], frozenset(account["segments"] or ())):
+                                  facts["last_purchase"], account.segments):
                 return False
-        book = await Book.open(conn, account_id, account["debt"], now)
+        book = await Book.open(conn, account_id, account.debt, now)
         entry_id, _ = await book.grant("bonus", bonus.points, now, bonus.expires_at(now, settings.points.expire_days),
                                        reason=f"birthday: {bonus.id}")
         if not await repository.claim_birthday(conn, account_id, bonus.id, year, entry_id):

@@ -59,14 +59,14 @@ async def insights(ctx: AppContext, number: str) -> dict[str, Any]:
         account = await accounts.get(conn, number)
         if account is None:
             raise not_found("account_not_found", "no account with this card")
-        account_id = account["id"]
+        account_id = account.id
         figures = await repository.purchases(conn, account_id)
         times = await repository.receipt_times(conn, account_id, zone_name)
         lines = await repository.categories(conn, account_id)
         by_kind = await repository.points(conn, account_id)
         profile = await repository.profile(conn, account_id)
         bounds = await rfm_bounds(ctx, conn) if figures["receipts"] else None
-        custom = await segments.names(conn, account["segments"])
+        custom = await segments.names(conn, sorted(account.segments))
     weekdays, hours = card.clock(times)
     top, promo_share = card.categories(lines)
     return {

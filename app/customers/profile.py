@@ -62,7 +62,7 @@ async def change(ctx: AppContext, card: str, patch: ProfilePatch) -> None:
         account = await accounts.lock(conn, card)  # one change of a profile at a time: merges see each other
         if account is None:
             raise not_found("account_not_found", "no account with this card")
-        await apply(conn, account["id"], patch)
+        await apply(conn, account.id, patch)
     metrics.PROFILE_CHANGES.labels("set").inc()
 
 
@@ -71,7 +71,7 @@ async def read(ctx: AppContext, card: str) -> dict[str, Any]:
         account = await accounts.get(conn, card)
         if account is None:
             raise not_found("account_not_found", "no account with this card")
-        return profile_json(card, await repository.profile(conn, account["id"]))
+        return profile_json(card, await repository.profile(conn, account.id))
 
 
 async def erase(ctx: AppContext, card: str) -> None:
@@ -79,5 +79,5 @@ async def erase(ctx: AppContext, card: str) -> None:
         account = await accounts.lock(conn, card)
         if account is None:
             raise not_found("account_not_found", "no account with this card")
-        await repository.erase(conn, account["id"])
+        await repository.erase(conn, account.id)
     metrics.PROFILE_CHANGES.labels("erase").inc()

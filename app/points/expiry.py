@@ -33,7 +33,7 @@ async def sweep(db: Database, now: datetime) -> int:
         for row in due:
             async with db.transaction() as conn:
                 account = await accounts.lock_by_id(conn, row["account_id"])
-                book = await Book.open(conn, account["id"], account["debt"], now)
+                book = await Book.open(conn, account.id, account.debt, now)
                 for lot in list(book.lots):
                     if lot.is_expired(now) and lot.remaining > 0:
                         await book.expire(lot, reason="expired")

@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 
 from app.accounts import repository as accounts
+from app.accounts.repository import AccountRow
 from app.accounts.service import create as create_account
 from app.accounts.view import Purchase, view_of, with_purchase
 from app.core import metrics
@@ -187,15 +188,11 @@ class _Account:
     version moves: its purchases change its view), its purchase facts as of `now`, and the batch's
     receipts of it so far."""
 
-    row: Mapping[str, Any]
+    row: AccountRow
     book: Book
     facts_now: Mapping[str, Any]
     purchases: list[Purchase] = field(default_factory=list)
     snapshot: tuple[dict[str, Any], datetime | None] | None = None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.row["status"] == "active")
 
 
 @dataclass
@@ -234,7 +231,7 @@ async def _commit(ctx: AppContext, batch: list[_Confirm]) -> None:
             versions = await flush_books(conn, [a.book for a in state.accounts.values()], lambda first: (
                 repository.confirmed_ctes(written, unclaimed, first, rows_as_values(conn))))
     if fresh:  # before the answers: a read right after a confirm shows it
-        await ctx.cache_accounts([(view, versions[a.row["id"]], changes_at) for a in state.accounts.values()
+        await ctx.cache_accounts([(view, versions[a.row.id], changes_at) for a in state.accounts.values()
                                   if a.snapshot is not None for view, changes_at in [a.snapshot]])
     for item in batch:
         item.settle(answers[item])
@@ -256,11 +253,11 @@ async def _replays(conn: asyncpg.Connection, items: list[_Confirm], answers: dic
 
 
 async def _lock_accounts(conn: asyncpg.Connection, program: CompiledProgram,
-                         receipts: list[Receipt]) -> dict[str, Mapping[str, Any]]:
+                         receipts: list[Receipt]) -> dict[str, AccountRow]:
     """Lock the receipts' accounts in id order, then enrol new cards in card order (when the program
     enrols on the first receipt)."""
     cards = sorted({r.card for r in receipts if r.card is not None})
-    rows: dict[str, Mapping[str, Any]] = dict(await accounts.lock_many(conn, cards)) if cards else {}
+    rows = await accounts.lock_many(conn, cards) if cards else {}
     if program.program.points.auto_enroll:
         for card in (card for card in cards if card not in rows):
             account = await create_account(conn, program, card, utcnow(), None)
@@ -270,24 +267,24 @@ async def _lock_accounts(conn: asyncpg.Connection, program: CompiledProgram,
     return rows
 
 
-async def _open(conn: asyncpg.Connection, program: CompiledProgram, rows: dict[str, Mapping[str, Any]],
+async def _open(conn: asyncpg.Connection, program: CompiledProgram, rows: dict[str, AccountRow],
                 fresh: list[_Confirm]) -> _State:
     """Books of the locked accounts and the purchase facts the receipts and views need: one statement."""
     now = utcnow()  # after waiting for the locks: balances are read as of now
     if not rows:
         return _State(now, {}, {})
-    account_ids = [row["id"] for row in rows.values()]
+    account_ids = [row.id for row in rows.values()]
     carded = [item for item in fresh if item.receipt.card in rows]
     lots, facts, entry_ids, lot_ids = await accounts.locked_state_many(
         conn, account_ids, [(account_id, now) for account_id in account_ids]
-        + [(rows[item.receipt.card]["id"], item.receipt.issued_at) for item in carded if item.receipt.card],
+        + [(rows[item.receipt.card].id, item.receipt.issued_at) for item in carded if item.receipt.card],
         program.program.tiers.window_days, _ENTRIES_PER_RECEIPT * len(fresh), _LOTS_PER_RECEIPT * len(fresh))
     ids = Ids(conn)
     ids.add(entry_ids, lot_ids)
     held: dict[str, _Account] = {}
     for (card, row), facts_now in zip(rows.items(), facts, strict=False):
-        book = Book(conn, row["id"], [Lot(*lot) for lot in lots[row["id"]]], row["debt"], now, ids)
-        if row["status"] == "active":
+        book = Book(conn, row.id, [Lot(*lot) for lot in lots[row.id]], row.debt, now, ids)
+        if row.active:
             book.settle()
         held[card] = _Account(row, book, facts_now)
     return _State(now, held, dict(zip(carded, facts[len(rows):], strict=True)))
@@ -299,7 +296,7 @@ async def _apply(conn: asyncpg.Connection, program: CompiledProgram, item: _Conf
     receipt, now = item.receipt, state.now
     window_days = program.program.tiers.window_days
     account = state.accounts.get(receipt.card) if receipt.card else None
-    account_id = account.row["id"] if account else None
+    account_id = account.row.id if account else None
     facts = await instruments.gather(conn, receipt, program, account_id, now)
     if account is None:
         outcome = evaluate(receipt, service.state_of(None, receipt, program, None, None), program, now, facts)
@@ -310,14 +307,14 @@ async def _apply(conn: asyncpg.Connection, program: CompiledProgram, item: _Conf
     links = await instruments.apply(conn, receipt, outcome, account_id)
     summary = None
     if account is not None:
-        if account.active:
-            links |= await service.write_points(account.book, receipt, outcome)
+        if account.row.active:
+            links = links.with_points(await service.write_points(account.book, receipt, outcome))
         account.purchases.append(Purchase(receipt.issued_at, outcome.purchase_amount))
-        view, changes_at = view_of({**account.row, "debt": account.book.debt}, program, now,
+        view, changes_at = view_of(account.row.written(account.book.debt), program, now,
                                    account.book.live_lots(),
                                    _counted(account.facts_now, account.purchases, now, window_days))
         account.snapshot = (view, changes_at)
-        summary = account_summary(account.row["card"], view, outcome.tier_applied)
+        summary = account_summary(account.row.card, view, outcome.tier_applied)
     result = build(receipt, outcome, "confirmed", program.version, summary)
     result["refunds"] = []
     return service.confirmed_row(receipt, outcome, account_id, item.fingerprint, program.version, links,

@@ -61,5 +61,5 @@ async def refund(receipt_id: ReceiptId, request: Request, principal: Principal =
 @router.post("/{receipt_id}/cancel", response_model=ReceiptResult,
              summary="Void a confirmed receipt entirely (a full refund with status cancelled)")
 async def cancel(receipt_id: ReceiptId, request: Request, principal: Principal = Depends(auth.pos)) -> Response:
-    response, was_replayed = await refunds.refund(request.app.state.ctx, receipt_id, None, principal)
+    response, was_replayed = await refunds.cancel(request.app.state.ctx, receipt_id, principal)
     return replayed(response) if was_replayed else json_response(response, 200)

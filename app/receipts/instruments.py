@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
@@ -15,6 +14,9 @@ from app.certificates.service import fact as certificate_fact
 from app.core.errors import conflict
 from app.coupons import repository as coupons
 from rules import CompiledProgram, CouponFact, Outcome, Receipt, ReceiptFacts
+
+from .lines import Share
+from .links import Links
 
 
 def _certificate_codes(receipt: Receipt) -> list[str]:
@@ -63,18 +65,14 @@ async def gather(conn: asyncpg.Connection, receipt: Receipt, program: CompiledPr
     return ReceiptFacts(coupons=coupon_facts, certificates=certificate_facts)
 
 
-async def apply(conn: asyncpg.Connection, receipt: Receipt, outcome: Outcome, account_id: int | None
-                ) -> dict[str, Any]:
+async def apply(conn: asyncpg.Connection, receipt: Receipt, outcome: Outcome, account_id: int | None) -> Links:
     """Record coupon uses, charge and burn certificates, activate sold ones; returns links for refunds
     (the codes used, so that a full refund finds the uses by code)."""
-    links: dict[str, Any] = {}
     used = []
     for verdict in outcome.coupons:
         if verdict.status == "applied" and verdict.campaign_id is not None:
             await coupons.record_use(conn, verdict.code, verdict.campaign_id, account_id, receipt.receipt_id)
             used.append(verdict.code)
-    if used:
-        links["coupons"] = sorted(used)
     burned: dict[str, int] = {}
     for charge in outcome.certificates:
         if charge.status != "applied":
@@ -88,9 +86,7 @@ async def apply(conn: asyncpg.Connection, receipt: Receipt, outcome: Outcome, ac
         if line.gift_certificate:
             await certificates.move(conn, line.gift_certificate, "sale", line.amount, status="active",
                                     receipt_id=receipt.receipt_id, sold_receipt_id=receipt.receipt_id)
-    if burned:
-        links["burned"] = burned
-    return links
+    return Links(tuple(sorted(used)), burned)
 
 
 def unknown_codes(outcome: Outcome) -> int:
@@ -99,29 +95,29 @@ def unknown_codes(outcome: Outcome) -> int:
 
 
 async def reverse(conn: asyncpg.Connection, receipt_id: str, refund_id: str | None,
-                  shares: list[dict[str, Any]], links: dict[str, Any], everything: bool) -> None:
+                  shares: list[Share], links: Links, everything: bool) -> None:
     """Give certificates back their share, void sold ones returned unused, and when the receipt is
     refunded or cancelled in full, release coupon uses and restore single-use rests. The certificates are
     locked first, in code order, as confirm locks them."""
-    touched = {code for share in shares for code, amount in share["certificates"].items() if amount}
-    touched |= {share["line"]["gift_certificate"] for share in shares
-                if share["line"].get("gift_certificate") and share["amount"]}
+    touched = {code for share in shares for code, amount in share.certificates.items() if amount}
+    touched |= {share.line.gift_certificate for share in shares
+                if share.line.gift_certificate and share.figures["amount"]}
     if everything:
-        touched |= set(links.get("burned", {}))
+        touched |= set(links.burned)
     if touched:
         await certificates.lock_many(conn, sorted(touched))
     for share in shares:
-        for code, amount in share["certificates"].items():
+        for code, amount in share.certificates.items():
             if amount:
                 await certificates.move(conn, code, "refund", amount, receipt_id=receipt_id, refund_id=refund_id)
-        sold = share["line"].get("gift_certificate")
-        if sold and share["amount"]:
+        sold = share.line.gift_certificate
+        if sold and share.figures["amount"]:
             row = (await certificates.lock_many(conn, [sold]))[sold]
             if row["status"] != "active" or await certificates.has_payments(conn, sold):
                 raise conflict("gift_certificate_used", f"certificate {sold} has been spent and cannot be returned")
             await certificates.move(conn, sold, "void", -row["balance"], status="void", receipt_id=receipt_id,
                                     refund_id=refund_id)
     if everything:
-        await coupons.release_uses(conn, receipt_id, links.get("coupons", []))
-        for code, amount in links.get("burned", {}).items():
+        await coupons.release_uses(conn, receipt_id, list(links.coupons))
+        for code, amount in links.burned.items():
             await certificates.move(conn, code, "restore", amount, receipt_id=receipt_id, refund_id=refund_id)

@@ -7,6 +7,7 @@ concurrent refunds of one receipt queue on the receipt row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -22,23 +23,25 @@ from app.points.ids import Ids
 from rules import REVERSIBLE, decimal_text, refund_share
 
 from . import instruments, repository
-from .result import TOTALS, account_summary, compact, expand
-from .schemas import RefundRequest
+from .lines import Share, StoredLine
+from .links import Links
+from .result import TOTALS, account_summary
+from .schemas import RefundLine, RefundRequest
 
 CANCEL_ID = "~cancel"  # outside the refund_id alphabet, so no client refund can take it
 _REFUND_ENTRIES = 2  # a refund writes at most an accrual reversal and a redemption return
 
 
-def _wanted(request: RefundRequest, lines: list[dict[str, Any]]) -> dict[str, Decimal]:
-    """line_id → quantity to return now; no `lines` means everything that is left."""
-    left = {line["line_id"]: Decimal(line["quantity"]) - Decimal(line["returned"]) for line in lines}
-    if request.lines is None:
+def _wanted(requested: list[RefundLine] | None, lines: list[StoredLine]) -> dict[str, Decimal]:
+    """line_id → quantity to return now; no `requested` lines means everything that is left."""
+    left = {line.line_id: line.left for line in lines}
+    if requested is None:
         wanted = {line_id: quantity for line_id, quantity in left.items() if quantity > 0}
         if not wanted:
             raise conflict("refund_exceeds_receipt", "everything on this receipt has been returned already")
         return wanted
     wanted = {}
-    for index, line in enumerate(request.lines):
+    for index, line in enumerate(requested):
         if line.line_id not in left:
             raise AppError(422, "line_not_found", f"line {line.line_id!r} is not on this receipt",
                            errors=[{"path": f"lines[{index}].line_id", "message": "not on this receipt"}])
@@ -52,37 +55,36 @@ def _wanted(request: RefundRequest, lines: list[dict[str, Any]]) -> dict[str, De
     return wanted
 
 
-def _reverse_lines(lines: list[dict[str, Any]], wanted: dict[str, Decimal]) -> list[dict[str, Any]]:
+def _reverse_lines(lines: list[StoredLine], wanted: dict[str, Decimal]) -> list[Share]:
     """Each returned line's shares; updates the stored lines' returned quantity and refunded figures."""
     shares = []
     for line in lines:
-        quantity = wanted.get(line["line_id"])
+        quantity = wanted.get(line.line_id)
         if quantity is None:
             continue
-        bought, before = Decimal(line["quantity"]), Decimal(line["returned"])
-        share = refund_share(line["figures"], line["refunded"], bought, before, quantity)
+        bought, before = Decimal(line.quantity), Decimal(line.returned)
+        share = refund_share(line.figures, line.refunded, bought, before, quantity)
         # each certificate gets its own share back; the line's certificate figure is their sum
-        parts = line.get("certificates", {})
-        returned_parts = line.get("refunded_certificates", {})
+        parts, returned_parts = line.certificates, line.refunded_certificates
         by_code = refund_share(parts, returned_parts, bought, before, quantity, names=sorted(parts))
         share["gift_certificates"] = sum(by_code.values())
-        line["returned"] = decimal_text(before + quantity)
-        line["refunded"] = {name: line["refunded"].get(name, 0) + share[name] for name in REVERSIBLE}
-        line["refunded_certificates"] = {code: returned_parts.get(code, 0) + by_code[code] for code in parts}
-        shares.append({"line": line, "quantity": quantity, "certificates": by_code, **share})
+        line.returned = decimal_text(before + quantity)
+        line.refunded = {name: line.refunded.get(name, 0) + share[name] for name in REVERSIBLE}
+        line.refunded_certificates = {code: returned_parts.get(code, 0) + by_code[code] for code in parts}
+        shares.append(Share(line, quantity, share, by_code))
     return shares
 
 
-def _element(refund_id: str, store_id: str | None, shares: list[dict[str, Any]], created_at: str) -> dict[str, Any]:
-    lines = [
+def _element(refund_id: str, store_id: str | None, shares: list[Share], created_at: str) -> dict[str, Any]:
+    lines: list[dict[str, Any]] = [
         {
-            "line_id": s["line"]["line_id"],
-            "quantity": decimal_text(s["quantity"]),
-            "amount": s["amount"],
-            "discount": s["discount"],
-            "points_redeemed": s["points_redeemed"],
-            "gift_certificates": s["gift_certificates"],
-            "points_accrued": s["accrual_points"] + s["bonus_points"],
+            "line_id": s.line.line_id,
+            "quantity": decimal_text(s.quantity),
+            "amount": s.figures["amount"],
+            "discount": s.figures["discount"],
+            "points_redeemed": s.figures["points_redeemed"],
+            "gift_certificates": s.figures["gift_certificates"],
+            "points_accrued": s.points,
         }
         for s in shares
     ]
@@ -92,36 +94,66 @@ def _element(refund_id: str, store_id: str | None, shares: list[dict[str, Any]],
             "totals": {name: totals[name] for name in TOTALS}}
 
 
-async def _reverse_points(book: Book, links: dict[str, Any], shares: list[dict[str, Any]], moves: list[Any],
-                          receipt_id: str, refund_id: str) -> None:
-    """`moves`: (entry_id, lot_id, points) of the receipt's redemption and its earlier returns."""
-    fields = {"receipt_id": receipt_id, "refund_id": None if refund_id == CANCEL_ID else refund_id}
-    if refund_id == CANCEL_ID:
-        fields["reason"] = "cancel"
-    reversed_points = sum(s["accrual_points"] + s["bonus_points"] for s in shares)
-    if reversed_points:
-        own = ([links["accrual_lot"]] if links.get("accrual_lot") else []) + links.get("bonus_lots", [])
-        await book.reverse(reversed_points, own, **fields)
-        metrics.POINTS.labels("accrual_reversal").inc(reversed_points)
-    returned = sum(s["points_redeemed"] for s in shares)
-    if returned:
-        taken = [(lot_id, points) for entry_id, lot_id, points in moves if entry_id == links["redemption_entry"]]
-        given_back = [(lot_id, points) for entry_id, lot_id, points in moves if entry_id != links["redemption_entry"]]
-        entry_id = await book.give_back(returned, taken, given_back, **fields)
-        links.setdefault("return_entries", []).append(entry_id)
-        metrics.POINTS.labels("redemption_return").inc(returned)
+@dataclass(frozen=True, slots=True)
+class _Return:
+    """What a refund or the cancel takes back: the lines and quantities (None: everything that is left),
+    under which id and request fingerprint it is stored."""
+
+    refund_id: str
+    fingerprint: bytes
+    lines: list[RefundLine] | None
+    cancel: bool = False
+
+
+_CANCEL = _Return(CANCEL_ID, b"cancel", None, cancel=True)
 
 
 async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None, principal: Principal
                  ) -> tuple[dict[str, Any], bool]:
-    """(response, replayed?); `request` None is a cancel.
+    """(response, replayed?): the request's lines come back, or everything that is left. `request` None is
+    `cancel` (the form callers used before the cancel had its own entry)."""
+    if request is None:
+        return await cancel(ctx, receipt_id, principal)
+    return await _take_back(ctx, receipt_id, _Return(request.refund_id, fingerprint(request), request.lines),
+                            principal)
+
+
+async def cancel(ctx: AppContext, receipt_id: str, principal: Principal) -> tuple[dict[str, Any], bool]:
+    """(response, replayed?): everything left on the receipt comes back and it is `cancelled`; only its own
+    store or an admin key may. A cancel of a refunded or cancelled receipt answers its stored result."""
+    return await _take_back(ctx, receipt_id, _CANCEL, principal)
+
+
+async def _reverse_points(book: Book, links: Links, shares: list[Share], moves: list[Any],
+                          receipt_id: str, back: _Return) -> Links:
+    """`moves`: (entry_id, lot_id, points) of the receipt's redemption and its earlier returns; returns the
+    links with the redemption return's entry."""
+    fields = {"receipt_id": receipt_id, "refund_id": None if back.cancel else back.refund_id}
+    if back.cancel:
+        fields["reason"] = "cancel"
+    reversed_points = sum(s.points for s in shares)
+    if reversed_points:
+        await book.reverse(reversed_points, links.points.own_lots if links.points else [], **fields)
+        metrics.POINTS.labels("accrual_reversal").inc(reversed_points)
+    returned = sum(s.figures["points_redeemed"] for s in shares)
+    if returned:
+        redemption = links.redemption_entries[0]
+        taken = [(lot_id, points) for entry_id, lot_id, points in moves if entry_id == redemption]
+        given_back = [(lot_id, points) for entry_id, lot_id, points in moves if entry_id != redemption]
+        links = links.with_return_entry(await book.give_back(returned, taken, given_back, **fields))
+        metrics.POINTS.labels("redemption_return").inc(returned)
+    return links
+
+
+async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal: Principal
+                     ) -> tuple[dict[str, Any], bool]:
+    """A refund or the cancel.
 
     Statements: the receipt locked; its account locked with the refund looked up; the account's lots,
     moves and purchase facts with ledger ids reserved; the ledger, the receipt and the refund written in
     one (certificates add their own, in code order, before that)."""
-    cancel = request is None
-    refund_id = CANCEL_ID if request is None else request.refund_id
-    print_ = fingerprint(request) if request is not None else b"cancel"
+    refund_id, print_ = back.refund_id, back.fingerprint
+    kind = "cancel" if back.cancel else "refund"
     program = ctx.programs.current
     window_days = program.program.tiers.window_days
     snapshot = None
@@ -129,7 +161,7 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         row = await repository.get(conn, receipt_id, lock=True)
         if row is None or row["status"] == "pending":
             raise not_found("receipt_not_found", "no confirmed receipt with this id")
-        if cancel and not principal.is_admin and principal.store_id not in (None, row["store_id"]):
+        if back.cancel and not principal.is_admin and principal.store_id not in (None, row["store_id"]):
             raise AppError(403, "forbidden", "only the receipt's own store or an admin key may cancel it")
         owner_id = row["owner_id"]
         account = None
@@ -141,53 +173,52 @@ async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None
         if done is not None:
             if done["fingerprint"] != print_:
                 raise conflict("idempotency_conflict", "this refund_id was used with another body")
-            metrics.REPLAYS.labels("cancel" if cancel else "refund").inc()
+            metrics.REPLAYS.labels(kind).inc()
             return dict(done["refund"]), True
-        if cancel and row["status"] in ("refunded", "cancelled"):
+        if back.cancel and row["status"] in ("refunded", "cancelled"):
             return dict(row["result"]), True
         now = utcnow()  # after waiting for the locks
-        lines = [expand(line) for line in row["lines"]]
-        wanted = _wanted(request or RefundRequest(refund_id="cancel"), lines)
-        shares = _reverse_lines(lines, wanted)
-        links = row["links"]
+        lines = [StoredLine.from_json(line) for line in row["lines"]]
+        shares = _reverse_lines(lines, _wanted(back.lines, lines))
+        links = Links.from_json(row["links"])
         book = None
         if account is not None:
-            returns = any(s["points_redeemed"] for s in shares)
-            state = await accounts.refund_state(
-                conn, account["id"], receipt_id, now, window_days,
-                [links["redemption_entry"], *links.get("return_entries", [])] if returns else [], _REFUND_ENTRIES)
+            returns = any(s.figures["points_redeemed"] for s in shares)
+            state = await accounts.refund_state(conn, account.id, receipt_id, now, window_days,
+                                                links.redemption_entries if returns else [], _REFUND_ENTRIES)
             ids = Ids(conn)
             ids.add(state.entry_ids, [])
-            book = Book(conn, account["id"], state.lots, account["debt"], now, ids)
+            book = Book(conn, account.id, state.lots, account.debt, now, ids)
             book.know(state.moved_lots)
             book.settle()
-            await _reverse_points(book, links, shares, state.moves, receipt_id, refund_id)
-        everything = all(Decimal(line["returned"]) == Decimal(line["quantity"]) for line in lines)
-        status = "cancelled" if cancel else ("refunded" if everything else "partially_refunded")
-        await instruments.reverse(conn, receipt_id, None if cancel else refund_id, shares, links, everything)
-        refunded_purchase = sum(s["amount"] - s["discount"] for s in shares if not s["line"]["sells_certificate"])
+            links = await _reverse_points(book, links, shares, state.moves, receipt_id, back)
+        everything = all(line.left == 0 for line in lines)
+        status = "cancelled" if back.cancel else ("refunded" if everything else "partially_refunded")
+        await instruments.reverse(conn, receipt_id, None if back.cancel else refund_id, shares, links, everything)
+        refunded_purchase = sum(s.figures["amount"] - s.figures["discount"] for s in shares
+                                if not s.line.sells_certificate)
         result = dict(row["result"])
         if account is not None and book is not None:
             facts = state.facts  # the receipt's own purchase is counted below, as this refund leaves it
             if status == "partially_refunded":
                 left = row["purchase_amount"] - row["refunded_purchase"] - refunded_purchase
                 facts = with_purchase(facts, Purchase(row["issued_at"], left), now, window_days)
-            view, changes_at = view_of({**account, "debt": book.debt}, program, now, book.live_lots(), facts)
-            result["account"] = account_summary(account["card"], view, result["account"]["tier_applied"])
+            view, changes_at = view_of(account.written(book.debt), program, now, book.live_lots(), facts)
+            result["account"] = account_summary(account.card, view, result["account"]["tier_applied"])
         element = _element(refund_id, principal.store_id, shares, now.isoformat())
-        returned = {line["line_id"]: line["returned"] for line in lines}
+        returned = {line.line_id: line.returned for line in lines}
         result["status"] = status
         result["lines"] = [{**line, "refunded_quantity": returned[line["line_id"]]} for line in result["lines"]]
         result["refunds"] = [*result.get("refunds", []), element]
         response = {**result, "refund": element}
         versions = await flush_books(conn, [book] if book is not None else [], lambda first: repository.refunded_ctes(
             owner_id, receipt_id, status=status, refunded_purchase=refunded_purchase,
-            lines=[compact(line) for line in lines], links=links,
+            lines=[line.to_json() for line in lines], links=links.to_json(),
             result=result, refund_id=refund_id, fingerprint=print_, account_id=row["account_id"],
             store_id=principal.store_id, response=response, first=first))
         if account is not None:
-            snapshot = (view, versions[account["id"]], changes_at)
+            snapshot = (view, versions[account.id], changes_at)
     if snapshot is not None:
         await ctx.cache_account(*snapshot)
-    metrics.RECEIPTS.labels("cancelled" if cancel else "refunded").inc()
+    metrics.RECEIPTS.labels("cancelled" if back.cancel else "refunded").inc()
     return response, False

@@ -17,12 +17,12 @@ import asyncpg
 import orjson
 
 from app.accounts.repository import COLUMNS as ACCOUNT_COLUMNS
+from app.accounts.repository import AccountRow
 from app.core.db import on_citus, rows_as_values
 from app.core.rowsets import values_list
 
 _OWNER_BITS = 0x7FFF_FFFF_FFFF_FFFF
-_ACCOUNT_NAMES = ACCOUNT_COLUMNS.split(", ")
-_ACCOUNT_COLUMNS = ", ".join(f"a.{column}" for column in _ACCOUNT_NAMES)
+_ACCOUNT_COLUMNS = ", ".join(f"a.{column}" for column in ACCOUNT_COLUMNS.split(", "))
 
 # one statement: the claim's owner (a scalar subquery, read first), then the receipt on that owner's shard
 _BY_ID = "owner_id = (SELECT owner_id FROM receipt_claims WHERE receipt_id = $1) AND receipt_id = $1"
@@ -177,7 +177,7 @@ async def insert_confirmed_many(conn: asyncpg.Connection, receipts: list[Confirm
 
 
 async def lock_account_finding_refund(conn: asyncpg.Connection, account_id: int, receipt_id: str,
-                                      refund_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+                                      refund_id: str) -> tuple[AccountRow, dict[str, Any] | None]:
     """(the account of a receipt stored under it, locked; `find_refund`'s answer), in one round trip. The
     refund is read under the receipt's row lock, which every refund of the receipt takes first: none can
     commit while this statement waits for the account's lock, so its snapshot is fresh enough."""
@@ -190,7 +190,7 @@ async def lock_account_finding_refund(conn: asyncpg.Connection, account_id: int,
     assert row is not None
     done = None if row["done_fingerprint"] is None else {"fingerprint": row["done_fingerprint"],
                                                          "refund": row["done_refund"]}
-    return {column: row[column] for column in _ACCOUNT_NAMES}, done
+    return AccountRow.of(row), done
 
 
 # The refunded receipt's new state and the refund, written with the ledger's flush; parameters numbered

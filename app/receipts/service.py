@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from app.accounts import repository as accounts
+from app.accounts.repository import AccountRow
 from app.accounts.service import create as create_account
 from app.accounts.view import Purchase, account_view, view_of
 from app.core import metrics
@@ -26,7 +27,9 @@ from app.points.book import Book
 from rules import NO_ACCOUNT, AccountState, CompiledProgram, Outcome, Receipt, balances, evaluate
 
 from . import instruments, repository
-from .result import account_summary, build, stored_lines
+from .lines import stored_lines
+from .links import Links, PointLinks
+from .result import account_summary, build
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -39,29 +42,29 @@ def check_time(receipt: Receipt, program: CompiledProgram, now: datetime) -> Non
                        f"the receipt is older than {program.program.max_receipt_age_days} days")
 
 
-def state_of(account: Mapping[str, Any] | None, receipt: Receipt, program: CompiledProgram, book: Book | None,
+def state_of(account: AccountRow | None, receipt: Receipt, program: CompiledProgram, book: Book | None,
              facts: Mapping[str, Any] | None) -> AccountState:
     """What the engine knows of the receipt's account: `facts` are its purchases up to the receipt."""
     if receipt.card is None:
         return NO_ACCOUNT
     if account is None:
         return AccountState("ok") if program.program.points.auto_enroll else AccountState("unknown")
-    if account["status"] == "blocked":
+    if not account.active:
         return AccountState("blocked")
     assert book is not None and facts is not None  # an active account's confirm holds both
     available, _ = balances(book.lots, book.debt, book.now)
     # the custom segments come with the locked row (accounts.segments, written by app/segments/refresh.py)
     return AccountState("ok", int(facts["purchases"]), facts["first_purchase"], facts["last_purchase"], available,
-                        frozenset(account.get("segments") or ()))
+                        account.segments)
 
 
-async def _state(conn: asyncpg.Connection, account: asyncpg.Record | None, receipt: Receipt,
+async def _state(conn: asyncpg.Connection, account: AccountRow | None, receipt: Receipt,
                  program: CompiledProgram, book: Book | None, now: datetime) -> AccountState:
-    if account is None or account["status"] == "blocked":
+    if account is None or not account.active:
         return state_of(account, receipt, program, None, None)
-    facts = await accounts.purchase_facts(conn, account["id"], receipt.issued_at, program.program.tiers.window_days)
+    facts = await accounts.purchase_facts(conn, account.id, receipt.issued_at, program.program.tiers.window_days)
     if book is None:
-        book = await Book.open(conn, account["id"], account["debt"], now)
+        book = await Book.open(conn, account.id, account.debt, now)
     return state_of(account, receipt, program, book, facts)
 
 
@@ -80,10 +83,10 @@ async def calculate(ctx: AppContext, receipt: Receipt, principal: Principal) -> 
             outcome = evaluate(receipt, state_of(None, receipt, program, None, None), program, now, facts)
         else:
             account, lots, at_receipt, at_now = state
-            book = Book(conn, account["id"], lots, account["debt"], now)
+            book = Book(conn, account.id, lots, account.debt, now)
             outcome = evaluate(receipt, state_of(account, receipt, program, book, at_receipt), program, now, facts)
             view, _ = view_of(account, program, now, book.live_lots(), at_now)
-            summary = account_summary(account["card"], view, outcome.tier_applied)
+            summary = account_summary(account.card, view, outcome.tier_applied)
     await ctx.lookups.failed(principal, instruments.unknown_codes(outcome))
     return build(receipt, outcome, "calculated", program.version, summary)
 
@@ -94,23 +97,22 @@ async def _check_lookups(ctx: AppContext, receipt: Receipt, principal: Principal
         await ctx.lookups.check(principal)
 
 
-async def write_points(book: Book, receipt: Receipt, outcome: Outcome) -> dict[str, Any]:
+async def write_points(book: Book, receipt: Receipt, outcome: Outcome) -> PointLinks:
     """The ledger entries of a confirmed receipt; returns the links refunds need."""
-    links: dict[str, Any] = {"bonus_lots": [], "return_entries": []}
+    redemption_entry = accrual_lot = None
     redeemed = outcome.total("points_redeemed")
     if redeemed:
-        entry_id, _ = await book.spend("redemption", redeemed, receipt_id=receipt.receipt_id)
-        links["redemption_entry"] = entry_id
+        redemption_entry, _ = await book.spend("redemption", redeemed, receipt_id=receipt.receipt_id)
     accrued = outcome.total("accrual_points")
     if accrued:
-        _, lot_id = await book.grant("accrual", accrued, outcome.accrual_available_at, outcome.accrual_expires_at,
-                                     receipt_id=receipt.receipt_id)
-        links["accrual_lot"] = lot_id
+        _, accrual_lot = await book.grant("accrual", accrued, outcome.accrual_available_at,
+                                          outcome.accrual_expires_at, receipt_id=receipt.receipt_id)
+    bonus_lots = []
     for grant in outcome.bonus_grants:
         _, lot_id = await book.grant("bonus", grant.points, receipt.issued_at, grant.expires_at,
                                      receipt_id=receipt.receipt_id, reason=f"campaign: {grant.campaign_id}")
-        links["bonus_lots"].append(lot_id)
-    return links
+        bonus_lots.append(lot_id)
+    return PointLinks(redemption_entry, accrual_lot, tuple(bonus_lots))
 
 
 async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tuple[dict[str, Any], bool]:
@@ -139,27 +141,27 @@ async def confirm_alone(ctx: AppContext, receipt: Receipt, principal: Principal,
         await instruments.lock(conn, [receipt], program)
         now = utcnow()  # after waiting for the locks: balances are read as of now
         book = None
-        if account is not None and account["status"] == "active":
-            book = await Book.open(conn, account["id"], account["debt"], now)
+        if account is not None and account.active:
+            book = await Book.open(conn, account.id, account.debt, now)
             book.settle()
-        account_id = account["id"] if account else None
+        account_id = account.id if account else None
         facts = await instruments.gather(conn, receipt, program, account_id, now)
         outcome = evaluate(receipt, await _state(conn, account, receipt, program, book, now), program, now, facts)
         links = await instruments.apply(conn, receipt, outcome, account_id)
         summary = None
         version = 0
         if account is not None and book is not None:
-            links |= await write_points(book, receipt, outcome)
+            links = links.with_points(await write_points(book, receipt, outcome))
             version = await book.flush()
         elif account is not None:
-            version = await accounts.touch(conn, account["id"])  # a blocked card's purchases change its view
+            version = await accounts.touch(conn, account.id)  # a blocked card's purchases change its view
         if account is not None:
             # the row as this transaction left it, without reading it again; the receipt is written after
             # the view (it carries the view in its result), so the view counts it for the tier in memory
-            current = {**account, "debt": book.debt if book else account["debt"], "version": version}
+            current = account.written(book.debt if book else account.debt, version)
             view, changes_at = await account_view(conn, current, program, now, book.live_lots() if book else None,
                                                   Purchase(receipt.issued_at, outcome.purchase_amount))
-            summary = account_summary(account["card"], view, outcome.tier_applied)
+            summary = account_summary(account.card, view, outcome.tier_applied)
             snapshot = (view, version, changes_at)
         result = build(receipt, outcome, "confirmed", program.version, summary)
         result["refunds"] = []
@@ -172,10 +174,11 @@ async def confirm_alone(ctx: AppContext, receipt: Receipt, principal: Principal,
 
 
 def confirmed_row(receipt: Receipt, outcome: Outcome, account_id: int | None, print_: bytes, program_version: int,
-                  links: dict[str, Any], result: dict[str, Any]) -> repository.Confirmed:
+                  links: Links, result: dict[str, Any]) -> repository.Confirmed:
     return repository.Confirmed(
         receipt.receipt_id, _owner(receipt.receipt_id, account_id), account_id, print_, receipt.store_id,
-        receipt.issued_at, program_version, outcome.purchase_amount, stored_lines(receipt, outcome), links, result,
+        receipt.issued_at, program_version, outcome.purchase_amount, stored_lines(receipt, outcome), links.to_json(),
+        result,
         receipt.model_dump_json(exclude_defaults=True),
     )
 
