@@ -59,7 +59,7 @@ async def run(url: str, count: int, seed: int, with_plans: bool) -> None:
             started = time.perf_counter()
             account = await accounts.get(conn, number)
             assert account is not None
-            times.append((time.perf_counter() - started) * 1000 + await card_ms(conn, account["id"]))
+            times.append((time.perf_counter() - started) * 1000 + await card_ms(conn, account.id))
         times.sort()
         print(f"{len(times)} random cards: p50 {statistics.median(times):.1f} ms, "
               f"p99 {times[max(0, int(len(times) * 0.99) - 1)]:.1f} ms, max {times[-1]:.1f} ms")
@@ -72,7 +72,7 @@ async def run(url: str, count: int, seed: int, with_plans: bool) -> None:
         if with_plans and numbers:
             account = await accounts.get(conn, numbers[0])
             assert account is not None
-            await explain(conn, account["id"])
+            await explain(conn, account.id)
     finally:
         await conn.close()
 

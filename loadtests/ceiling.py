@@ -44,17 +44,17 @@ async def confirm_statements(conn: asyncpg.Connection, program: CompiledProgram,
         await receipts.claim_many(conn, [(receipt_id, print_, now)])
         account = (await accounts.lock_many(conn, [card]))[card]
         lots, _, entry_ids, lot_ids = await accounts.locked_state_many(
-            conn, [account["id"]], [(account["id"], now), (account["id"], now)], program.program.tiers.window_days,
+            conn, [account.id], [(account.id, now), (account.id, now)], program.program.tiers.window_days,
             3, 2)
         ids = Ids(conn)
         ids.add(entry_ids, lot_ids)
-        book = Book(conn, account["id"], [Lot(*lot) for lot in lots[account["id"]]], account["debt"], now, ids)
+        book = Book(conn, account.id, [Lot(*lot) for lot in lots[account.id]], account.debt, now, ids)
         book.settle()
         await book.spend("redemption", 100, receipt_id=receipt_id)
         await book.grant("accrual", 300, now + timedelta(days=14), now + timedelta(days=379), receipt_id=receipt_id)
         # one statement: entries, lots, moves, the account, and the receipt with its claim's owner
         await flush_books(conn, [book], lambda first: receipts.confirmed_ctes([receipts.Confirmed(
-            receipt_id, account["id"], account["id"], print_, "s1", now, program.version, 10_000, lines, {}, result,
+            receipt_id, account.id, account.id, print_, "s1", now, program.version, 10_000, lines, {}, result,
             body,
         )], [], first))
 

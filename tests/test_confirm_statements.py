@@ -181,9 +181,9 @@ async def views(conn: asyncpg.Connection, program_: CompiledProgram, history: li
         account = await accounts.lock(conn, f"view{issued_at.timestamp()}{amount}")
         assert account is not None
         for days, earlier in history:
-            await write_receipt(conn, account["id"], NOW - timedelta(days=days), earlier)
+            await write_receipt(conn, account.id, NOW - timedelta(days=days), earlier)
         in_memory = await account_view(conn, account, program_, NOW, [], Purchase(issued_at, amount))
-        await write_receipt(conn, account["id"], issued_at, amount)
+        await write_receipt(conn, account.id, issued_at, amount)
         read = await account_view(conn, account, program_, NOW, [])
         return in_memory, read
     finally:

@@ -66,7 +66,10 @@ def test_refunds_send_six_statements_and_cache_the_view_postgres_reads(servers: 
             await confirm(ctx, "last", 0.001, redeem_points=1000)
 
             async def refund(receipt_id: str, request: RefundRequest | None) -> None:
-                await refunds.refund(ctx, receipt_id, request, ADMIN)
+                if request is None:
+                    await refunds.cancel(ctx, receipt_id, ADMIN)
+                else:
+                    await refunds.refund(ctx, receipt_id, request, ADMIN)
 
             partial = RefundRequest(refund_id="p1", lines=[RefundLine(line_id="1", quantity="1")])
             for name, receipt_id, request in [

@@ -50,13 +50,6 @@ class AccountRow:
                           self.registration_fingerprint, debt, self.version if version is None else version,
                           self.created_at, self.segments)
 
-    def __getitem__(self, column: str) -> Any:
-        """A column by name, as from the asyncpg record this replaces (some readers, tests among them, read
-        the row so)."""
-        if column not in self.__dataclass_fields__:
-            raise KeyError(column)
-        return getattr(self, column)
-
 
 def _row(record: asyncpg.Record | None) -> AccountRow | None:
     return None if record is None else AccountRow.of(record)

@@ -108,12 +108,9 @@ class _Return:
 _CANCEL = _Return(CANCEL_ID, b"cancel", None, cancel=True)
 
 
-async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest | None, principal: Principal
+async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest, principal: Principal
                  ) -> tuple[dict[str, Any], bool]:
-    """(response, replayed?): the request's lines come back, or everything that is left. `request` None is
-    `cancel` (the form callers used before the cancel had its own entry)."""
-    if request is None:
-        return await cancel(ctx, receipt_id, principal)
+    """(response, replayed?): the request's lines come back (all that is left without lines)."""
     return await _take_back(ctx, receipt_id, _Return(request.refund_id, fingerprint(request), request.lines),
                             principal)
 

@@ -77,7 +77,7 @@ async def calculate(ctx: AppContext, receipt: Receipt, principal: Principal) -> 
     async with ctx.db.connection() as conn:
         state = (await accounts.calculation_state(conn, receipt.card, receipt.issued_at, now,
                                                   program.program.tiers.window_days) if receipt.card else None)
-        facts = await instruments.gather(conn, receipt, program, state[0]["id"] if state else None, now)
+        facts = await instruments.gather(conn, receipt, program, state[0].id if state else None, now)
         summary = None
         if state is None:
             outcome = evaluate(receipt, state_of(None, receipt, program, None, None), program, now, facts)
