@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from asyncpg import Connection
+from pydantic import BaseModel
+
 from app.core import metrics
 from app.core.context import utcnow
 from app.core.db import Database
@@ -25,6 +28,7 @@ from app.reports.rollup import REQUEST_SPAN_XIDS, refresh_rfm_bounds, roll_up
 from rules import Program
 
 from . import repository
+from .changes import Candidates, Seen, program_key
 from .filters import Compiler
 from .schemas import SegmentDocument
 
@@ -45,13 +49,18 @@ class Refreshed:
     segments: int
     changed: int  # account rows whose membership changed
     seconds: float
+    evaluated: int | None = None  # accounts evaluated again by an incremental refresh; None: every account
 
 
-async def refresh(db: Database, program: Program, time_zone: str, *, wait: bool = True,
-                  roll: bool = True) -> Refreshed | None:
-    """Evaluate every segment now and write who is in each; None when another refresh holds the lock and
-    `wait` is False. `roll`: fold the newest receipts into the roll-up's figures first (within a request's
-    span: a wider window is the background roll-up's)."""
+async def refresh(db: Database, program: Program, time_zone: str, *, wait: bool = True, roll: bool = True,
+                  full: bool = False, now: datetime | None = None) -> Refreshed | None:
+    """Bring every segment's membership up to now; None when another refresh holds the lock and `wait` is
+    False. `roll`: fold the newest receipts into the roll-up's figures first (within a request's span: a
+    wider window is the background roll-up's). Incremental unless `full`, or unless what every account
+    shares changed since the last refresh of every segment (time zone, the program's tier and CVM settings)
+    or there was none: a segment not counted yet (new or changed document) is evaluated alone over every
+    account, then the accounts whose membership can have changed (changes.py) are evaluated again.
+    `now`: the refresh's clock (tests move it)."""
     started = time.perf_counter()
     if roll:
         await roll_up(db, time_zone, max_span=REQUEST_SPAN_XIDS)
@@ -60,23 +69,91 @@ async def refresh(db: Database, program: Program, time_zone: str, *, wait: bool 
         if not await repository.try_lock_refresh(conn, wait):
             return None
         try:
-            now = utcnow()
+            at = now or utcnow()
             rows = await repository.all_segments(conn)
-            compiler = Compiler(now, now.astimezone(ZoneInfo(time_zone)).date(), time_zone, program)
             filters = [(row["id"], SegmentDocument.model_validate(row["document"]).filter) for row in rows]
-            select, params = compiler.membership(filters)
-            await repository.stage(conn, select, params)
-            low, high = await repository.id_range(conn)
-            changed = 0
-            for start in range(low, high + 1, APPLY_IDS):
-                changed += await repository.apply(conn, start, start + APPLY_IDS)
-            await repository.record_counts(conn, {row["id"]: row["updated_at"] for row in rows}, now)
+            updated = {row["id"]: row["updated_at"] for row in rows}
+            seen = await repository.seen(conn)
+            key = program_key(program)
+            evaluated = None
+            if full or seen is None or seen.time_zone != time_zone or seen.program_key != key:
+                changed = await _everything(conn, program, time_zone, key, at, filters, updated)
+            else:
+                changed = 0
+                for row in rows:
+                    if row["members"] is None:
+                        changed += await _one(conn, program, time_zone, at, row["id"], filters, updated)
+                more, evaluated = await _changes(conn, program, time_zone, key, at, filters, updated, seen)
+                changed += more
         finally:
             await repository.unlock_refresh(conn)
-    done = Refreshed(len(rows), changed, time.perf_counter() - started)
+    done = Refreshed(len(rows), changed, time.perf_counter() - started, evaluated)
     metrics.SEGMENT_REFRESHES.inc()
     metrics.SEGMENT_REFRESH_SECONDS.observe(done.seconds)
     return done
+
+
+def _compiler(program: Program, time_zone: str, at: datetime, only: str | None = None) -> Compiler:
+    return Compiler(at, at.astimezone(ZoneInfo(time_zone)).date(), time_zone, program, only)
+
+
+async def _everything(conn: Connection, program: Program, time_zone: str, key: str, at: datetime,
+                      filters: list[tuple[str, BaseModel]], updated: dict[str, datetime]) -> int:
+    """Every segment over every account (one pass), written where it changed; remembered as what the next
+    incremental refresh starts from."""
+    compiler = _compiler(program, time_zone, at)
+    select, params = compiler.membership(filters)
+    async with conn.transaction(isolation="repeatable_read"):
+        since, bounds = await repository.snapshot(conn)
+        await repository.stage(conn, select, params)
+    low, high = await repository.id_range(conn)
+    changed = 0
+    for start in range(low, high + 1, APPLY_IDS):
+        changed += await repository.apply(conn, start, start + APPLY_IDS)
+    async with conn.transaction():
+        await repository.record_counts(conn, updated, at)
+        await repository.remember(conn, Seen(at, compiler.today, time_zone, since, key, bounds))
+    return changed
+
+
+async def _one(conn: Connection, program: Program, time_zone: str, at: datetime, segment_id: str,
+               filters: list[tuple[str, BaseModel]], updated: dict[str, datetime]) -> int:
+    """One segment over every account (a new or changed document), its id added or removed where that
+    changed, and counted. What the next incremental refresh starts from stays: it is older, so it finds at
+    least the accounts this one's evaluation could have missed since."""
+    compiler = _compiler(program, time_zone, at)
+    select, params = compiler.membership([(i, node) for i, node in filters if i == segment_id])
+    async with conn.transaction():
+        await repository.stage(conn, select, params, table="segment_one")
+    low, high = await repository.id_range(conn)
+    changed = 0
+    for start in range(low, high + 1, APPLY_IDS):
+        changed += await repository.apply_one(conn, segment_id, start, start + APPLY_IDS)
+    await repository.count_one(conn, segment_id, updated[segment_id], at)
+    return changed
+
+
+async def _changes(conn: Connection, program: Program, time_zone: str, key: str, at: datetime,
+                   filters: list[tuple[str, BaseModel]], updated: dict[str, datetime], seen: Seen) -> tuple[int, int]:
+    """Every segment over the accounts whose membership can have changed since `seen` (changes.py), written
+    where it changed with the counts moved alike; returns (rows changed, accounts evaluated)."""
+    compiler = _compiler(program, time_zone, at, only="SELECT id FROM segment_candidates")
+    select, params = compiler.membership(filters)
+    async with conn.transaction(isolation="repeatable_read"):
+        since, bounds = await repository.snapshot(conn)
+        candidates = Candidates(seen, at, compiler.today, program, bounds, [])
+        listed = candidates.select(compiler.edges)
+        evaluated = await repository.stage_candidates(conn, listed, candidates.params, select, params)
+    ids = await repository.staged_ids(conn)
+    changed = 0
+    for start in range(0, len(ids), APPLY_IDS):
+        async with conn.transaction():
+            changed += await repository.apply_counted(conn, ids[start:start + APPLY_IDS])
+    async with conn.transaction():
+        await repository.mark_refreshed(conn, updated, at)
+        await repository.remember(conn, Seen(at, compiler.today, time_zone, since, key, bounds))
+    await repository.drop_staged(conn)
+    return changed, evaluated
 
 
 async def refresh_if_stale(db: Database, program: Program, time_zone: str, older_than_s: float,
