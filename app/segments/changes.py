@@ -14,17 +14,18 @@ refreshes it can change only for:
 - when the RFM boundaries were computed again, the buyers whose value lies between an old and a new one.
 
 A change of what all accounts share otherwise (the program's settings, the time zone) makes the refresh a
-full one; a new or changed document is evaluated alone over every account (refresh.py). The time ranges are
-padded (a day for calendar days, a minute for instants): an account found too many is evaluated for
-nothing, one missed would keep a wrong membership, so each range errs wide.
+full one; a new or changed document is evaluated alone over every account (refresh.py). The ranges of instants
+are a minute wider each side: an account found too many is evaluated for nothing, one missed would keep a
+wrong membership, so each range errs wide; calendar days are exact, in the report time zone.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rules import Program
 
@@ -72,6 +73,10 @@ class Candidates:
     rfm: Bounds
     params: list[Any]
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.seen.time_zone)  # the refresh's own: a different one makes it a full refresh
+
     def value(self, value: Any, cast: str) -> str:
         self.params.append(value)
         return f"${len(self.params)}{cast}"
@@ -87,9 +92,15 @@ class Candidates:
                 + self.instants("issued_at", age, MINUTE))
 
     def days(self, first: date, last: date) -> str:
-        """The buyers on a report day from `first` to `last` (a day wider each side)."""
-        return (f"SELECT account_id FROM report_members WHERE day BETWEEN {self.value(first - DAY, '::date')}"
-                f" AND {self.value(last + DAY, '::date')}")
+        """The buyers on a report day from `first` to `last`."""
+        return (f"SELECT account_id FROM report_members WHERE day BETWEEN {self.value(first, '::date')}"
+                f" AND {self.value(last, '::date')}")
+
+    def last_purchase_on(self, first: date, last: date) -> str:
+        """The buyers whose last purchase falls on a day from `first` to `last` in the report time zone."""
+        start, end = (datetime.combine(day, time(), self.zone) for day in (first, last + DAY))
+        return (f"SELECT account_id FROM report_accounts WHERE last_purchase_at >= {self.value(start, '::timestamptz')}"
+                f" AND last_purchase_at < {self.value(end, '::timestamptz')}")
 
     def select(self, edges: Edges) -> str:
         since = self.value(self.seen.since_xid, "::bigint")
@@ -104,13 +115,14 @@ class Candidates:
             if self.program.tiers.window_days:
                 parts.append(self.issued(timedelta(days=self.program.tiers.window_days)))
             parts.append(self.issued(timedelta(0)))
-        for within in sorted(edges.store_within) if new_day else ():  # report days from today - within on
-            parts.append(self.days(self.seen.today - timedelta(days=within), self.today - timedelta(days=within)))
+        earlier, later = sorted((self.seen.today, self.today))
+        for within in sorted(edges.store_within) if new_day else ():
+            # report days from today - within on: the days between the two such days changed sides
+            parts.append(self.days(earlier - timedelta(days=within), later - timedelta(days=within) - DAY))
         for bound in sorted(edges.days_since_last) if new_day else ():
-            # today - day(last) crosses bound (± 1 for the strict ones) when day(last) is within a day of
-            # (then's day - bound) .. (today - bound): two days' padding in instants covers the time zone
-            parts.append("SELECT account_id FROM report_accounts WHERE " +
-                         self.instants("last_purchase_at", timedelta(days=bound), 2 * DAY))
+            # today - day(last) goes past bound (`gt`, `lte`) for day(last) from earlier - bound to later - bound - 1,
+            # reaches it (`gte`, `lt`) from earlier - bound + 1 to later - bound
+            parts.append(self.last_purchase_on(earlier - timedelta(days=bound), later - timedelta(days=bound)))
         if edges.cvm:
             settings = self.program.segments
             for days in (settings.pre_churn_days, settings.churn_days):
