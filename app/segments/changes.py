@@ -32,6 +32,7 @@ from rules import Program
 from .filters import Edges
 
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
 
 
@@ -97,8 +98,10 @@ class Candidates:
                 f" AND {self.value(last, '::date')}")
 
     def last_purchase_on(self, first: date, last: date) -> str:
-        """The buyers whose last purchase falls on a day from `first` to `last` in the report time zone."""
+        """The buyers whose last purchase falls on a day from `first` to `last` in the report time zone (an
+        hour wider each side: a day that starts in a daylight-saving change)."""
         start, end = (datetime.combine(day, time(), self.zone) for day in (first, last + DAY))
+        start, end = start - HOUR, end + HOUR
         return (f"SELECT account_id FROM report_accounts WHERE last_purchase_at >= {self.value(start, '::timestamptz')}"
                 f" AND last_purchase_at < {self.value(end, '::timestamptz')}")
 
