@@ -53,6 +53,12 @@ async def delete(conn: asyncpg.Connection, segment_id: str) -> None:
     await conn.execute("DELETE FROM segments WHERE id = $1", segment_id)
 
 
+async def note_change(conn: asyncpg.Connection, account_id: int) -> None:
+    """An account opened, or its birth date or profile written: the next refresh evaluates it again
+    (changes.py). In the writer's transaction, so the row's `change_xid` is the change's."""
+    await conn.execute("INSERT INTO segment_changes (account_id) VALUES ($1)", account_id)
+
+
 # --- refresh ------------------------------------------------------------------------------------------
 
 REFRESH_LOCK = 0x5E6_14  # pg_advisory_lock key: one refresh at a time in the whole database

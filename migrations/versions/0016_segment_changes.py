@@ -8,11 +8,10 @@ whose time-based conditions crossed a boundary (a purchase leaving a `within_day
 days passing). `segment_state` (one row, a reference table on Citus) remembers what that needs: the time and
 day of the last refresh, the transaction ids it had seen, the program settings and RFM boundaries it used.
 
-`segment_changes` is distributed by account, colocated with `accounts` (deploy/SCALING.md section 4). The
-triggers fire on a registration, a change of the birth date and any write of a profile, never on a confirm
-(which updates other columns of the account row). The rows are deleted once a refresh has read them. On
-Citus, triggers on distributed tables need `citus.enable_unsafe_triggers` (Citus 11+); the inserts they make
-land on the same account's shard.
+`segment_changes` is distributed by account, colocated with `accounts` (deploy/SCALING.md section 4): the
+statements that open an account or write its birth date or profile add a row in the same transaction (one
+shard), never a confirm of a known account. Not triggers: Citus distributes no table that has one unless
+`citus.enable_unsafe_triggers` is on. The rows are deleted once a refresh has read them.
 
 `report_accounts` gets indexes on the first and last purchase, and `receipts` a BRIN index on `issued_at`
 (receipts arrive in about the order they are issued, so it stays small and costs a confirm next to
@@ -53,43 +52,11 @@ CREATE INDEX report_accounts_first_purchase ON report_accounts (first_purchase_a
 CREATE INDEX receipts_issued ON receipts USING brin (issued_at)
 """
 
-NOTE = """
-CREATE FUNCTION segment_note_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_TABLE_NAME = 'accounts' THEN
-        INSERT INTO segment_changes (account_id) VALUES (NEW.id);
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO segment_changes (account_id) VALUES (OLD.account_id);
-    ELSE
-        INSERT INTO segment_changes (account_id) VALUES (NEW.account_id);
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
-
-TRIGGERS = """
-CREATE TRIGGER segment_profile_changes AFTER INSERT OR UPDATE OR DELETE ON profiles
-    FOR EACH ROW EXECUTE FUNCTION segment_note_change();
-CREATE TRIGGER segment_account_opened AFTER INSERT ON accounts
-    FOR EACH ROW EXECUTE FUNCTION segment_note_change();
-CREATE TRIGGER segment_birth_date_changes AFTER UPDATE OF birth_date ON accounts
-    FOR EACH ROW WHEN (OLD.birth_date IS DISTINCT FROM NEW.birth_date) EXECUTE FUNCTION segment_note_change()
-"""
-
-
 def upgrade() -> None:
     for statement in statements(SCHEMA):
-        op.execute(statement)
-    op.execute(NOTE)  # one statement: its body holds semicolons
-    for statement in statements(TRIGGERS):
         op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER segment_profile_changes ON profiles")
-    op.execute("DROP TRIGGER segment_account_opened ON accounts")
-    op.execute("DROP TRIGGER segment_birth_date_changes ON accounts")
-    op.execute("DROP FUNCTION segment_note_change()")
     op.execute("DROP INDEX report_accounts_last_purchase, report_accounts_first_purchase, receipts_issued")
     op.execute("DROP TABLE segment_changes, segment_state")
