@@ -83,9 +83,11 @@ class Candidates:
         return f"${len(self.params)}{cast}"
 
     def instants(self, column: str, age: timedelta, pad: timedelta) -> str:
-        """`column` passed `age` ago between the two refreshes: its age crossed `age`."""
-        return (f"{column} BETWEEN {self.value(self.seen.evaluated_at - age - pad, '::timestamptz')}"
-                f" AND {self.value(self.now - age + pad, '::timestamptz')}")
+        """`column` passed `age` ago between the two refreshes: its age crossed `age` (either way: a clock
+        set back moves ages back)."""
+        earlier, later = sorted((self.seen.evaluated_at, self.now))
+        return (f"{column} BETWEEN {self.value(earlier - age - pad, '::timestamptz')}"
+                f" AND {self.value(later - age + pad, '::timestamptz')}")
 
     def issued(self, age: timedelta) -> str:
         """The buyers of a receipt whose age crossed `age` between the two refreshes (receipts_issued)."""

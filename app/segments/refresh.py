@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -105,7 +106,7 @@ def _compiler(program: Program, time_zone: str, at: datetime, only: str | None =
 
 
 async def _everything(conn: Connection, program: Program, time_zone: str, key: str, at: datetime,
-                      filters: list[tuple[str, BaseModel]], updated: dict[str, datetime]) -> int:
+                      filters: Sequence[tuple[str, BaseModel]], updated: dict[str, datetime]) -> int:
     """Every segment over every account (one pass), written where it changed; remembered as what the next
     incremental refresh starts from."""
     compiler = _compiler(program, time_zone, at)
@@ -124,7 +125,7 @@ async def _everything(conn: Connection, program: Program, time_zone: str, key: s
 
 
 async def _one(conn: Connection, program: Program, time_zone: str, at: datetime, segment_id: str,
-               filters: list[tuple[str, BaseModel]], updated: dict[str, datetime]) -> int:
+               filters: Sequence[tuple[str, BaseModel]], updated: dict[str, datetime]) -> int:
     """One segment over every account (a new or changed document), its id added or removed where that
     changed, and counted. What the next incremental refresh starts from stays: it is older, so it finds at
     least the accounts this one's evaluation could have missed since."""
@@ -141,7 +142,8 @@ async def _one(conn: Connection, program: Program, time_zone: str, at: datetime,
 
 
 async def _changes(conn: Connection, program: Program, time_zone: str, key: str, at: datetime,
-                   filters: list[tuple[str, BaseModel]], updated: dict[str, datetime], seen: Seen) -> tuple[int, int]:
+                   filters: Sequence[tuple[str, BaseModel]], updated: dict[str, datetime],
+                   seen: Seen) -> tuple[int, int]:
     """Every segment over the accounts whose membership can have changed since `seen` (changes.py), written
     where it changed with the counts moved alike; returns (rows changed, accounts evaluated)."""
     compiler = _compiler(program, time_zone, at, only="SELECT id FROM segment_candidates")

@@ -169,7 +169,7 @@ async def count_one(conn: asyncpg.Connection, segment_id: str, updated_at: datet
 
 
 async def staged_ids(conn: asyncpg.Connection) -> list[int]:
-    return [row["id"] for row in await conn.fetch("SELECT id FROM segment_fresh ORDER BY id")]
+    return [int(row["id"]) for row in await conn.fetch("SELECT id FROM segment_fresh ORDER BY id")]
 
 
 async def apply_counted(conn: asyncpg.Connection, ids: list[int]) -> int:
