@@ -127,7 +127,7 @@ def confirm_receipts(client: httpx.Client, database_url: str, count: int) -> Non
         assert answer.status_code == 201, answer.text
 
 
-def over_http(database_url: str, receipts: int) -> None:
+def over_http(database_url: str, receipts: int, csv_runs: int) -> None:
     port = 18000 + secrets.randbelow(1000)
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": "", "BONUS_ENGINE_BOOTSTRAP_ADMIN_KEY": KEY,
            "BONUS_ENGINE_REPORT_INTERVAL_S": "0", "BONUS_ENGINE_EXPIRE_INTERVAL_S": "0"}
@@ -147,7 +147,7 @@ def over_http(database_url: str, receipts: int) -> None:
             answer = client.get(f"/v1/segments/{biggest['id']}")
             print(f"GET /v1/segments/{biggest['id']} (count {answer.json()['members']}): "
                   f"{1000 * (time.perf_counter() - started):.0f} ms", flush=True)
-        for _ in range(3):
+        for _ in range(csv_runs):
             started = time.perf_counter()
             with client.stream("GET", f"/v1/segments/{biggest['id']}/members") as answer:
                 chunks = answer.iter_bytes()
@@ -172,11 +172,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--http-only", action="store_true", help="the segments are stored and refreshed already")
     parser.add_argument("--receipts", type=int, default=200, help="receipts confirmed before the PUTs")
+    parser.add_argument("--csv-runs", type=int, default=3, help="downloads of the biggest segment's members")
     args = parser.parse_args()
     settings = Settings()
     if not args.http_only:
         asyncio.run(store_and_refresh(settings))
-    over_http(settings.database_url, args.receipts)
+    over_http(settings.database_url, args.receipts, args.csv_runs)
     return 0
 
 
