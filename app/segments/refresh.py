@@ -48,7 +48,7 @@ APPLY_IDS = 10_000  # accounts per transaction when membership is written: a con
 # for the check that finds it stale, once for the roll-up whose figures it reads), plus the refresh's own run,
 # which should stay below this; a longer one is logged. An incremental refresh of 20 segments takes well under
 # a second between two roll-ups, a few seconds when a day turns (loadtests/RESULTS.md, Custom segments); a
-# refresh of every account (after a change of the program's tiers or CVM days) takes minutes at 1 M accounts
+# refresh of every account (after a change of the program's tiers or CVM days) about a minute at 1 M accounts
 REFRESH_RUN_S = 10
 
 
