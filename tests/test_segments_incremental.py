@@ -91,7 +91,7 @@ def same_as_full(shop: Service, now: datetime) -> None:
 
 def test_incremental_refresh_equals_a_full_one_after_receipts_refunds_and_time(shop: Service) -> None:
     client = shop.client()
-    cards = {letter: card() for letter in "ABCDG"}
+    cards = {letter: card() for letter in "ABCDGH"}
     for number in cards.values():
         register(client, number)
     # C opened 25 days ago (before any refresh: no trigger needed to see it)
@@ -103,6 +103,7 @@ def test_incremental_refresh_equals_a_full_one_after_receipts_refunds_and_time(s
                                   issued_at=ago(10)))
     confirm(client, receipt([line("1", 50000, category="tea")], cards["D"], store_id="s2", issued_at=ago(5)))
     confirm(client, receipt([line("1", 10000, category="tea")], cards["G"], store_id="s2", issued_at=ago(15)))
+    confirm(client, receipt([line("1", 10000, category="tea")], cards["H"], store_id="s2", issued_at=ago(20)))
     for segment_id, condition in FILTERS.items():
         answer = client.put(f"/v1/segments/{segment_id}", json={"name": segment_id, "filter": condition})
         assert answer.status_code == 201, answer.text
@@ -110,11 +111,11 @@ def test_incremental_refresh_equals_a_full_one_after_receipts_refunds_and_time(s
     run_refresh(shop, start, full=True)
     # A: tea 5,000 in s2 40 days ago, coffee 200,000 in s1 25 days ago: ltv 205,000, silver, loyal (only the
     # coffee's window moves A in the eight days below). B: tea 30,000 55 days ago, loyal.
-    # C: nothing yet. D: 300,000 of tea 10 and 5 days ago: silver. G: tea 10,000 15 days ago. All opened
-    # within 30 days; quiet-20 holds A and B (last purchase 25 and 55 days ago)
+    # C: nothing yet. D: 300,000 of tea 10 and 5 days ago: silver. G and H: tea 10,000 15 and 20 days ago.
+    # All opened within 30 days; quiet-20 holds A and B (last purchase 25 and 55 days ago), not H (20 is not > 20)
     assert membership(shop, cards) == {"A": "big,coffee-30,new,quiet-20,silver", "B": "new,quiet-20", "C": "new",
-                                       "D": "big,new,silver", "G": "new"}
-    assert counts(shop) == {"big": 2, "coffee-30": 1, "drifting": 0, "lapsed": 0, "new": 5, "quiet-20": 2,
+                                       "D": "big,new,silver", "G": "new", "H": "new"}
+    assert counts(shop) == {"big": 2, "coffee-30": 1, "drifting": 0, "lapsed": 0, "new": 6, "quiet-20": 2,
                             "recent-s1": 0, "silver": 2, "women": 0}
 
     # changes: D's big receipt refunded whole, C becomes female, E opens and buys coffee in s1 today
@@ -130,9 +131,15 @@ def test_incremental_refresh_equals_a_full_one_after_receipts_refunds_and_time(s
     done = run_refresh(shop, soon)
     assert done.evaluated is not None and 3 <= done.evaluated <= 3 + 2  # C, D, E (and at most A, B again)
     # D: 50,000 left, base tier; C: female; E: 100,000 of coffee beans in s1 today
-    assert membership(shop, cards) == {"A": "big,coffee-30,new,quiet-20,silver", "B": "new,quiet-20",
-                                       "C": "new,women", "D": "new", "E": "big,coffee-30,new,recent-s1", "G": "new"}
+    after_changes = {"A": "big,coffee-30,new,quiet-20,silver", "B": "new,quiet-20", "C": "new,women", "D": "new",
+                     "E": "big,coffee-30,new,recent-s1", "G": "new", "H": "new"}
+    assert membership(shop, cards) == after_changes
     same_as_full(shop, soon)
+
+    # a day on, only H moves: its last purchase is 21 days old (> 20), by days_since_last alone
+    assert run_refresh(shop, start + timedelta(days=1)).changed == 1
+    assert membership(shop, cards) == {**after_changes, "H": "new,quiet-20"}
+    same_as_full(shop, start + timedelta(days=1))
 
     # eight days on: A's coffee is 33 days old (out of coffee-30); B's last purchase 63 days (lapsed, pre_churn);
     # C was opened 33 days ago (no longer new); E's purchase in s1 is 8 days old (out of recent-s1); G's last
@@ -141,8 +148,9 @@ def test_incremental_refresh_equals_a_full_one_after_receipts_refunds_and_time(s
     done = run_refresh(shop, later)
     assert done.evaluated is not None and done.evaluated >= 5
     assert membership(shop, cards) == {"A": "big,new,quiet-20,silver", "B": "drifting,lapsed,new,quiet-20",
-                                       "C": "women", "D": "new", "E": "big,coffee-30,new", "G": "new,quiet-20"}
-    assert counts(shop) == {"big": 2, "coffee-30": 1, "drifting": 1, "lapsed": 1, "new": 5, "quiet-20": 3,
+                                       "C": "women", "D": "new", "E": "big,coffee-30,new", "G": "new,quiet-20",
+                                       "H": "new,quiet-20"}
+    assert counts(shop) == {"big": 2, "coffee-30": 1, "drifting": 1, "lapsed": 1, "new": 6, "quiet-20": 4,
                             "recent-s1": 0, "silver": 1, "women": 1}
     same_as_full(shop, later)
 

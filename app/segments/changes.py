@@ -94,10 +94,10 @@ class Candidates:
         return ("SELECT account_id FROM receipts WHERE account_id IS NOT NULL AND "
                 + self.instants("issued_at", age, MINUTE))
 
-    def days(self, first: date, last: date) -> str:
-        """The buyers on a report day from `first` to `last`."""
+    def days(self, first: date, last: date, stores: tuple[str, ...]) -> str:
+        """The buyers in `stores` on a report day from `first` to `last`."""
         return (f"SELECT account_id FROM report_members WHERE day BETWEEN {self.value(first, '::date')}"
-                f" AND {self.value(last, '::date')}")
+                f" AND {self.value(last, '::date')} AND store_id = ANY({self.value(list(stores), '::text[]')})")
 
     def last_purchase_on(self, first: date, last: date) -> str:
         """The buyers whose last purchase falls on a day from `first` to `last` in the report time zone (an
@@ -121,13 +121,12 @@ class Candidates:
                 parts.append(self.issued(timedelta(days=self.program.tiers.window_days)))
             parts.append(self.issued(timedelta(0)))
         earlier, later = sorted((self.seen.today, self.today))
-        for within in sorted(edges.store_within) if new_day else ():
+        for within, stores in sorted(edges.store_within) if new_day else ():
             # report days from today - within on: the days between the two such days changed sides
-            parts.append(self.days(earlier - timedelta(days=within), later - timedelta(days=within) - DAY))
+            parts.append(self.days(earlier - timedelta(days=within), later - timedelta(days=within) - DAY, stores))
         for bound in sorted(edges.days_since_last) if new_day else ():
-            # today - day(last) goes past bound (`gt`, `lte`) for day(last) from earlier - bound to later - bound - 1,
-            # reaches it (`gte`, `lt`) from earlier - bound + 1 to later - bound
-            parts.append(self.last_purchase_on(earlier - timedelta(days=bound), later - timedelta(days=bound)))
+            # "day(last) <= today - bound" changes for day(last) from earlier - bound + 1 to later - bound
+            parts.append(self.last_purchase_on(earlier - timedelta(days=bound) + DAY, later - timedelta(days=bound)))
         if edges.cvm:
             settings = self.program.segments
             for days in (settings.pre_churn_days, settings.churn_days):

@@ -60,12 +60,14 @@ def check_limits(node: BaseModel) -> list[dict[str, str]]:
 class Edges:
     """The time-based conditions of the filters compiled: what a passing clock can change."""
 
-    days_since_last: set[int] = field(default_factory=set)  # the bounds of the ranges
+    # each bound of a days_since_last range as t in "the last purchase's day <= today - t": gt b and lte b
+    # are b + 1 (its negation), gte b and lt b are b
+    days_since_last: set[int] = field(default_factory=set)
     cvm: bool = False
     rfm: bool = False
     tier: bool = False
     bought_within: set[int] = field(default_factory=set)  # within_days
-    store_within: set[int] = field(default_factory=set)
+    store_within: set[tuple[int, tuple[str, ...]]] = field(default_factory=set)  # (within_days, the stores)
     registered_within: set[int] = field(default_factory=set)
 
 
@@ -116,9 +118,6 @@ class Compiler:
         condition: Callable[[Any], str] = getattr(self, f"_{name}")
         return condition(getattr(node, name))
 
-    def _bounds(self, bounds: Any) -> list[int]:
-        return [getattr(bounds, name) for name in ("gte", "gt", "lte", "lt") if getattr(bounds, name) is not None]
-
     def _range(self, expression: str, bounds: Any) -> str:
         tests = [f"{expression} {op} {self.value(getattr(bounds, name))}"
                  for name, op in (("gte", ">="), ("gt", ">"), ("lte", "<="), ("lt", "<"))
@@ -138,7 +137,8 @@ class Compiler:
 
     def _days_since_last(self, bounds: Any) -> str:
         # greatest() ignores a NULL: the CASE keeps a customer without a purchase out of every range
-        self.edges.days_since_last.update(self._bounds(bounds))
+        self.edges.days_since_last.update(bound + (name in ("gt", "lte")) for name in ("gte", "gt", "lte", "lt")
+                                          if (bound := getattr(bounds, name)) is not None)
         return self._range(f"CASE WHEN r.receipts > 0 THEN greatest(0, {self.value(self.today, '::date')}"
                            f" - (r.last_purchase_at AT TIME ZONE {self.value(self.time_zone, '::text')})::date) END",
                            bounds)
@@ -215,7 +215,7 @@ class Compiler:
         since = (f" AND day >= {self.value(self.today - timedelta(days=store.within_days), '::date')}"
                  if store.within_days else "")
         if store.within_days:
-            self.edges.store_within.add(store.within_days)
+            self.edges.store_within.add((store.within_days, tuple(sorted(store.in_))))
         return self._joined(f"SELECT account_id FROM report_members"
                             f" WHERE store_id = ANY({self.value(list(store.in_), '::text[]')}){since}", "account_id")
 
