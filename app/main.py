@@ -20,7 +20,6 @@ from app.campaigns.endpoints import router as campaigns_router
 from app.certificates.endpoints import router as certificates_router
 from app.console import web as console
 from app.core import auth, heap, metrics, problems
-from app.core.auth import KeyRing
 from app.core.cache import Cache
 from app.core.context import AppContext
 from app.core.db import Database
@@ -33,6 +32,7 @@ from app.core.settings import Settings, get_settings
 from app.coupons.endpoints import router as coupons_router
 from app.customers import birthdays
 from app.customers.endpoints import router as customers_router
+from app.keys.ring import KeyRing
 from app.points.expiry import sweep_forever
 from app.program.endpoints import router as program_router
 from app.program.service import ProgramHolder
@@ -68,7 +68,7 @@ def route_roles() -> dict[tuple[str, str], str | None]:
         for route in router.routes:
             if not isinstance(route, APIRoute) or not route.include_in_schema:
                 continue
-            role = auth.role_of({dependency.call for dependency in route.dependant.dependencies})
+            role = auth.role_of({dependency.call for dependency in route.dependant.dependencies if dependency.call})
             for method in route.methods or ():
                 roles[(method, route.path)] = role
     return roles

@@ -4,14 +4,14 @@
                                        [--draft care|same|tier] [--engine-only | --parallel-only]
 
 1. The engine alone, in this process, on both mixes of `_bodies` (the example program): stored bodies read
-   back by `app.simulations.stored.receipt_of` and by full validation, and each
-   receipt through `app.simulate.Simulation.run` (the engine and the in-memory accounts). Prints receipts/s.
+   back by `app.simulations.stored.receipt_of` and by full validation, and each receipt through
+   `app.simulations.model.Simulation.run` (the engine and the in-memory accounts). Prints receipts/s.
 2. The pipeline (needs DATABASE_URL, a server where it may create a database): a fresh database migrated to
    head, `--receipts` stored receipts of `--mix` spread over 30 days written straight into `receipts` (with
    their cards' accounts; the ledger is empty, so every account opens without points), then `replay` over the
    whole period with the draft alone, with a baseline, and with a baseline in one process per CPU, timed.
    The baseline is the example program, the draft that program changed as `--draft` says (`DRAFTS`); with
-   each run, how many receipts were evaluated once for both (app/simulate.py `Runs`).
+   each run, how many receipts were evaluated once for both (app/simulations/runs.py `Runs`).
    Prints receipts/s and the seconds 1M receipts would take at that rate. The database is dropped at the end.
 
 This is a command that prints numbers, not a test. The machine's other load is printed with them.
@@ -37,7 +37,7 @@ import orjson
 
 from app.core.db import asyncpg_dsn, connect
 from app.core.migrations import upgrade
-from app.simulate import Simulation
+from app.simulations.model import Simulation
 from app.simulations.parallel import replay_parallel
 from app.simulations.replay import Period, replay
 from app.simulations.stored import receipt_of, validated

@@ -7,7 +7,7 @@ from ._conditions import not_active_reason
 from ._document import dump_program, load_program, read_document
 from ._engine import evaluate
 from ._facts import NO_FACTS, CertificateFact, CouponFact, ReceiptFacts
-from ._json_schema import WHITE_SPACE
+from ._json_schema import WHITE_SPACE, exactly_one, given
 from ._lots import Lot, Move, balances, return_points, settle_debt, take, take_for_reversal
 from ._money import floor_points, percent_half_up, quantity_floor, spread
 from ._outcome import BonusGrant, CampaignEffect, CertificateCharge, CouponVerdict, LineOutcome, Outcome
@@ -16,14 +16,16 @@ from ._program import (
     CVM_SEGMENTS,
     Bonus,
     Campaign,
+    Coupon,
     Program,
     ProgramError,
+    Segments,
     TierLevel,
     parse_program,
 )
-from ._receipt import CertificatePayment, Line, Receipt, normalize_code
+from ._receipt import Card, CertificatePayment, Line, Receipt, Rfc3339, normalize_code
 from ._refund import REVERSIBLE, refund_share
-from ._types import decimal_text
+from ._types import Identifier, Money, Quantity, decimal_text
 
 __all__ = [
     "CUSTOM_SEGMENT_PATTERN",
@@ -42,19 +44,26 @@ __all__ = [
     "Bonus",
     "BonusGrant",
     "Campaign",
+    "Card",
     "CampaignEffect",
     "CardStatus",
     "CertificatePayment",
     "CompiledProgram",
+    "Coupon",
+    "Identifier",
     "Line",
     "LineOutcome",
     "Lot",
+    "Money",
     "Move",
     "Outcome",
     "Program",
     "TierLevel",
     "ProgramError",
+    "Quantity",
     "Receipt",
+    "Rfc3339",
+    "Segments",
     "balances",
     "birthday_holds",
     "birthday_in",
@@ -63,8 +72,10 @@ __all__ = [
     "compile_program",
     "decimal_text",
     "dump_program",
+    "exactly_one",
     "evaluate",
     "floor_points",
+    "given",
     "load_program",
     "next_tier",
     "normalize_code",

@@ -45,6 +45,7 @@ class DiscountStage:
 
     def __post_init__(self) -> None:
         self.blocked = [line.no_discount or line.sells_certificate for line in self.lines]
+        self.left = [r.final_amount for r in self.results]  # each line's amount after the discounts so far
 
     def run(self, coupons: Sequence[AdmittedCoupon]) -> None:
         plain = [c for kind in DISCOUNTS for c in self.candidates.get(kind, ()) if applies(c, self.ctx)]
@@ -75,7 +76,7 @@ class DiscountStage:
         """The step's discount per line on the current amounts; None for a coupon rejected here."""
         campaign = step.campaign
         scope = self._scope(campaign)
-        left = [r.final_amount for r in self.results]
+        left = self.left[:]  # a copy: a mechanic must not change what its rivals see
         room = [amount - floor if amount > floor else 0 for amount, floor in zip(left, self.floors, strict=True)]
         if step.coupon is None:
             return DISCOUNTS[campaign.type](campaign, self.lines, left, room, scope) if any(scope) else None
@@ -112,6 +113,7 @@ class DiscountStage:
         for i, part in enumerate(parts):
             if part:
                 self.results[i].discount += part
+                self.left[i] -= part
                 self.results[i].campaigns.append(campaign.id)
                 if campaign.stacking == "exclusive":
                     self.blocked[i] = True

@@ -18,7 +18,7 @@ from ._coupons import admit_coupons
 from ._discounts import DiscountStage
 from ._facts import NO_FACTS, ReceiptFacts
 from ._holdout import NO_HOLDOUT, hold_out
-from ._money import floor_points, quantity_floor, spread
+from ._money import floor_rate_points, quantity_floor, spread
 from ._outcome import BonusGrant, CampaignEffect, LineOutcome, Outcome
 from ._program import Accrual, Bonus, Campaign, Coupon, Redemption
 from ._receipt import Line, Receipt
@@ -49,20 +49,22 @@ def evaluate(
     if program.holdouts and receipt.card is not None and account.status in _MEMBERS:
         holdout = hold_out(candidates, program.holdouts, receipt.card, ctx, scopes)
 
+    accruing = [not line.no_accrual and line.gift_certificate is None for line in lines]
     rejected, admitted = admit_coupons(receipt.coupons, facts, program, ctx, earns)
     stage = DiscountStage(ctx, lines, floors, results, candidates, scopes)
     stage.run(admitted)
     for campaign_id, given in stage.given.items():
         _effect(effects, program, campaign_id).discount += given
     verdicts = {**rejected, **stage.verdicts}
-    redeemable_max = _redeem(program, ctx, receipt, account, floors, results, candidates, scopes) if earns else 0
+    redeemable_max = (_redeem(program, ctx, receipt, account, floors, stage.left, results, candidates, scopes)
+                      if earns else 0)
     certificates = pay_with_certificates(receipt.gift_certificates, facts, results, receipt.issued_at)
     grants: list[BonusGrant] = []
     if earns and tier is not None:
         tier_percent = fraction(tier.accrual_percent)
-        _accrue(program, ctx, lines, tier_percent, stage.applied_coupons, results, effects, candidates, scopes)
-        _coupon_points(program, lines, stage.applied_coupons, results, effects, scopes)
-        grants = _receipt_bonuses(program, ctx, lines, results, effects, candidates, scopes)
+        _accrue(program, ctx, accruing, tier_percent, stage.applied_coupons, results, effects, candidates, scopes)
+        _coupon_points(program, accruing, stage.applied_coupons, results, effects, scopes)
+        grants = _receipt_bonuses(program, ctx, accruing, results, effects, candidates, scopes)
 
     pending = timedelta(days=settings.points.pending_days)
     available_at = receipt.issued_at + pending
@@ -115,13 +117,14 @@ def _redeem(
     receipt: Receipt,
     account: AccountState,
     floors: Sequence[int],
+    finals: Sequence[int],
     results: list[LineOutcome],
     candidates: dict[str, list[Campaign]],
     scopes: LineScopes,
 ) -> int:
-    """Spread the points granted over the lines that may take them; returns `redeemable_max`."""
+    """Spread the points granted over the lines that may take them (`finals`: each line's amount after its
+    discounts); returns `redeemable_max`."""
     percents = _redeem_percents(program, ctx, receipt.lines, candidates, scopes)
-    finals = [r.final_amount for r in results]
     caps = [max(0, finals[i] - floors[i]) if percents[i] is not None else 0 for i in range(len(finals))]
     redeemable_max = max(0, min(account.available_points, _percent_floor(finals, percents), sum(caps)))
     granted = min(receipt.redeem_points, redeemable_max)
@@ -135,28 +138,28 @@ def _redeem(
 def _percent_floor(amounts: Sequence[int], percents: Sequence[Fraction | None]) -> int:
     """floor(Σ amount × percent / 100) over the lines with a percent, exactly, in integers.
 
-    The amounts are added up per percent first (keyed by numerator and denominator, which hash cheaply),
-    then the few products are summed over a common denominator: the same rational as a Fraction per line.
+    The amounts are added up per percent object first (by identity: a Fraction hashes slowly, and the
+    percents come from a few cached objects; equal percents in two objects only make one group more), then
+    the few products are summed over a common denominator: the same rational as a Fraction per line.
     """
-    by_percent: dict[tuple[int, int], int] = {}
+    by_percent: dict[int, int] = {}
+    percent_of: dict[int, Fraction] = {}
     for amount, percent in zip(amounts, percents, strict=True):
         if percent is not None:
-            key = percent.numerator, percent.denominator
+            key = id(percent)
             by_percent[key] = by_percent.get(key, 0) + amount
+            percent_of[key] = percent
     numerator, denominator = 0, 1
-    for (n, d), amount in by_percent.items():
+    for key, amount in by_percent.items():
+        n, d = percent_of[key].numerator, percent_of[key].denominator
         numerator, denominator = numerator * d + amount * n * denominator, denominator * d
     return numerator // (denominator * 100)
-
-
-def _accrues(line: Line) -> bool:
-    return not line.no_accrual and not line.sells_certificate
 
 
 def _accrue(
     program: CompiledProgram,
     ctx: Context,
-    lines: Sequence[Line],
+    accruing: Sequence[bool],
     tier_percent: Fraction,
     coupons: Sequence[Coupon],
     results: list[LineOutcome],
@@ -175,25 +178,27 @@ def _accrue(
     campaigns.sort(key=lambda c: (c.priority, c.id))
     paid = points.accrual_base == "paid"
     # per line, which of the campaigns touch it (a line's rate depends on nothing else)
-    touching = zip(*(scopes.of(c.items) for c in campaigns), strict=True) if campaigns else ((),) * len(lines)
-    rates: dict[tuple[bool, ...], tuple[list[str], Fraction]] = {}
-    for line, result, inside in zip(lines, results, touching, strict=True):
-        if not _accrues(line):
+    touching = zip(*(scopes.of(c.items) for c in campaigns), strict=True) if campaigns else ((),) * len(results)
+    tier_rate = tier_percent.numerator, tier_percent.denominator * 100
+    # a rate as (numerator, denominator × 100): Fraction's properties cost a call each, per line
+    rates: dict[tuple[bool, ...], tuple[list[str], int, int]] = {}
+    for accrues, result, inside in zip(accruing, results, touching, strict=True):
+        if not accrues:
             continue
         known = rates.get(inside)
         if known is None:
             rate = tier_percent
             for campaign in (c for c, on in zip(campaigns, inside, strict=True) if on):
                 rate = _changed_rate(rate, campaign)
-            known = rates[inside] = [c.id for c, on in zip(campaigns, inside, strict=True) if on], rate
-        touched, rate = known
-        base = result.final_amount - (result.points_redeemed if paid else 0)
-        result.accrual_points = floor_points(base, rate, whole)
+            touched = [c.id for c, on in zip(campaigns, inside, strict=True) if on]
+            known = rates[inside] = touched, rate.numerator, rate.denominator * 100
+        touched, numerator, denominator = known
+        base = result.amount - result.discount - (result.points_redeemed if paid else 0)
+        result.accrual_points = floor_rate_points(base, numerator, denominator, whole)
         if touched:
-            base_points = floor_points(base, tier_percent, whole)
-            for campaign_id in touched:
-                result.campaigns.append(campaign_id)
+            result.campaigns.extend(touched)
             # The campaign's effect is what it added over the tier's own rate (the last one carries it).
+            base_points = floor_rate_points(base, *tier_rate, whole)
             _effect(effects, program, touched[-1]).points += result.accrual_points - base_points
 
 
@@ -206,7 +211,7 @@ def _changed_rate(rate: Fraction, campaign: Accrual | Coupon) -> Fraction:
     return percent if campaign.mode == "replace" else rate + percent
 
 
-def _spread_points(points: int, lines: Sequence[Line], results: list[LineOutcome], scope: Sequence[bool]) -> list[int]:
+def _spread_points(points: int, results: list[LineOutcome], scope: Sequence[bool]) -> list[int]:
     """Receipt-level points over the accruing lines in scope, in proportion to what they pay."""
     weights = [max(r.final_amount - r.points_redeemed, 0) if s else 0 for r, s in zip(results, scope, strict=True)]
     if not any(weights):
@@ -216,7 +221,7 @@ def _spread_points(points: int, lines: Sequence[Line], results: list[LineOutcome
 
 def _coupon_points(
     program: CompiledProgram,
-    lines: Sequence[Line],
+    accruing: Sequence[bool],
     coupons: Sequence[Coupon],
     results: list[LineOutcome],
     effects: dict[str, CampaignEffect],
@@ -226,10 +231,10 @@ def _coupon_points(
     for coupon in coupons:
         if not coupon.points:
             continue
-        scope = [_accrues(line) and inside for line, inside in zip(lines, scopes.of(coupon.items), strict=True)]
+        scope = [accrues and inside for accrues, inside in zip(accruing, scopes.of(coupon.items), strict=True)]
         if not any(scope):
             continue
-        for result, part in zip(results, _spread_points(coupon.points, lines, results, scope), strict=True):
+        for result, part in zip(results, _spread_points(coupon.points, results, scope), strict=True):
             if part:
                 result.accrual_points += part
                 result.campaigns.append(coupon.id)
@@ -239,7 +244,7 @@ def _coupon_points(
 def _receipt_bonuses(
     program: CompiledProgram,
     ctx: Context,
-    lines: Sequence[Line],
+    accruing: Sequence[bool],
     results: list[LineOutcome],
     effects: dict[str, CampaignEffect],
     candidates: dict[str, list[Campaign]],
@@ -251,11 +256,11 @@ def _receipt_bonuses(
     for campaign in candidates.get("bonus", ()):
         if not isinstance(campaign, Bonus) or not applies(campaign, ctx):
             continue
-        scope = [_accrues(line) and inside for line, inside in zip(lines, scopes.of(campaign.items), strict=True)]
+        scope = [accrues and inside for accrues, inside in zip(accruing, scopes.of(campaign.items), strict=True)]
         measured = sum(r.final_amount for r, s in zip(results, scope, strict=True) if s)
         if not any(scope) or measured < campaign.min_amount:
             continue
-        for result, part in zip(results, _spread_points(campaign.points, lines, results, scope), strict=True):
+        for result, part in zip(results, _spread_points(campaign.points, results, scope), strict=True):
             if part:
                 result.bonus_points += part
                 result.campaigns.append(campaign.id)

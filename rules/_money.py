@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
 
-__all__ = ["ceil_div", "floor_points", "percent_half_up", "quantity_floor", "spread"]
+__all__ = ["ceil_div", "floor_points", "floor_rate_points", "percent_half_up", "quantity_floor", "spread"]
 
 QUANTITY_SCALE = 1000  # quantities carry at most 3 fraction digits
 
@@ -31,9 +31,15 @@ def percent_half_up(amount: int, percent: Fraction) -> int:
 
 def floor_points(base: int, percent: Fraction, whole: bool) -> int:
     """Points for `base` at `percent`, rounded down; `whole` floors to a multiple of 100 minor units."""
-    if base <= 0 or percent.numerator <= 0:  # a Fraction's denominator is positive
+    return floor_rate_points(base, percent.numerator, percent.denominator * 100, whole)
+
+
+def floor_rate_points(base: int, numerator: int, denominator: int, whole: bool) -> int:
+    """`floor_points` at the rate `numerator / denominator` (a percent's denominator × 100, positive): for the
+    engine's per-line loop, where a Fraction's properties cost a call each."""
+    if base <= 0 or numerator <= 0:
         return 0
-    points = base * percent.numerator // (percent.denominator * 100)
+    points = base * numerator // denominator
     return points - points % 100 if whole else points
 
 
@@ -71,7 +77,8 @@ def _largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
     shares = [total * w // weight_sum for w in weights]
     remainders = [total * w % weight_sum for w in weights]
     short = total - sum(shares)
-    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], -weights[i], i))
-    for i in order[:short]:
-        shares[i] += 1
+    if short:  # largest remainder first, then the larger weight, then the earlier line (tuples compare in C)
+        order = sorted(zip([-r for r in remainders], [-w for w in weights], range(len(weights)), strict=True))
+        for _, _, i in order[:short]:
+            shares[i] += 1
     return shares

@@ -6,7 +6,14 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
 
 from ._json_schema import INT64, decimal
 
@@ -77,10 +84,29 @@ Multiplier = Annotated[
 ]
 
 # Quantities: decimal strings or numbers with at most 3 fraction digits.
+_KNOWN_QUANTITIES: dict[str, Decimal] = {}  # quantity texts found valid, and what they are
+_MAX_KNOWN_QUANTITIES = 4096
+
+
+def _known_quantity(value: Any, validate: ValidatorFunctionWrapHandler) -> Any:
+    """A quantity text validated before is that value again: the checks below run in Python, four calls a
+    line (half of a receipt's validation), and a chain's quantities are a few texts ("1", "2", "0.5"). Only
+    texts are remembered: `True == 1` would find a number's entry."""
+    if type(value) is not str:
+        return validate(value)
+    known = _KNOWN_QUANTITIES.get(value)
+    if known is None:
+        known = validate(value)
+        if len(_KNOWN_QUANTITIES) < _MAX_KNOWN_QUANTITIES:
+            _KNOWN_QUANTITIES[value] = known
+    return known
+
+
 Quantity = Annotated[
     Decimal,
     BeforeValidator(_to_decimal),
     Field(gt=0, le=1_000_000, decimal_places=3, allow_inf_nan=False),
+    WrapValidator(_known_quantity),
     PlainSerializer(decimal_text, return_type=str),
     WithJsonSchema(decimal("quantity", maximum=1_000_000, places=3, positive=True,
                            description="a quantity above 0 up to 1000000, at most 3 decimals: \"2\", \"0.75\" or 1.5")),

@@ -1,7 +1,7 @@
 """The KeyRing's cache of presented bearer keys, over a real database: bounded however many distinct keys
 are presented, a flood of unknown keys evicts no known key, and a revoked key still stops within the TTL.
 
-The ring's clock is a test clock (only `app.core.auth` sees it), so "within the TTL" is exact and the
+The ring's clock is a test clock (only `app.keys.ring` sees it), so "within the TTL" is exact and the
 flood takes no cache entry past its expiry however slow the machine is.
 """
 
@@ -17,10 +17,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from app.core import auth
-from app.core.auth import KeyRing, Principal
+from app.core.auth import Principal
 from app.core.db import Database
 from app.core.settings import Settings
+from app.keys import ring as key_ring
+from app.keys.ring import KeyRing
 from app.keys.service import create_key, revoke_key
 from tests.conftest import Servers
 
@@ -29,7 +30,7 @@ CONCURRENCY = 8  # look-ups at once during the flood (as many connections)
 
 
 class Clock:
-    """`time.monotonic` for app.core.auth only: stands still until the test moves it."""
+    """`time.monotonic` for app.keys.ring only: stands still until the test moves it."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -60,14 +61,14 @@ class CountingDb:
 
 def _entries(ring: KeyRing) -> tuple[int, int]:
     known, unknown = ring.cached()
-    assert known <= auth._CACHE_KNOWN_MAX_KEYS and unknown <= auth._CACHE_UNKNOWN_MAX_KEYS, (known, unknown)
+    assert known <= key_ring._CACHE_KNOWN_MAX_KEYS and unknown <= key_ring._CACHE_UNKNOWN_MAX_KEYS, (known, unknown)
     return known, unknown
 
 
 def test_a_flood_of_unknown_keys_keeps_the_cache_bounded_and_the_known_keys(
         servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
-    monkeypatch.setattr(auth, "time", clock)
+    monkeypatch.setattr(key_ring, "time", clock)
     database_url = servers.new_database()
 
     async def scenario() -> None:
@@ -100,7 +101,7 @@ def test_a_flood_of_unknown_keys_keeps_the_cache_bounded_and_the_known_keys(
 
             await asyncio.gather(*(present(FLOOD // CONCURRENCY) for _ in range(CONCURRENCY)))
             assert db.queries == 1 + FLOOD
-            assert most[1] == auth._CACHE_UNKNOWN_MAX_KEYS  # it filled up, and no further
+            assert most[1] == key_ring._CACHE_UNKNOWN_MAX_KEYS  # it filled up, and no further
             assert most[0] == 1
 
             # the same unknown key again within the TTL costs nothing (the negative cache still works)
@@ -112,12 +113,12 @@ def test_a_flood_of_unknown_keys_keeps_the_cache_bounded_and_the_known_keys(
             # the known key survived the flood: still found, still cached (no query)
             assert await ring.find(db, key) == expected
             assert db.queries == 2 + FLOOD
-            assert _entries(ring) == (1, auth._CACHE_UNKNOWN_MAX_KEYS)
+            assert _entries(ring) == (1, key_ring._CACHE_UNKNOWN_MAX_KEYS)
 
             # revoked: still accepted from the cache until its entry ends, refused from then on
             async with real.connection() as conn:
                 assert await revoke_key(conn, key_id) is not None
-            clock.now += auth._CACHE_TTL_S - 0.01
+            clock.now += key_ring._CACHE_TTL_S - 0.01
             assert await ring.find(db, key) == expected
             assert db.queries == 2 + FLOOD
             clock.now += 0.02
@@ -125,7 +126,7 @@ def test_a_flood_of_unknown_keys_keeps_the_cache_bounded_and_the_known_keys(
             assert db.queries == 3 + FLOOD
 
             # once the flood's entries have expired, the next insert sweeps them: memory goes back down
-            clock.now += auth._CACHE_TTL_S + 1
+            clock.now += key_ring._CACHE_TTL_S + 1
             assert await ring.find(db, secrets.token_urlsafe(32)) is None
             assert _entries(ring) == (0, 1)
         finally:
@@ -154,9 +155,9 @@ class FakeDb:
 
 def test_full_caches_drop_expired_entries_then_the_oldest(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
-    monkeypatch.setattr(auth, "time", clock)
-    monkeypatch.setattr(auth, "_CACHE_KNOWN_MAX_KEYS", 3)
-    monkeypatch.setattr(auth, "_CACHE_UNKNOWN_MAX_KEYS", 2)
+    monkeypatch.setattr(key_ring, "time", clock)
+    monkeypatch.setattr(key_ring, "_CACHE_KNOWN_MAX_KEYS", 3)
+    monkeypatch.setattr(key_ring, "_CACHE_UNKNOWN_MAX_KEYS", 2)
     known = {f"k{i}": (str(i), "pos", None) for i in range(5)}
     db: Any = FakeDb(known)
     ring = KeyRing("boot")
@@ -184,7 +185,7 @@ def test_full_caches_drop_expired_entries_then_the_oldest(monkeypatch: pytest.Mo
         await ring.find(db, "k0")
         assert db.queries == 10  # evicted, asked again; now k1 went
         # expired entries go first, whatever their order: after the TTL everything but the newest is gone
-        clock.now += auth._CACHE_TTL_S + 0.5
+        clock.now += key_ring._CACHE_TTL_S + 0.5
         await ring.find(db, "k4")
         assert ring.cached() == (1, 0)
         # the bootstrap key is never cached nor looked up

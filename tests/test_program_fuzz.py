@@ -32,8 +32,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules import ProgramError, parse_program
-from rules._document import read_document
+from rules import ProgramError, parse_program, read_document
 from tests.support import Service, assert_problem
 
 EXAMPLE_TEXT = (Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml").read_text()

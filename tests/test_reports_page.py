@@ -24,6 +24,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from app.core import text
 from app.reports import page
 from loadtests.make_receipts import MSK
 from loadtests.make_receipts import receipts as synthetic_receipts
@@ -80,36 +81,36 @@ def test_chromium_shows_the_figures_of_the_json_api(svc: Service, tmp_path: Path
     assert report.status_code == 200, report.text
     figures = report.json()
     shown = dict(re.findall(r'data-kpi="([a-z0-9_]+)">([^<]*)<', dom))
-    assert shown["receipts"] == page.count(figures["receipts"]["total"])
+    assert shown["receipts"] == text.count(figures["receipts"]["total"])
     assert figures["receipts"]["total"] >= 5
-    assert shown["revenue"] == page.amount(figures["revenue"]["total"])
-    assert shown["average_check"] == page.amount(figures["average_check"]["all"])
-    assert shown["average_check_with_card"] == page.amount(figures["average_check"]["with_card"])
-    assert shown["average_check_without_card"] == page.amount(figures["average_check"]["without_card"])
+    assert shown["revenue"] == text.amount(figures["revenue"]["total"])
+    assert shown["average_check"] == text.amount(figures["average_check"]["all"])
+    assert shown["average_check_with_card"] == text.amount(figures["average_check"]["with_card"])
+    assert shown["average_check_without_card"] == text.amount(figures["average_check"]["without_card"])
     assert shown["identified_share"] == page.share(figures["receipts"]["identified_share"])
-    assert shown["points_accrued"] == page.amount(figures["points"]["accrued"])
-    assert shown["liability"] == page.amount(figures["liability"]["outstanding"])
-    assert shown["active_members"] == page.count(figures["members"]["active"])
+    assert shown["points_accrued"] == text.amount(figures["points"]["accrued"])
+    assert shown["liability"] == text.amount(figures["liability"]["outstanding"])
+    assert shown["active_members"] == text.count(figures["members"]["active"])
     assert len(re.findall(r'<rect class="bar"', dom.split("<title>Receipts per day</title>", 1)[1]
                           .split("</svg>", 1)[0])) == len(figures["days"])
     assert "Winter: 5% from 5,000, 10% from 10,000" in dom  # the example program's campaign, by name
     kpis = figures["kpis"]
-    assert shown["new_buyers"] == page.count(kpis["new_buyers"]) and kpis["new_buyers"] >= 3
+    assert shown["new_buyers"] == text.count(kpis["new_buyers"]) and kpis["new_buyers"] >= 3
     assert shown["churn_to_new"] == page.decimal(kpis["churn_to_new"])
-    assert shown["revenue_per_member"] == page.amount(kpis["revenue_per_member"])
-    assert shown["points_cost_per_member"] == page.amount(kpis["points_cost_per_member"])
+    assert shown["revenue_per_member"] == text.amount(kpis["revenue_per_member"])
+    assert shown["points_cost_per_member"] == text.amount(kpis["points_cost_per_member"])
     stores = svc.client().get("/v1/reports/stores").json()["stores"]
     s1 = next(row for row in stores if row["store"] == "s1")
     assert cells(dom, f'data-store="{s1["store"]}"') == [
-        page.count(s1["receipts"]), page.amount(s1["revenue"]), page.amount(s1["average_check"]),
-        page.share(s1["identified_share"]), page.count(s1["registrations"]), page.count(s1["members"]),
+        text.count(s1["receipts"]), text.amount(s1["revenue"]), text.amount(s1["average_check"]),
+        page.share(s1["identified_share"]), text.count(s1["registrations"]), text.count(s1["members"]),
         page.decimal(s1["purchase_frequency"])]
     top = svc.client().get("/v1/reports/customers", params={"order": "amount", "limit": "10"}).json()["customers"]
     assert len(top) == 3 and dom.count("data-card=") == 3
     for customer in top:
         assert cells(dom, f'data-card="{customer["card"]}"')[:4] == [
-            page.count(customer["receipts"]), page.amount(customer["amount"]),
-            page.decimal(customer["items_per_receipt"]), page.amount(customer["ltv"])]
+            text.count(customer["receipts"]), text.amount(customer["amount"]),
+            page.decimal(customer["items_per_receipt"]), text.amount(customer["ltv"])]
     for title in ("Revenue per store", "Top customers by amount in the period",
                   "Share of receipts and of revenue per customer segment"):
         assert f"<title>{title}</title>" in dom, title
@@ -122,7 +123,7 @@ def test_chromium_shows_the_figures_of_the_json_api(svc: Service, tmp_path: Path
     for klass in ("A", "B", "C"):
         of = [next(c for c in report["classes"] if c["class"] == klass) for report in (categories, skus)]
         assert cells(dom, f'data-abc-class="{klass}"') == [
-            value for c in of for value in (page.count(c["keys"]), page.share(c["share"]))]
+            value for c in of for value in (text.count(c["keys"]), page.share(c["share"]))]
 
 
 def test_chromium_goes_from_a_segment_to_each_customers_card(svc: Service, tmp_path: Path) -> None:
@@ -140,11 +141,11 @@ def test_chromium_goes_from_a_segment_to_each_customers_card(svc: Service, tmp_p
         card_dom = browser(profile, "--dump-dom", page_url(svc, ADMIN_KEY, f"/customers/{number}")).stdout
         figures = client.get(f"/v1/accounts/{number}/insights").json()
         shown = dict(re.findall(r'data-kpi="([a-z0-9_]+)">([^<]*)<', card_dom))
-        assert shown["ltv"] == page.amount(figures["ltv"]) and figures["ltv"] > 0
-        assert shown["receipts"] == page.count(figures["receipts"])
-        assert shown["average_check"] == page.amount(figures["average_check"])
+        assert shown["ltv"] == text.amount(figures["ltv"]) and figures["ltv"] > 0
+        assert shown["receipts"] == text.count(figures["receipts"])
+        assert shown["average_check"] == text.amount(figures["average_check"])
         assert shown["items_per_receipt"] == page.decimal(figures["items_per_receipt"]) == "2.00"
-        assert shown["points_earned"] == page.amount(figures["points"]["earned"])
+        assert shown["points_earned"] == text.amount(figures["points"]["earned"])
         assert shown["rfm"] == "R{r} F{f} M{m}".format(**figures["rfm"])
         assert "<title>What the customer paid per category</title>" in card_dom and "shoes/winter" in card_dom
         assert f"Customer {number}" in card_dom
@@ -243,7 +244,7 @@ def test_the_period_and_store_are_those_of_the_json_api(svc: Service) -> None:
     assert answer.status_code == 200, answer.text
     figures = client.get("/v1/reports/program", params=query).json()
     assert answer.text.count('<rect class="bar"') >= len(figures["days"]) == 7
-    assert f'data-kpi="receipts">{page.count(figures["receipts"]["total"])}<' in answer.text
+    assert f'data-kpi="receipts">{text.count(figures["receipts"]["total"])}<' in answer.text
     assert "s1" in answer.text.split("</header>", 1)[0]
     for bad in ({"from": "yesterday"}, {"from": "2026-11-10", "to": "2026-11-01"}, {"store": "no spaces"}):
         refused, api = client.get("/reports", params=bad), client.get("/v1/reports/program", params=bad)

@@ -26,8 +26,7 @@ import httpx
 import pytest
 import yaml
 
-from rules import segment_of
-from rules._program import Segments
+from rules import Segments, segment_of
 from tests.conftest import Servers
 from tests.load import sql
 from tests.support import Service, card, line, receipt, start_service

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.reports import page
+from app.core import text
 from tests.programs import program
 from tests.support import ADMIN_KEY, Service, assert_problem, card, confirm, line, receipt
 
@@ -206,9 +206,9 @@ def test_chromium_shows_the_uplift_chart_and_sentence(shop: Service, groups: dic
     assert "<title>10% off everything: revenue per eligible member, with and without the campaign</title>" in chart
     assert chart.count('class="estimate"') == 3 and chart.count('class="ci"') == 3
     low, high = api["treated"]["revenue_per_member_ci"]
-    assert (f"with the campaign: {page.amount(195_000)} per eligible member, 95% interval "
-            f"{page.amount(low)} to {page.amount(high)}") in chart
-    assert f"held out: {page.amount(90_000)} per eligible member" in chart
+    assert (f"with the campaign: {text.amount(195_000)} per eligible member, 95% interval "
+            f"{text.amount(low)} to {text.amount(high)}") in chart
+    assert f"held out: {text.amount(90_000)} per eligible member" in chart
     assert f'<p class="conclusion">{html.escape(api["conclusion"], quote=False)}</p>' in block
     assert "The difference is within noise" in block
     assert "3 eligible members with the campaign, 2 held out (50%)" in block

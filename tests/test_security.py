@@ -26,9 +26,9 @@ import pytest
 from fastapi.routing import APIRoute
 
 from app.core import auth
-from app.core.auth import KeyRing
 from app.core.errors import AppError
 from app.core.logs import JsonFormatter, mask_cards
+from app.keys.ring import KeyRing
 from app.main import ROUTERS
 from tests.load import sql
 from tests.support import (
@@ -215,7 +215,7 @@ def test_the_bootstrap_key_is_compared_in_constant_time(monkeypatch: pytest.Monk
         compared.append((a, b))
         return compare_digest(a, b)
 
-    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)
     looked_up: list[bytes] = []
 
     class Conn:

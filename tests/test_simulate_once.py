@@ -1,5 +1,5 @@
-"""A simulation with a baseline evaluates a receipt once when its outcome cannot differ (app/simulate.py `Runs`):
-the figures must be exactly those of two runs that evaluate every receipt under each program.
+"""A simulation with a baseline evaluates a receipt once when its outcome cannot differ (app/simulations/runs.py
+`Runs`): the figures must be exactly those of two runs that evaluate every receipt under each program.
 
 The receipts are loadtests/make_receipts.py's shoe chain (1 to 5 lines, 4 in 5 with one of 150 cards, so that
 accounts come back and a draft's points change their later receipts), plus some with the example program's
@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from app.simulate import Input, Runs, Simulation, result_of
+from app.simulations.model import Simulation
+from app.simulations.result import Input, result_of
+from app.simulations.runs import Runs
 from loadtests import make_receipts
 from rules import Receipt, compile_program, parse_program
 

@@ -210,7 +210,7 @@ async def locked_state_many(conn: asyncpg.Connection, account_ids: list[int], as
     )
     lots: dict[int, list[tuple[int, int, datetime, datetime | None]]] = {account_id: [] for account_id in account_ids}
     for account_id, *lot in row["lots"] or ():
-        lots[account_id].append(tuple(lot))  # type: ignore[arg-type]
+        lots[account_id].append(tuple(lot))
     facts = [_NO_PURCHASES] * len(asks)
     for n, values in zip(row["asked"] or (), row["facts"] or (), strict=True):
         facts[n - 1] = _facts(values)
@@ -223,7 +223,8 @@ async def calculation_state(conn: asyncpg.Connection, card: str, issued_at: date
     statement and one snapshot, without a lock: what calculate reads; None without an account. On Citus the
     card's account is read first: with the account's id unknown when it plans, Citus sent each subquery to
     every shard (236 ms a calculate on two workers); with it, the statement goes to one shard."""
-    account_sql, account, first = _BY_CARD, "a.id", card
+    first: str | int = card  # the statement's $1: the card, or on Citus its account's id
+    account_sql, account = _BY_CARD, "a.id"
     if on_citus(conn):
         account_id = await account_id_of(conn, card)
         if account_id is None:

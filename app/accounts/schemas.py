@@ -8,9 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.customers.schemas import BirthDate, ProfilePatch
-from rules import WHITE_SPACE
-from rules._receipt import Card
-from rules._types import Identifier
+from rules import WHITE_SPACE, Card, Identifier
 
 
 class _Request(BaseModel):

@@ -15,8 +15,7 @@ from app.core.idempotency import fingerprint
 from app.customers import profile as profiles
 from app.points.book import Book
 from app.segments import repository as segments
-from rules import CompiledProgram
-from rules._conditions import not_active_reason
+from rules import CompiledProgram, not_active_reason
 
 from . import repository
 from .schemas import AdjustmentRequest, RegisterRequest
@@ -40,7 +39,7 @@ async def grant_registration_bonuses(book: Book, program: CompiledProgram, now: 
     segment, weekday and hour) is a fact of a receipt, and a registration has none (judged against a
     made-up `pos` receipt with no store, a bonus limited to `online` or to a store would never fire); and
     the same bonuses fire whether a card is registered or enrolled by a receipt. `bonus-engine simulate`
-    (app/simulate.py) fires the same ones (docs/contract.md, Registration)."""
+    (app/simulations/model.py) fires the same ones (docs/contract.md, Registration)."""
     default_days = program.program.points.expire_days
     for bonus in program.registration_bonuses:
         if not_active_reason(bonus, now) is not None:

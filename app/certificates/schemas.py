@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rules._receipt import Rfc3339
-from rules._types import Money
+from rules import Money, Rfc3339
 
 
 class IssueRequest(BaseModel):

@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from app.core.text import amount, count
 from app.reports import page
-from app.reports.page import amount, count, moment
+from app.reports.page import moment
 
 from .csrf import FIELD
 

@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from app.core.text import amount, count
 from app.reports import charts, page
-from app.reports.charts import Part, Row
-from app.reports.page import BLUE, GREY, amount, count, moment
+from app.reports.charts import BLUE, GREY, Part, Row
+from app.reports.page import moment
 
 from .pages import Data, layout, post_form
 

@@ -6,17 +6,15 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from rules import CompiledProgram, Program, Receipt
+
+from .auth import Principal
 from .cache import Cache
 from .db import Database
 from .lookups import FailedLookups
 from .settings import Settings
-
-if TYPE_CHECKING:
-    from app.program.service import ProgramHolder
-    from app.receipts.batch import Committer
-
 
 log = logging.getLogger("bonus_engine.cache")
 
@@ -25,14 +23,40 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# What the context holds of two features, named here so that core imports none of them: the program's
+# `ProgramHolder` (app/program/service.py) and the receipts' group commit `Committer` (app/receipts/batch.py)
+# fit these shapes, and mypy checks that they do where app/main.py builds the context.
+class ActivePrograms(Protocol):
+    """The worker's active program: the newest version, compiled once."""
+
+    @property
+    def current(self) -> CompiledProgram: ...  # the program, or a 503 problem while none is loaded
+
+    @property
+    def loaded(self) -> CompiledProgram | None: ...
+
+    def installed(self, version: int, program: Program) -> None: ...
+
+    async def refresh(self) -> None: ...
+
+
+class Confirms(Protocol):
+    """The worker's confirm queue: (result, replayed?) of a checked receipt, written with others."""
+
+    async def confirm(self, receipt: Receipt, principal: Principal,
+                      fingerprint: bytes) -> tuple[dict[str, Any], bool]: ...
+
+    async def drain(self) -> None: ...
+
+
 @dataclass
 class AppContext:
     settings: Settings
     db: Database
     cache: Cache
-    programs: ProgramHolder
+    programs: ActivePrograms
     lookups: FailedLookups
-    confirms: Committer | None = None  # the worker's group commit; None: each confirm alone
+    confirms: Confirms | None = None  # the worker's group commit; None: each confirm alone
 
     def snapshot_key(self, card: str) -> str:
         return f"{self.cache.account_key(card)}:p{self.programs.current.version}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -16,6 +16,8 @@ from .errors import unavailable
 from .settings import Settings
 
 log = logging.getLogger("bonus_engine.db")
+
+_T = TypeVar("_T")
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -91,6 +93,15 @@ async def connect(url: str) -> Connection:
     conn = await asyncpg.connect(asyncpg_dsn(url), connection_class=Connection)
     await _init_connection(conn)
     return conn
+
+
+async def with_connection(url: str, work: Callable[[asyncpg.Connection], Awaitable[_T]]) -> _T:
+    """`work` on one connection of its own (`connect`), closed after it: the commands' way to the database."""
+    conn = await connect(url)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
 
 
 async def keep_session(conn: asyncpg.Connection) -> None:

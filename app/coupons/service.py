@@ -8,9 +8,7 @@ from app.accounts.view import iso
 from app.core.codes import new_code
 from app.core.context import AppContext, utcnow
 from app.core.errors import AppError, not_found
-from rules import normalize_code
-from rules._conditions import not_active_reason
-from rules._program import Coupon
+from rules import Coupon, normalize_code, not_active_reason
 
 from . import repository
 from .schemas import BatchRequest

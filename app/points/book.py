@@ -264,7 +264,8 @@ def _values_flush(inserted: tuple[list[tuple[Any, ...]], ...],
     plans a statement whose parts each go to one shard as one statement on one shard, and a part that goes
     to no shard took the whole statement with it (measured: the account's UPDATE then answered no row)."""
     changed_accounts, changed_ids, changed_remaining, account_ids, debts = updated
-    ctes, args = [], []
+    ctes: list[str] = []
+    args: list[Any] = []
     for (name, table, expressions), rows in zip(_VALUES_INSERTS, inserted, strict=True):
         if rows:
             values, values_args = values_list(rows, expressions, len(args) + 1)

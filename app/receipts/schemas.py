@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rules._types import Identifier, Quantity
+from rules import Identifier, Quantity
 
 
 class RefundLine(BaseModel):

@@ -14,6 +14,8 @@ from html import escape
 
 Format = Callable[[int], str]
 
+BLUE, GREEN, ORANGE, AMBER, GREY = "#2563eb", "#16a34a", "#ea580c", "#d97706", "#9ca3af"  # the pages' series
+
 WIDTH = 1100  # viewBox units; the page scales the chart to its column
 _FONT = 'font-size="12" fill="#4b5563"'
 _MAX_X_LABELS = 12

@@ -10,15 +10,13 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
+from app.core.text import amount, count
+
 from . import charts
-from .charts import Part, Row
+from .charts import BLUE, GREEN, Part, Row
 from .page import (
-    BLUE,
-    GREEN,
     SEGMENT_NAMES,
     Report,
-    amount,
-    count,
     decimal,
     document,
     kpi_card,

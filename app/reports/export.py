@@ -12,6 +12,8 @@ import csv
 import io
 from typing import Any
 
+from app.core import text
+
 from .service import CUSTOMER_COLUMNS
 
 Table = tuple[str, list[str], list[list[Any]]]  # (title, header, rows)
@@ -108,14 +110,9 @@ def as_text(tables: list[Table]) -> str:
     """Aligned columns, numbers to the right; one blank line between tables."""
     parts = []
     for title, header, rows in tables:
-        cells = [header] + [["" if v is None else str(v) for v in row] for row in rows]
-        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-        numeric = [all(_is_number(row[i]) for row in cells[1:]) and len(cells) > 1 for i in range(len(header))]
-        lines = [f"# {title}"]
-        for row in cells:
-            lines.append("  ".join(v.rjust(w) if n else v.ljust(w) for v, w, n in zip(row, widths, numeric,
-                                                                                        strict=True)).rstrip())
-        parts.append("\n".join(lines))
+        cells = [["" if v is None else str(v) for v in row] for row in rows]
+        text_columns = {i for i in range(len(header)) if not cells or not all(_is_number(row[i]) for row in cells)}
+        parts.append(f"# {title}\n" + text.table(header, cells, left=text_columns))
     return "\n\n".join(parts) + "\n"
 
 

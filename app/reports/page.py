@@ -12,45 +12,27 @@ from datetime import date, datetime, timedelta
 from html import escape
 from typing import Any
 
-from . import charts
-from .charts import Part, Row, Series
+from app.core.text import DASH, amount, count, whole_amount
+
+from . import charts, uplift_page
+from .charts import AMBER, BLUE, GREEN, GREY, ORANGE, Part, Row, Series
 
 Report = Mapping[str, Any]
 
-BLUE, GREEN, ORANGE, AMBER, GREY = "#2563eb", "#16a34a", "#ea580c", "#d97706", "#9ca3af"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _NO_DATA = '<p class="empty">No data for this period.</p>'
-_DASH = "—"
 
 
 # --- formatting -------------------------------------------------------------------------------------
 
 
-def amount(minor: int | None) -> str:
-    """Minor units as major units: 123456789 → "1,234,567.89", -5 → "-0.05"; None → a dash."""
-    if minor is None:
-        return _DASH
-    whole, cents = divmod(abs(minor), 100)
-    return f"{'-' if minor < 0 else ''}{whole:,}.{cents:02d}"
-
-
-def whole_amount(minor: int) -> str:
-    """Minor units as whole major units (rounded towards zero), for axis ticks: 4000000 → "40,000"."""
-    whole = abs(minor) // 100
-    return f"{'-' if minor < 0 and whole else ''}{whole:,}"
-
-
-def count(value: int | None) -> str:
-    return _DASH if value is None else f"{value:,}"
-
-
 def share(value: float | None) -> str:
     """A share 0..1 as a percentage with one decimal (a ratio, not money: a float is fine)."""
-    return _DASH if value is None else f"{value * 100:.1f}%"
+    return DASH if value is None else f"{value * 100:.1f}%"
 
 
 def decimal(value: float | None) -> str:
-    return _DASH if value is None else f"{value:.2f}"
+    return DASH if value is None else f"{value:.2f}"
 
 
 def day_label(iso_day: str) -> str:
@@ -82,8 +64,6 @@ def render(program: Report, campaigns: Report, segments: Report, stores: Report 
     """The whole page for one period: header, KPI cards, daily charts, segments, RFM grid, campaigns, and
     with their reports the uplift of campaigns with a control group, the stores, the top customers and the ABC
     analysis (categories and SKUs by revenue)."""
-    from . import uplift_page  # it builds on this module's formatters, so it imports this module
-
     body = "".join((
         _header(program),
         _kpis(program),
@@ -290,7 +270,7 @@ def _segments_chart(segments: Report) -> str:
     rows = []
     for row in cvm:
         members = row["members"]
-        part = f"{members * 100 / total:.1f}%" if total else _DASH
+        part = f"{members * 100 / total:.1f}%" if total else DASH
         name = _SEGMENT_NAMES.get(row["segment"], row["segment"])
         tooltip = f"{name}: {count(members)} members, revenue {amount(row.get('revenue'))}"
         rows.append(Row(name, [Part(members, _SEGMENT_COLORS.get(row["segment"], BLUE), tooltip)],
@@ -546,7 +526,7 @@ _COLUMNS = ("Campaign", "Receipts", "Revenue", "Average check", "Without campaig
 def lift(touched: int | None, untouched: int | None) -> str:
     """How much higher the average check is with the campaign than without, in percent."""
     if touched is None or not untouched:
-        return _DASH
+        return DASH
     return f"{(touched - untouched) * 100 / untouched:+.1f}%"
 
 

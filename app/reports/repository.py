@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from rules._program import Segments
+from rules import Segments
 
 
 def _days(store: str | None) -> str:

@@ -20,11 +20,10 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from app.core.context import utcnow
+from app.core.context import ActivePrograms, utcnow
 from app.core.db import Database
 from app.core.errors import AppError, not_found, unavailable, unprocessable
 from app.core.settings import Settings
-from app.program.service import ProgramHolder
 from rules import decimal_text
 
 from . import abc, repository, uplift
@@ -51,7 +50,9 @@ class Sources(Protocol):
 
     settings: Settings
     db: Database
-    programs: ProgramHolder
+
+    @property
+    def programs(self) -> ActivePrograms: ...  # read-only, so that the CLI's ProgramHolder fits
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from app.core.text import estimate
+
 __all__ = ["Z_95", "GroupFigures", "conclusion", "document", "interval"]
 
 Z_95 = 1.959963984540054  # the standard normal's 97.5th percentile
@@ -94,10 +96,6 @@ def document(campaign: dict[str, Any], treated: GroupFigures, held_out: GroupFig
     }
 
 
-def _major(minor: float) -> str:
-    return f"{minor / 100:,.2f}"
-
-
 def conclusion(control_percent: int | None, treated: GroupFigures, held_out: GroupFigures, low: float | None,
                high: float | None, cost: int) -> str:
     """A plain sentence of what the numbers allow one to say (the report page and the CLI show it)."""
@@ -106,13 +104,13 @@ def conclusion(control_percent: int | None, treated: GroupFigures, held_out: Gro
     if low is None or high is None:
         return ("Too few eligible members to compare: each group needs at least two "
                 f"(now {treated.members} with the campaign, {held_out.members} held out).")
-    span = f"between {_major(low)} and {_major(high)} per eligible member (95% confidence)"
+    span = f"between {estimate(low)} and {estimate(high)} per eligible member (95% confidence)"
     if low <= 0 <= high:
         return (f"The difference is within noise: the campaign changed revenue by {span}, an interval that "
                 "includes no change. These numbers do not show that it worked; a longer period or a larger "
                 "control group would narrow the interval.")
     least, most = low * treated.members, high * treated.members
-    total = f"about {_major(least)} to {_major(most)} in all, against a cost of {_major(cost)}"
+    total = f"about {estimate(least)} to {estimate(most)} in all, against a cost of {estimate(cost)}"
     if high < 0:
         return f"Members who got the campaign spent less than those held out: {span}, {total}."
     if least > cost:

@@ -6,15 +6,16 @@ one scale that includes zero; the sentence is the report's `conclusion`, what th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from . import charts
-from .charts import Estimate
-from .page import BLUE, GREY, ORANGE, amount, count, whole_amount
+from app.core.text import amount, count, whole_amount
 
-Report = dict[str, Any]
+from . import charts
+from .charts import BLUE, GREY, ORANGE, Estimate
+
+Report = Mapping[str, Any]
 
 
 def section(uplifts: Sequence[Report]) -> str:

@@ -10,8 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, create_model, model_validator
 
 from app.customers.schemas import ATTRIBUTE_KEY_PATTERN, MAX_ATTRIBUTE_INT, MAX_ATTRIBUTE_TEXT_CHARS, Gender
-from rules import CUSTOM_SEGMENT_PATTERN, CVM_SEGMENTS
-from rules._json_schema import exactly_one, given
+from rules import CUSTOM_SEGMENT_PATTERN, CVM_SEGMENTS, exactly_one, given
 
 # Limits of a segment document, each in docs/contract.md and tested at its edge.
 MAX_CONDITIONS = 100  # conditions in one filter, all levels together
@@ -51,7 +50,8 @@ class _Range(_Doc):
 
 def _bounds(name: str, maximum: int) -> Any:
     """A range of integers 0..maximum, named `name` in the OpenAPI components."""
-    bound = (Annotated[int, Field(strict=True, ge=0, le=maximum)] | None, None)
+    # Any: create_model's annotations cannot spell a field given as (an Annotated union, its default)
+    bound: Any = (Annotated[int, Field(strict=True, ge=0, le=maximum)] | None, None)
     return create_model(name, __base__=_Range, __module__=__name__, gte=bound, gt=bound, lte=bound, lt=bound)
 
 

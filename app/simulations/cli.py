@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 from app.core.db import connect
 from app.core.settings import Settings
 from app.program import repository as programs
-from app.simulate import RENDERERS, Progress, result_of
 from rules import CompiledProgram, Program, compile_program, parse_program
 
 from . import repository
+from .output import RENDERERS
+from .progress import Progress
 from .replay import Period, replay
+from .result import result_of
 from .runner import run_job
 
 

@@ -18,10 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.core.db import connect
-from app.simulate import CampaignStats, Input, Simulation
 from rules import CompiledProgram, compile_program, parse_program
 
+from .model import CampaignStats, Simulation
 from .replay import Period, Replayed, replay
+from .result import Input
 
 __all__ = ["replay_parallel"]
 

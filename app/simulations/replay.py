@@ -1,4 +1,4 @@
-"""The database path of `app.simulate`: the stored receipts of a period, with each account's state at the
+"""The database path of the simulation (model.py): the stored receipts of a period, with each account's state at the
 period's start, through the same in-memory model (`Simulation`) the file path uses.
 
 Used by `bonus-engine simulate --from --to` and by a simulation job's process (`runner.py`). Both read on one
@@ -14,10 +14,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from app.simulate import Input, Opening, Runs, Simulation
 from rules import CompiledProgram
 
 from . import repository
+from .accounts import Opening
+from .model import Simulation
+from .result import Input
+from .runs import Runs
 from .stored import receipt_of
 
 __all__ = ["Period", "Replayed", "replay"]
@@ -49,7 +52,7 @@ class Replayed:
     runs: list[Simulation]  # the program's, then the baseline's if any
     seen: Input  # receipts replayed; `invalid` counts bodies that could not be read back
     bodiless: int  # receipts of the period confirmed before bodies were stored (migration 0015): not replayed
-    once: int = 0  # receipts evaluated once for the program and the baseline (app/simulate.py `Runs`)
+    once: int = 0  # receipts evaluated once for the program and the baseline (runs.py `Runs`)
 
 
 def _window_start(at: datetime, window_days: int) -> datetime:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.simulate import CampaignStats, Simulation
-
+from .model import CampaignStats, Simulation
 from .replay import Replayed
 
 FIGURES = ("receipts", "discount", "points", "coupon_uses", "cost", "revenue_per_receipt_touched",

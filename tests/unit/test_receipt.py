@@ -174,6 +174,19 @@ def test_good_quantities(quantity: Any, value: Decimal) -> None:
     assert receipt.lines[0].quantity == value
 
 
+def test_quantity_texts_seen_before_are_checked_alike() -> None:
+    """Valid quantity texts are remembered (rules/_types.py `_known_quantity`): the same answers the second
+    time, a bad text refused every time, and a number is never taken for a remembered text."""
+    lines = [line(line_id=str(i), quantity=q) for i, q in enumerate(["1", "2.500", "1", "2.500"], start=1)]
+    first = Receipt.model_validate(body(lines=lines))
+    again = Receipt.model_validate(body(lines=lines))
+    assert [ln.quantity for ln in first.lines] == [ln.quantity for ln in again.lines] == [
+        Decimal(1), Decimal("2.5"), Decimal(1), Decimal("2.5")]
+    for _ in range(2):
+        assert ("lines", 0, "quantity") in error_locs(body(lines=[line(quantity="1.0001")]))
+        assert ("lines", 0, "quantity") in error_locs(body(lines=[line(quantity=True)]))
+
+
 def test_quantity_json_number_with_three_digits_is_exact() -> None:
     text = (
         '{"receipt_id": "r", "store_id": "s", "issued_at": "2026-11-24T10:15:00+03:00",'

@@ -10,8 +10,6 @@ from datetime import date, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
-import pytest
-
 from app.reports import charts, customer_page, page
 
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30", "time_zone": "Europe/Moscow", "store": None}
@@ -205,26 +203,12 @@ def assert_self_contained(html: str) -> None:
 # --- formatting -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("minor", "text"), [
-    (0, "0.00"), (5, "0.05"), (100, "1.00"), (123456789, "1,234,567.89"), (-5, "-0.05"), (-100, "-1.00"),
-    (-123456789, "-1,234,567.89"), (10**20 + 1, "1,000,000,000,000,000,000.01"), (None, "—"),
-])
-def test_amounts_are_major_units_with_two_decimals_in_integer_arithmetic(minor: int | None, text: str) -> None:
-    assert page.amount(minor) == text
-
-
-def test_money_that_is_not_an_integer_is_refused_not_rounded() -> None:
-    with pytest.raises(ValueError):
-        page.amount(1234.5)  # type: ignore[arg-type]
-
-
 def test_axis_ticks_are_round_and_cover_the_highest_value() -> None:
     assert charts.axis_ticks(0) == [0, 1]
     assert charts.axis_ticks(1) == [0, 1]
     assert charts.axis_ticks(7) == [0, 2, 4, 6, 8]
     assert charts.axis_ticks(60) == [0, 20, 40, 60]
     assert charts.axis_ticks(123456) == [0, 50000, 100000, 150000]
-    assert page.whole_amount(4_000_099) == "40,000" and page.whole_amount(-99) == "0"
 
 
 def test_missing_days_are_filled_with_zeros() -> None:

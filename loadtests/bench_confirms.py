@@ -1,6 +1,6 @@
 """A small HTTP load probe for the capacity estimate in deploy/SCALING.md (not a test, not the full benchmark).
 
-    python deploy/bench_confirms.py --url http://127.0.0.1:8000 --key $ADMIN --receipts /tmp/receipts.jsonl \
+    python -m loadtests.bench_confirms --url http://127.0.0.1:8000 --key $ADMIN --receipts /tmp/receipts.jsonl \
         [--count 2000] [--concurrency 32] [--path /v1/receipts]
 
 Sends the first `--count` receipt bodies of a JSONL file (`python -m loadtests.make_receipts`) to `--path`
