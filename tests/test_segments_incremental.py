@@ -178,3 +178,26 @@ def test_a_put_evaluates_its_own_segment_and_answers_its_count(shop: Service) ->
     assert answer.json()["members"] == 0
     assert "s3-buyers" not in stored(shop, number)
     assert client.delete("/v1/segments/s3-buyers").status_code == 204
+
+
+def test_new_rfm_boundaries_move_the_buyers_between_old_and_new(shop: Service) -> None:
+    """The RFM boundaries computed again: the incremental refresh evaluates the buyers whose value lies between
+    an old boundary and its new one, and finds what a full refresh finds. With every monetary boundary at 0,
+    every buyer scores m = 1 + the number of boundaries, so all of them are in `m >= 2`."""
+    client = shop.client()
+    answer = client.put("/v1/segments/rfm-m2", json={"name": "m2", "filter": {"all": [{"rfm": {"m": {"gte": 2}}}]}})
+    assert answer.status_code == 201, answer.text
+    now = utcnow()
+    run_refresh(shop, now)
+    buyers = sql(shop.database_url, "SELECT count(*) AS n FROM report_accounts WHERE receipts > 0")[0]["n"]
+    before = sql(shop.database_url, "SELECT members FROM segments WHERE id = 'rfm-m2'")[0]["members"]
+    assert 0 < before < buyers  # the real boundaries leave the smallest buyers out
+    bounds = sql(shop.database_url, "UPDATE report_rfm SET monetary = array_fill(0::bigint,"
+                 " ARRAY[array_length(monetary, 1)]), computed_at = now() WHERE id = 1"
+                 " RETURNING array_length(monetary, 1) AS n")
+    assert bounds[0]["n"] >= 1
+    done = run_refresh(shop, now + timedelta(minutes=1))
+    assert done.evaluated is not None and done.evaluated >= buyers - before
+    assert sql(shop.database_url, "SELECT members FROM segments WHERE id = 'rfm-m2'")[0]["members"] == buyers
+    same_as_full(shop, now + timedelta(minutes=1))
+    assert client.delete("/v1/segments/rfm-m2").status_code == 204
