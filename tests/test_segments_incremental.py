@@ -1,6 +1,7 @@
 """The incremental refresh of custom segments (app/segments/changes.py) against a full recomputation: after
-receipts, a refund, a profile change and eight days passing, it finds the members worked out by hand below,
-and a refresh of every account at the same moment changes no row and no count.
+receipts, a refund, a profile change, one day and eight days passing, and new RFM boundaries, it finds the
+members worked out by hand below, and a refresh of every account at the same moment changes no row and no
+count. Each time-based condition moves some customer alone, so a range of candidates that missed it fails.
 
 The clock is the refresh's `now`: receipts are dated in the past over HTTP, and the refresh is told the
 time it evaluates at, so days pass without waiting."""
