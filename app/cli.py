@@ -281,9 +281,11 @@ def cmd_segments(args: argparse.Namespace) -> int:
         try:
             programs = ProgramHolder(db, settings.program_poll_ms)
             await programs.refresh()
-            done = await refresh(db, programs.current.program, settings.report_time_zone)
+            done = await refresh(db, programs.current.program, settings.report_time_zone, full=args.full)
             assert done is not None  # it waits for a refresh under way
-            print(f"{done.segments} custom segments refreshed, {done.changed} accounts changed, {done.seconds:.1f} s")
+            evaluated = "every account" if done.evaluated is None else f"{done.evaluated} accounts"
+            print(f"{done.segments} custom segments refreshed, {evaluated} evaluated, {done.changed} accounts changed,"
+                  f" {done.seconds:.1f} s")
             return 0
         finally:
             await db.close()
@@ -364,8 +366,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("expire", help="the expiry sweep").set_defaults(func=cmd_expire)
     segments = sub.add_parser("segments", help="custom segments")
     segments_sub = segments.add_subparsers(dest="action", required=True)
-    segments_sub.add_parser("refresh", help="evaluate every custom segment now and store who is in each"
-                            ).set_defaults(func=cmd_segments)
+    segments_refresh = segments_sub.add_parser(
+        "refresh", help="bring every custom segment's members up to now (the accounts that can have changed)")
+    segments_refresh.add_argument("--full", action="store_true", help="evaluate every account, not only those")
+    segments_refresh.set_defaults(func=cmd_segments)
     sub.add_parser("birthdays", help="the birthday sweep: grant the birthday bonuses due today "
                                      "(BONUS_ENGINE_REPORT_TIME_ZONE)").set_defaults(func=cmd_birthdays)
 

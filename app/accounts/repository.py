@@ -11,6 +11,7 @@ import asyncpg
 
 from app.core.db import lock_in_order, on_citus
 from app.points.ids import reserve
+from app.segments.repository import note_change
 from rules import Lot
 
 # an account row as every reader gets it
@@ -120,11 +121,13 @@ async def insert(conn: asyncpg.Connection, card: str, phone: str | None, birth_d
 
 async def set_registration(conn: asyncpg.Connection, account_id: int, phone: str | None,
                            birth_date: date | None, fingerprint: bytes) -> int:
-    return int(await conn.fetchval(
+    version = int(await conn.fetchval(
         "UPDATE accounts SET phone = $2, birth_date = $3, registration_fingerprint = $4, version = version + 1"
         " WHERE id = $1 RETURNING version",
         account_id, phone, birth_date, fingerprint,
     ))
+    await note_change(conn, account_id)  # custom segments read the birth date
+    return version
 
 
 async def touch(conn: asyncpg.Connection, account_id: int) -> int:

@@ -14,6 +14,7 @@ from app.core.errors import AppError, conflict, not_found
 from app.core.idempotency import fingerprint
 from app.customers import profile as profiles
 from app.points.book import Book
+from app.segments import repository as segments
 from rules import CompiledProgram, not_active_reason
 
 from . import repository
@@ -64,6 +65,7 @@ async def create(conn: asyncpg.Connection, program: CompiledProgram, card: str, 
     if not created:
         return None
     assert account is not None
+    await segments.note_change(conn, account["id"])  # a new account may be in custom segments at once
     if request is not None and request.profile is not None:
         await profiles.apply(conn, account.id, request.profile)
     book = Book(conn, account.id, [], 0, now)

@@ -28,7 +28,8 @@ GROUPS = (
     Group("accounts", {"accounts": "id", "lots": "account_id", "ledger": "account_id", "lot_moves": "account_id",
                        "adjustments": "account_id", "receipts": "owner_id", "refunds": "owner_id",
                        "report_accounts": "account_id", "report_members": "account_id", "profiles": "account_id",
-                       "birthday_grants": "account_id", "report_holdout": "account_id"},
+                       "birthday_grants": "account_id", "report_holdout": "account_id",
+                       "segment_changes": "account_id"},
           shard_count=128),
     # keyed by what clients send: a card, a receipt id, a coupon or certificate code
     Group("cards", {"cards": "card", "receipt_claims": "receipt_id", "coupon_codes": "code", "coupon_uses": "code",
@@ -41,7 +42,7 @@ GROUPS = (
 # small, read everywhere, rarely written; first, so that distributed tables may keep foreign keys to them
 REFERENCE = ("programs", "api_keys", "cache_state", "coupon_batches", "report_state", "report_sales",
              "report_campaigns", "report_points", "report_expiry", "report_rfm",
-             "report_items", "segments", "simulations")
+             "report_items", "segments", "segment_state", "simulations")
 LOCAL = frozenset({"alembic_version"})  # the migrations' bookkeeping, on the coordinator only
 
 DISTRIBUTED = {table: (group, column) for group in GROUPS for table, column in group.tables.items()}

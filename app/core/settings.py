@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     report_time_zone: str = "UTC"  # the chain's calendar days in reports (an IANA zone)
     report_interval_s: float = 10  # the report roll-up in `serve`; 0 turns it off
     # custom segments are refreshed when their last refresh is older than this (checked at each roll-up
-    # interval; app/segments/refresh.py states the age membership can have)
-    segment_refresh_s: float = Field(default=300, gt=0)
+    # interval; app/segments/refresh.py states the age membership can have). A refresh is incremental, its
+    # cost that of the changes since the last one: it can follow the roll-up closely
+    segment_refresh_s: float = Field(default=10, gt=0)
     # simulation jobs (app/simulations/worker.py): each `serve` worker looks for a queued job this often and
     # runs one at a time in its own low-priority process; 0 turns it off (the instance runs none)
     simulation_poll_s: float = Field(default=1, ge=0)

@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from app.segments.repository import note_change
+
 
 async def profile(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record | None:
     """The birth date (kept on the account since registration), gender, attributes and when they changed."""
@@ -19,6 +21,7 @@ async def profile(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record |
 
 async def set_birth_date(conn: asyncpg.Connection, account_id: int, birth_date: date | None) -> None:
     await conn.execute("UPDATE accounts SET birth_date = $2 WHERE id = $1", account_id, birth_date)
+    await note_change(conn, account_id)  # custom segments read the birth date and the profile
 
 
 async def save_profile(conn: asyncpg.Connection, account_id: int, gender: str | None,
@@ -29,6 +32,7 @@ async def save_profile(conn: asyncpg.Connection, account_id: int, gender: str | 
         " updated_at = excluded.updated_at",
         account_id, gender, attributes,
     )
+    await note_change(conn, account_id)
 
 
 async def erase(conn: asyncpg.Connection, account_id: int) -> None:
@@ -39,6 +43,7 @@ async def erase(conn: asyncpg.Connection, account_id: int) -> None:
         "UPDATE accounts SET birth_date = NULL, phone = NULL, registration_fingerprint = NULL WHERE id = $1",
         account_id,
     )
+    await note_change(conn, account_id)
 
 
 # The account's standing receipts (confirmed or partially refunded), as in tier purchases and the reports;

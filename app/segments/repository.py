@@ -8,6 +8,10 @@ from typing import Any
 
 import asyncpg
 
+from app.reports.rollup import _HORIZON as ROLLUP_HORIZON
+
+from .changes import Bounds, Seen
+
 _SEGMENT = "id, document, members, refreshed_at, updated_at"
 
 
@@ -49,6 +53,12 @@ async def delete(conn: asyncpg.Connection, segment_id: str) -> None:
     await conn.execute("DELETE FROM segments WHERE id = $1", segment_id)
 
 
+async def note_change(conn: asyncpg.Connection, account_id: int) -> None:
+    """An account opened, or its birth date or profile written: the next refresh evaluates it again
+    (changes.py). In the writer's transaction, so the row's `change_xid` is the change's."""
+    await conn.execute("INSERT INTO segment_changes (account_id) VALUES ($1)", account_id)
+
+
 # --- refresh ------------------------------------------------------------------------------------------
 
 REFRESH_LOCK = 0x5E6_14  # pg_advisory_lock key: one refresh at a time in the whole database
@@ -75,17 +85,50 @@ async def oldest_refresh(conn: asyncpg.Connection) -> tuple[int, datetime | None
 
 STAGE_TIMEOUT_S = 3600  # one pass over every account, outside the request timeouts
 
+# every row written by a transaction below this was visible to the snapshot, and folded in by the roll-up:
+# the roll-up's watermark, or the snapshot's horizon as the roll-up takes it (when the roll-up is ahead)
+_SINCE = f"SELECT least(watermark, {ROLLUP_HORIZON}) FROM report_state WHERE id = 1"
 
-async def stage(conn: asyncpg.Connection, select: str, params: list[Any]) -> None:
-    """Evaluate every segment into a temporary table of the members (accounts in at least one segment)."""
-    await conn.execute("DROP TABLE IF EXISTS segment_fresh")
-    await conn.execute("CREATE TEMPORARY TABLE segment_fresh (id bigint PRIMARY KEY, segments text[] NOT NULL)")
-    async with conn.transaction():
-        await conn.execute("SET LOCAL statement_timeout = 0")
-        await conn.execute("SET LOCAL work_mem = '256MB'")  # the derived tables are hashed in memory
-        # asyncpg's own command timeout (the pool's, for requests) would cut it short too
-        await conn.execute(f"INSERT INTO segment_fresh SELECT * FROM ({select}) m WHERE segments IS NOT NULL",
-                           *params, timeout=STAGE_TIMEOUT_S)
+
+async def snapshot(conn: asyncpg.Connection) -> tuple[int, Bounds]:
+    """(since_xid, the RFM boundaries) of the caller's REPEATABLE READ snapshot: what a refresh sees."""
+    since = await conn.fetchval(_SINCE)
+    row = await conn.fetchrow("SELECT recency, frequency, monetary FROM report_rfm WHERE id = 1")
+    bounds = Bounds(None, None, None) if row is None else Bounds(list(row["recency"]), list(row["frequency"]),
+                                                                 list(row["monetary"]))
+    return int(since), bounds
+
+
+async def _fresh_table(conn: asyncpg.Connection, name: str) -> None:
+    await conn.execute(f"DROP TABLE IF EXISTS {name}")
+    await conn.execute(f"CREATE TEMPORARY TABLE {name} (id bigint PRIMARY KEY, segments text[])")
+
+
+async def stage(conn: asyncpg.Connection, select: str, params: list[Any], table: str = "segment_fresh") -> None:
+    """Evaluate every account into a temporary table of the members (accounts in at least one segment), in
+    the caller's transaction."""
+    await _fresh_table(conn, table)
+    await conn.execute("SET LOCAL statement_timeout = 0")
+    await conn.execute("SET LOCAL work_mem = '256MB'")  # the derived tables are hashed in memory
+    # asyncpg's own command timeout (the pool's, for requests) would cut it short too
+    await conn.execute(f"INSERT INTO {table} SELECT * FROM ({select}) m WHERE segments IS NOT NULL",
+                       *params, timeout=STAGE_TIMEOUT_S)
+
+
+async def stage_candidates(conn: asyncpg.Connection, candidates: str, candidate_params: list[Any], select: str,
+                           params: list[Any]) -> int:
+    """Evaluate the accounts `candidates` lists into segment_fresh, members or not (NULL: in none), in the
+    caller's transaction; returns how many."""
+    await conn.execute("DROP TABLE IF EXISTS segment_candidates")
+    await conn.execute("CREATE TEMPORARY TABLE segment_candidates (id bigint PRIMARY KEY)")
+    await conn.execute(f"INSERT INTO segment_candidates SELECT DISTINCT account_id FROM ({candidates}) c (account_id)"
+                       " WHERE account_id IS NOT NULL", *candidate_params, timeout=STAGE_TIMEOUT_S)
+    await conn.execute("ANALYZE segment_candidates")  # the planner then looks each one up by its indexes
+    # compiling the statement (a subplan per condition) would take longer than running it for a few thousand
+    await conn.execute("SET LOCAL jit = off")
+    await _fresh_table(conn, "segment_fresh")
+    result = await conn.execute(f"INSERT INTO segment_fresh {select}", *params, timeout=STAGE_TIMEOUT_S)
+    return int(result.split()[-1])
 
 
 async def id_range(conn: asyncpg.Connection) -> tuple[int, int]:
@@ -104,6 +147,65 @@ async def apply(conn: asyncpg.Connection, low: int, high: int) -> int:
     return int(result.split()[-1])
 
 
+async def apply_one(conn: asyncpg.Connection, segment_id: str, low: int, high: int) -> int:
+    """Write one segment's staged members (segment_one) on accounts with ids in [low, high): add or remove its
+    id where that changed, keeping each array sorted as a refresh of every segment writes it."""
+    result = await conn.execute(
+        "UPDATE accounts a SET segments = CASE WHEN f.member"
+        "   THEN ARRAY(SELECT s FROM unnest(coalesce(a.segments, '{}') || $3::text) AS s ORDER BY s)"
+        "   ELSE nullif(array_remove(a.segments, $3::text), '{}') END"
+        " FROM (SELECT x.id, s.id IS NOT NULL AS member FROM accounts x LEFT JOIN segment_one s ON s.id = x.id"
+        "       WHERE x.id >= $1 AND x.id < $2) f"
+        " WHERE a.id = f.id AND a.id >= $1 AND a.id < $2"
+        "   AND f.member <> coalesce(a.segments @> ARRAY[$3::text], false)", low, high, segment_id)
+    return int(result.split()[-1])
+
+
+async def count_one(conn: asyncpg.Connection, segment_id: str, updated_at: datetime, at: datetime) -> None:
+    """The staged segment's members and refresh time, unless its document changed meanwhile."""
+    await conn.execute("UPDATE segments SET members = (SELECT count(*) FROM segment_one), refreshed_at = $3"
+                       " WHERE id = $1 AND updated_at = $2", segment_id, updated_at, at)
+    await conn.execute("DROP TABLE segment_one")
+
+
+async def staged_ids(conn: asyncpg.Connection) -> list[int]:
+    return [int(row["id"]) for row in await conn.fetch("SELECT id FROM segment_fresh ORDER BY id")]
+
+
+async def apply_counted(conn: asyncpg.Connection, ids: list[int]) -> int:
+    """Write the staged membership of the accounts `ids` where it changed, and move each segment's count by
+    the members it gained and lost, in one statement (a count is never out of step with the rows); a
+    segment not counted yet (its document new or changed) is left to its own refresh. Returns the rows
+    changed."""
+    return int(await conn.fetchval(
+        "WITH staged AS ("
+        "  SELECT f.id, f.segments, x.segments AS before FROM segment_fresh f JOIN accounts x ON x.id = f.id"
+        "  WHERE f.id = ANY($1::bigint[])"
+        "), changed AS ("
+        "  UPDATE accounts a SET segments = s.segments FROM staged s"
+        "  WHERE a.id = s.id AND a.segments IS DISTINCT FROM s.segments RETURNING s.segments, s.before"
+        "), moves AS ("
+        "  SELECT segment_id, sum(move) AS move FROM ("
+        "    SELECT unnest(segments) AS segment_id, 1 AS move FROM changed"
+        "    UNION ALL SELECT unnest(before), -1 FROM changed) m GROUP BY segment_id"
+        "), counted AS ("
+        "  UPDATE segments g SET members = g.members + m.move FROM moves m"
+        "  WHERE g.id = m.segment_id AND g.members IS NOT NULL AND m.move <> 0"
+        ") SELECT count(*) FROM changed", ids))
+
+
+async def drop_staged(conn: asyncpg.Connection) -> None:
+    await conn.execute("DROP TABLE IF EXISTS segment_fresh, segment_candidates")
+
+
+async def mark_refreshed(conn: asyncpg.Connection, evaluated: dict[str, datetime], at: datetime) -> None:
+    """The refresh time of each segment evaluated and counted, unless its document changed meanwhile."""
+    await conn.execute(
+        "UPDATE segments s SET refreshed_at = $3 FROM unnest($1::text[], $2::timestamptz[]) AS e(id, updated_at)"
+        " WHERE s.id = e.id AND s.updated_at = e.updated_at AND s.members IS NOT NULL",
+        list(evaluated), list(evaluated.values()), at)
+
+
 async def record_counts(conn: asyncpg.Connection, evaluated: dict[str, datetime], at: datetime) -> None:
     """Each evaluated segment's members and refresh time, unless its document changed meanwhile (the next
     refresh counts that one)."""
@@ -115,6 +217,26 @@ async def record_counts(conn: asyncpg.Connection, evaluated: dict[str, datetime]
         " WHERE s.id = e.id AND s.updated_at = e.updated_at",
         list(evaluated), list(evaluated.values()), at)
     await conn.execute("DROP TABLE segment_fresh")
+
+
+async def seen(conn: asyncpg.Connection) -> Seen | None:
+    row = await conn.fetchrow("SELECT * FROM segment_state WHERE id = 1")
+    if row is None:
+        return None
+    return Seen(row["evaluated_at"], row["today"], row["time_zone"], row["since_xid"], row["program_key"],
+                Bounds(row["rfm_recency"], row["rfm_frequency"], row["rfm_monetary"]))
+
+
+async def remember(conn: asyncpg.Connection, seen: Seen) -> None:
+    """What this refresh of every segment saw; the changes it has read are dropped."""
+    await conn.execute(
+        "INSERT INTO segment_state AS s (id, evaluated_at, today, time_zone, since_xid, program_key, rfm_recency,"
+        " rfm_frequency, rfm_monetary) VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET"
+        " evaluated_at = $1, today = $2, time_zone = $3, since_xid = $4, program_key = $5, rfm_recency = $6,"
+        " rfm_frequency = $7, rfm_monetary = $8",
+        seen.evaluated_at, seen.today, seen.time_zone, seen.since_xid, seen.program_key, seen.rfm.recency,
+        seen.rfm.frequency, seen.rfm.monetary)
+    await conn.execute("DELETE FROM segment_changes WHERE change_xid < $1", seen.since_xid)
 
 
 # --- members ------------------------------------------------------------------------------------------
