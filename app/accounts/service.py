@@ -65,7 +65,7 @@ async def create(conn: asyncpg.Connection, program: CompiledProgram, card: str, 
     if not created:
         return None
     assert account is not None
-    await segments.note_change(conn, account["id"])  # a new account may be in custom segments at once
+    await segments.note_change(conn, account.id)  # a new account may be in custom segments at once
     if request is not None and request.profile is not None:
         await profiles.apply(conn, account.id, request.profile)
     book = Book(conn, account.id, [], 0, now)
