@@ -42,8 +42,9 @@ async def count(conn: asyncpg.Connection) -> int:
 async def save(conn: asyncpg.Connection, segment_id: str, document: dict[str, Any]) -> bool:
     """Insert or replace; True when it created the segment. A changed document forgets its last count."""
     return bool(await conn.fetchval(
-        "INSERT INTO segments AS s (id, document) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE"
-        " SET document = excluded.document, updated_at = now(),"
+        # the time in VALUES, not in SET: Citus runs no function that is not IMMUTABLE in DO UPDATE SET
+        "INSERT INTO segments AS s (id, document, updated_at) VALUES ($1, $2, now()) ON CONFLICT (id) DO UPDATE"
+        " SET document = excluded.document, updated_at = excluded.updated_at,"
         "     members = CASE WHEN s.document = excluded.document THEN s.members END,"
         "     refreshed_at = CASE WHEN s.document = excluded.document THEN s.refreshed_at END"
         " RETURNING xmax = 0", segment_id, document))
