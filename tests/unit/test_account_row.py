@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import pytest
-
 from app.accounts.repository import COLUMNS, AccountRow
 
 RECORD = {"id": 7, "card": "C-7", "status": "active", "phone": None, "birth_date": date(1990, 5, 1),
@@ -25,10 +23,3 @@ def test_a_written_row_keeps_everything_but_debt_and_version() -> None:
     row = AccountRow.of(RECORD)
     assert row.written(150, 4) == AccountRow.of({**RECORD, "debt": 150, "version": 4})
     assert row.written(20).version == 3 and row.debt == 0
-
-
-def test_columns_read_by_name_as_from_the_record() -> None:
-    row = AccountRow.of(RECORD)
-    assert row["id"] == 7 and row["card"] == "C-7"
-    with pytest.raises(KeyError):
-        row["written"]
