@@ -139,11 +139,17 @@ async def id_range(conn: asyncpg.Connection) -> tuple[int, int]:
     return int(row["low"]), int(row["high"])
 
 
-async def apply(conn: asyncpg.Connection, low: int, high: int) -> int:
+def apply_ids(conn: asyncpg.Connection, rows_per_statement: int) -> int:
+    """The ids `apply` and `apply_one` take at a time: one statement's on one server; on Citus a wider
+    range, read by one SELECT (citus.READ_IDS) and written `rows_per_statement` rows per statement."""
+    return max(citus.READ_IDS, rows_per_statement) if on_citus(conn) else rows_per_statement
+
+
+async def apply(conn: asyncpg.Connection, low: int, high: int, rows_per_statement: int) -> int:
     """Write the staged membership on accounts with ids in [low, high) whose membership changed (its own
     transaction: a confirm of one of them waits for this one statement at most); returns the rows changed."""
     if on_citus(conn):  # Citus joins no temporary table in an UPDATE: the rows go as parameters (citus.py)
-        return await citus.apply(conn, low, high)
+        return await citus.apply(conn, low, high, rows_per_statement)
     result = await conn.execute(
         "UPDATE accounts a SET segments = f.segments FROM ("
         "  SELECT x.id, s.segments FROM accounts x LEFT JOIN segment_fresh s ON s.id = x.id"
@@ -152,11 +158,11 @@ async def apply(conn: asyncpg.Connection, low: int, high: int) -> int:
     return int(result.split()[-1])
 
 
-async def apply_one(conn: asyncpg.Connection, segment_id: str, low: int, high: int) -> int:
+async def apply_one(conn: asyncpg.Connection, segment_id: str, low: int, high: int, rows_per_statement: int) -> int:
     """Write one segment's staged members (segment_one) on accounts with ids in [low, high): add or remove its
     id where that changed, keeping each array sorted as a refresh of every segment writes it."""
     if on_citus(conn):
-        return await citus.apply_one(conn, segment_id, low, high)
+        return await citus.apply_one(conn, segment_id, low, high, rows_per_statement)
     result = await conn.execute(
         "UPDATE accounts a SET segments = CASE WHEN f.member"
         "   THEN ARRAY(SELECT s FROM unnest(coalesce(a.segments, '{}') || $3::text) AS s ORDER BY s)"
