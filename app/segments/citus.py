@@ -24,7 +24,7 @@ import asyncpg
 SEPARATOR = ","
 # accounts whose stored membership one SELECT reads: a multi-shard SELECT is a task on each of the 128 shards,
 # about 0.2 s on a coordinator and two workers sharing 2 cores whatever it returns (100 per million accounts
-# at 10,000); reading locks nothing, and the writes still go APPLY_IDS rows per statement
+# at 10,000); reading locks nothing, and the writes still go refresh.APPLY_IDS rows per statement
 READ_IDS = 100_000
 
 

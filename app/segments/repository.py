@@ -147,7 +147,8 @@ def apply_ids(conn: asyncpg.Connection, rows_per_statement: int) -> int:
 
 async def apply(conn: asyncpg.Connection, low: int, high: int, rows_per_statement: int) -> int:
     """Write the staged membership on accounts with ids in [low, high) whose membership changed (its own
-    transaction: a confirm of one of them waits for this one statement at most); returns the rows changed."""
+    transaction: a confirm of one of them waits for this one statement at most; on Citus, one statement per
+    `rows_per_statement` changed rows); returns the rows changed."""
     if on_citus(conn):  # Citus joins no temporary table in an UPDATE: the rows go as parameters (citus.py)
         return await citus.apply(conn, low, high, rows_per_statement)
     result = await conn.execute(
