@@ -88,7 +88,7 @@ CITUS ?= ../shared/citus
 CITUS_TESTS ?= tests/test_citus.py tests/test_smoke_api.py tests/test_receipts_api.py \
   tests/test_coupons_certificates_api.py tests/test_storm.py tests/test_citus_birthdays.py \
   tests/test_birthday_bonus.py tests/test_reports_api.py tests/test_reports_recompute.py \
-  tests/test_simulations_api.py
+  tests/test_simulations_api.py tests/test_segments_api.py tests/test_segments_incremental.py
 .PHONY: citus-test
 citus-test: $(STAMP)
 	$(CITUS)/build.sh

@@ -200,9 +200,10 @@ class Compiler:
         else:
             # a category or any below it, as a campaign's `items.categories` scopes lines
             paths = [path.strip("/") for path in bought.categories or ()]
-            listed = self.value(paths, "::text[]")
-            line = (f"(l ->> 'category' = ANY({listed}) OR EXISTS (SELECT FROM unnest({listed}) AS c"
-                    " WHERE left(l ->> 'category', length(c) + 1) = c || '/'))")
+            # one operator (^@: starts with), not a subquery over the paths: Citus refuses a subquery inside one
+            # whose FROM is only a function (the lines' jsonb_array_elements below)
+            line = (f"(l ->> 'category' = ANY({self.value(paths, '::text[]')})"
+                    f" OR l ->> 'category' ^@ ANY({self.value([path + '/' for path in paths], '::text[]')}))")
         since = (f" AND issued_at >= {self.value(self.now - timedelta(days=bought.within_days), '::timestamptz')}"
                  if bought.within_days else "")
         if bought.within_days:

@@ -115,9 +115,9 @@ async def _everything(conn: Connection, program: Program, time_zone: str, key: s
         since, bounds = await repository.snapshot(conn)
         await repository.stage(conn, select, params)
     low, high = await repository.id_range(conn)
-    changed = 0
-    for start in range(low, high + 1, APPLY_IDS):
-        changed += await repository.apply(conn, start, start + APPLY_IDS)
+    changed, step = 0, repository.apply_ids(conn, APPLY_IDS)
+    for start in range(low, high + 1, step):
+        changed += await repository.apply(conn, start, start + step, APPLY_IDS)
     async with conn.transaction():
         await repository.record_counts(conn, updated, at)
         await repository.remember(conn, Seen(at, compiler.today, time_zone, since, key, bounds))
@@ -134,9 +134,9 @@ async def _one(conn: Connection, program: Program, time_zone: str, at: datetime,
     async with conn.transaction():
         await repository.stage(conn, select, params, table="segment_one")
     low, high = await repository.id_range(conn)
-    changed = 0
-    for start in range(low, high + 1, APPLY_IDS):
-        changed += await repository.apply_one(conn, segment_id, start, start + APPLY_IDS)
+    changed, step = 0, repository.apply_ids(conn, APPLY_IDS)
+    for start in range(low, high + 1, step):
+        changed += await repository.apply_one(conn, segment_id, start, start + step, APPLY_IDS)
     await repository.count_one(conn, segment_id, updated[segment_id], at)
     return changed
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import asyncpg
 
+from app.core.db import on_citus
 from app.reports.rollup import _HORIZON as ROLLUP_HORIZON
 
+from . import citus
 from .changes import Bounds, Seen
 
 _SEGMENT = "id, document, members, refreshed_at, updated_at"
@@ -137,9 +139,18 @@ async def id_range(conn: asyncpg.Connection) -> tuple[int, int]:
     return int(row["low"]), int(row["high"])
 
 
-async def apply(conn: asyncpg.Connection, low: int, high: int) -> int:
+def apply_ids(conn: asyncpg.Connection, rows_per_statement: int) -> int:
+    """The ids `apply` and `apply_one` take at a time: one statement's on one server; on Citus a wider
+    range, read by one SELECT (citus.READ_IDS) and written `rows_per_statement` rows per statement."""
+    return max(citus.READ_IDS, rows_per_statement) if on_citus(conn) else rows_per_statement
+
+
+async def apply(conn: asyncpg.Connection, low: int, high: int, rows_per_statement: int) -> int:
     """Write the staged membership on accounts with ids in [low, high) whose membership changed (its own
-    transaction: a confirm of one of them waits for this one statement at most); returns the rows changed."""
+    transaction: a confirm of one of them waits for this one statement at most; on Citus, one statement per
+    `rows_per_statement` changed rows); returns the rows changed."""
+    if on_citus(conn):  # Citus joins no temporary table in an UPDATE: the rows go as parameters (citus.py)
+        return await citus.apply(conn, low, high, rows_per_statement)
     result = await conn.execute(
         "UPDATE accounts a SET segments = f.segments FROM ("
         "  SELECT x.id, s.segments FROM accounts x LEFT JOIN segment_fresh s ON s.id = x.id"
@@ -148,9 +159,11 @@ async def apply(conn: asyncpg.Connection, low: int, high: int) -> int:
     return int(result.split()[-1])
 
 
-async def apply_one(conn: asyncpg.Connection, segment_id: str, low: int, high: int) -> int:
+async def apply_one(conn: asyncpg.Connection, segment_id: str, low: int, high: int, rows_per_statement: int) -> int:
     """Write one segment's staged members (segment_one) on accounts with ids in [low, high): add or remove its
     id where that changed, keeping each array sorted as a refresh of every segment writes it."""
+    if on_citus(conn):
+        return await citus.apply_one(conn, segment_id, low, high, rows_per_statement)
     result = await conn.execute(
         "UPDATE accounts a SET segments = CASE WHEN f.member"
         "   THEN ARRAY(SELECT s FROM unnest(coalesce(a.segments, '{}') || $3::text) AS s ORDER BY s)"
@@ -164,8 +177,11 @@ async def apply_one(conn: asyncpg.Connection, segment_id: str, low: int, high: i
 
 async def count_one(conn: asyncpg.Connection, segment_id: str, updated_at: datetime, at: datetime) -> None:
     """The staged segment's members and refresh time, unless its document changed meanwhile."""
-    await conn.execute("UPDATE segments SET members = (SELECT count(*) FROM segment_one), refreshed_at = $3"
-                       " WHERE id = $1 AND updated_at = $2", segment_id, updated_at, at)
+    if on_citus(conn):
+        await citus.count_one(conn, segment_id, updated_at, at)
+    else:
+        await conn.execute("UPDATE segments SET members = (SELECT count(*) FROM segment_one), refreshed_at = $3"
+                           " WHERE id = $1 AND updated_at = $2", segment_id, updated_at, at)
     await conn.execute("DROP TABLE segment_one")
 
 
@@ -178,6 +194,8 @@ async def apply_counted(conn: asyncpg.Connection, ids: list[int]) -> int:
     the members it gained and lost, in one statement (a count is never out of step with the rows); a
     segment not counted yet (its document new or changed) is left to its own refresh. Returns the rows
     changed."""
+    if on_citus(conn):  # two statements in the caller's transaction there (citus.py)
+        return await citus.apply_counted(conn, ids)
     return int(await conn.fetchval(
         "WITH staged AS ("
         "  SELECT f.id, f.segments, x.segments AS before FROM segment_fresh f JOIN accounts x ON x.id = f.id"
@@ -210,13 +228,16 @@ async def mark_refreshed(conn: asyncpg.Connection, evaluated: dict[str, datetime
 async def record_counts(conn: asyncpg.Connection, evaluated: dict[str, datetime], at: datetime) -> None:
     """Each evaluated segment's members and refresh time, unless its document changed meanwhile (the next
     refresh counts that one)."""
-    await conn.execute(
-        "UPDATE segments s SET members = coalesce(c.members, 0), refreshed_at = $3"
-        " FROM unnest($1::text[], $2::timestamptz[]) AS e(id, updated_at)"
-        " LEFT JOIN (SELECT segment_id, count(*) AS members FROM segment_fresh, unnest(segments) AS segment_id"
-        "            GROUP BY segment_id) c ON c.segment_id = e.id"
-        " WHERE s.id = e.id AND s.updated_at = e.updated_at",
-        list(evaluated), list(evaluated.values()), at)
+    if on_citus(conn):
+        await citus.record_counts(conn, evaluated, at)
+    else:
+        await conn.execute(
+            "UPDATE segments s SET members = coalesce(c.members, 0), refreshed_at = $3"
+            " FROM unnest($1::text[], $2::timestamptz[]) AS e(id, updated_at)"
+            " LEFT JOIN (SELECT segment_id, count(*) AS members FROM segment_fresh, unnest(segments) AS segment_id"
+            "            GROUP BY segment_id) c ON c.segment_id = e.id"
+            " WHERE s.id = e.id AND s.updated_at = e.updated_at",
+            list(evaluated), list(evaluated.values()), at)
     await conn.execute("DROP TABLE segment_fresh")
 
 
