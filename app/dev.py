@@ -80,13 +80,13 @@ def run(data_dir: Path, host: str, port: int) -> int:
         print(
             f"""
 bonus engine dev server
-  API        http://{host}:{port}   docs: http://{host}:{port}/docs
-  program    {'example program loaded as version ' + str(version) if version else 'kept from the last run'}
-  admin key  {keys['admin']}
-  pos key    {keys['pos']}
-  console    http://{host}:{port}/console   reports: http://{host}:{port}/reports
-             (in a browser: any user name, the marketer key as the password)
-  marketer key {keys['marketer']}
+  API           http://{host}:{port}   docs: http://{host}:{port}/docs
+  program       {'example program loaded as version ' + str(version) if version else 'kept from the last run'}
+  admin key     {keys['admin']}
+  pos key       {keys['pos']}
+  marketer key  {keys['marketer']}
+  console       http://{host}:{port}/console   reports: http://{host}:{port}/reports
+                (in a browser: any user name, the marketer or admin key as the password)
   DATABASE_URL={database_url}
   REDIS_URL={servers.redis_url}
 Ctrl-C stops the API and both embedded servers; data stays in {data_dir}.
