@@ -110,7 +110,7 @@ class CompiledProgram:
 
     def may_touch(self, campaign_ids: Collection[str]) -> Callable[[Sequence[Line]], bool]:
         """Whether any of these campaigns may touch some lines on a receipt: a test as cheap as the index of
-        those campaigns alone (a simulation asks it of every receipt, app/simulate.py `Runs`). Bonuses
+        those campaigns alone (a simulation asks it of every receipt, app/simulations/runs.py). Bonuses
         granted at registration or on birthdays touch no receipt."""
         wanted = set(campaign_ids)
         index = _Index.build(c for c in _on_receipts(self.program.campaigns) if c.id in wanted)

@@ -118,9 +118,13 @@ class Simulation:
 
     def run(self, receipt: Receipt) -> Outcome:
         prepared = self.prepare(receipt)
-        outcome = evaluate(receipt, prepared.state, self.program, receipt.issued_at, prepared.facts)
+        outcome = self.evaluate(receipt, prepared)
         self.record(receipt, prepared, outcome)
         return outcome
+
+    def evaluate(self, receipt: Receipt, prepared: Prepared) -> Outcome:
+        """The engine on the receipt, at its own time, with what `prepare` gave."""
+        return evaluate(receipt, prepared.state, self.program, receipt.issued_at, prepared.facts)
 
     def prepare(self, receipt: Receipt) -> Prepared:
         """What the engine needs besides the receipt and the program, with the day's birthdays granted first."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from rules import CompiledProgram, Line, Program, Receipt, evaluate
+from rules import CompiledProgram, Line, Program, Receipt
 
 from .accounts import AccountRecord, Opening
 from .model import Prepared, Simulation
@@ -36,15 +36,13 @@ class Runs:
     def run(self, receipt: Receipt) -> None:
         prepared = [run.prepare(receipt) for run in self.runs]
         if self._evaluate_once(receipt, prepared):
-            outcome = evaluate(receipt, prepared[0].state, self.runs[0].program, receipt.issued_at,
-                               prepared[0].facts)
+            outcome = self.runs[0].evaluate(receipt, prepared[0])
             self.shared += 1
             for run, inputs in zip(self.runs, prepared, strict=True):
                 run.record(receipt, inputs, outcome)
             return
         for run, inputs in zip(self.runs, prepared, strict=True):
-            run.record(receipt, inputs, evaluate(receipt, inputs.state, run.program, receipt.issued_at,
-                                                 inputs.facts))
+            run.record(receipt, inputs, run.evaluate(receipt, inputs))
 
     def _evaluate_once(self, receipt: Receipt, prepared: list[Prepared]) -> bool:
         if self._touched is None or receipt.coupons or receipt.gift_certificates:
