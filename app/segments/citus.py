@@ -4,9 +4,9 @@ On one server the refresh joins its staged rows (the temporary tables segment_fr
 `accounts` in one UPDATE, and counts members from them inside the UPDATE of `segments`. Citus refuses both:
 a temporary table lives on the coordinator alone, and an UPDATE of a distributed or reference table may
 join only distributed and reference tables (`relation segment_fresh is not distributed`). So here the staged
-rows are read back first, a batch at a time, and written by statements that carry them as parameters; a
-count is computed by a SELECT and written to `segments` (a reference table) as a parameter too, in the same
-transaction as the rows it counts.
+rows are read back first, a batch at a time, and written by statements that carry them as parameters; the
+counts moved by those writes go to `segments` (a reference table) as parameters too, in the same transaction
+as the rows (repository.py counts a whole segment the same way on both).
 
 Only the rows whose membership changes go out: a multi-shard UPDATE sends its parameters to every shard, so
 the batch's membership is compared with the stored one first (nothing else writes `accounts.segments`: the
@@ -17,7 +17,6 @@ segment's id has none: rules' CUSTOM_SEGMENT_PATTERN), and are split again in th
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
 
 import asyncpg
 
@@ -104,22 +103,3 @@ async def apply_counted(conn: asyncpg.Connection, ids: list[int]) -> int:
             "UPDATE segments g SET members = g.members + m.move FROM unnest($1::text[], $2::bigint[]) AS m(id, move)"
             " WHERE g.id = m.id AND g.members IS NOT NULL", list(moved), list(moved.values()))
     return len(changed)
-
-
-async def count_one(conn: asyncpg.Connection, segment_id: str, updated_at: datetime, at: datetime) -> None:
-    """repository.count_one: the members counted first, then written."""
-    members = await conn.fetchval("SELECT count(*) FROM segment_one")
-    await conn.execute("UPDATE segments SET members = $4, refreshed_at = $3 WHERE id = $1 AND updated_at = $2",
-                       segment_id, updated_at, at, members)
-
-
-async def record_counts(conn: asyncpg.Connection, evaluated: dict[str, datetime], at: datetime) -> None:
-    """repository.record_counts: the members of each segment counted first, then written."""
-    counts = {row["segment_id"]: row["members"] for row in await conn.fetch(
-        "SELECT segment_id, count(*) AS members FROM segment_fresh, unnest(segments) AS segment_id"
-        " GROUP BY segment_id")}
-    await conn.execute(
-        "UPDATE segments s SET members = e.members, refreshed_at = $3"
-        " FROM unnest($1::text[], $2::timestamptz[], $4::bigint[]) AS e(id, updated_at, members)"
-        " WHERE s.id = e.id AND s.updated_at = e.updated_at",
-        list(evaluated), list(evaluated.values()), at, [counts.get(segment_id, 0) for segment_id in evaluated])

@@ -176,12 +176,11 @@ async def apply_one(conn: asyncpg.Connection, segment_id: str, low: int, high: i
 
 
 async def count_one(conn: asyncpg.Connection, segment_id: str, updated_at: datetime, at: datetime) -> None:
-    """The staged segment's members and refresh time, unless its document changed meanwhile."""
-    if on_citus(conn):
-        await citus.count_one(conn, segment_id, updated_at, at)
-    else:
-        await conn.execute("UPDATE segments SET members = (SELECT count(*) FROM segment_one), refreshed_at = $3"
-                           " WHERE id = $1 AND updated_at = $2", segment_id, updated_at, at)
+    """The staged segment's members and refresh time, unless its document changed meanwhile. Counted by a
+    SELECT, then written as a parameter: Citus updates `segments` (a reference table) from no temporary table."""
+    members = await conn.fetchval("SELECT count(*) FROM segment_one")
+    await conn.execute("UPDATE segments SET members = $4, refreshed_at = $3 WHERE id = $1 AND updated_at = $2",
+                       segment_id, updated_at, at, members)
     await conn.execute("DROP TABLE segment_one")
 
 
@@ -227,17 +226,15 @@ async def mark_refreshed(conn: asyncpg.Connection, evaluated: dict[str, datetime
 
 async def record_counts(conn: asyncpg.Connection, evaluated: dict[str, datetime], at: datetime) -> None:
     """Each evaluated segment's members and refresh time, unless its document changed meanwhile (the next
-    refresh counts that one)."""
-    if on_citus(conn):
-        await citus.record_counts(conn, evaluated, at)
-    else:
-        await conn.execute(
-            "UPDATE segments s SET members = coalesce(c.members, 0), refreshed_at = $3"
-            " FROM unnest($1::text[], $2::timestamptz[]) AS e(id, updated_at)"
-            " LEFT JOIN (SELECT segment_id, count(*) AS members FROM segment_fresh, unnest(segments) AS segment_id"
-            "            GROUP BY segment_id) c ON c.segment_id = e.id"
-            " WHERE s.id = e.id AND s.updated_at = e.updated_at",
-            list(evaluated), list(evaluated.values()), at)
+    refresh counts that one). Counted by a SELECT, then written as parameters (see `count_one`)."""
+    counts = {row["segment_id"]: row["members"] for row in await conn.fetch(
+        "SELECT segment_id, count(*) AS members FROM segment_fresh, unnest(segments) AS segment_id"
+        " GROUP BY segment_id")}
+    await conn.execute(
+        "UPDATE segments s SET members = e.members, refreshed_at = $3"
+        " FROM unnest($1::text[], $2::timestamptz[], $4::bigint[]) AS e(id, updated_at, members)"
+        " WHERE s.id = e.id AND s.updated_at = e.updated_at",
+        list(evaluated), list(evaluated.values()), at, [counts.get(segment_id, 0) for segment_id in evaluated])
     await conn.execute("DROP TABLE segment_fresh")
 
 
