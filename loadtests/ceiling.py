@@ -26,7 +26,8 @@ from app.core.db import Connection, _init_connection, asyncpg_dsn, generic_plans
 from app.points.book import Book, flush_books
 from app.points.ids import Ids
 from app.receipts import repository as receipts
-from app.receipts.result import build, stored_lines
+from app.receipts.lines import stored_lines
+from app.receipts.result import build
 from rules import AccountState, CompiledProgram, Lot, Receipt, evaluate
 
 from .scenarios import register_mix

@@ -251,7 +251,7 @@ def expected_flows(db: str, start: date, end: date, now: datetime) -> dict[str, 
 def expected_abc(db: str, start: date, end: date, by: str, store: str | None) -> dict[str, tuple[int, int, int]]:
     """Per key ('' for none): revenue, quantity in thousandths and standing receipts, from the receipts' stored
     lines as they stand now (what was bought less what refunds returned), certificate sales left out. Stored
-    lines leave out what is at its default (app/receipts/result.compact): nothing returned or refunded, not a
+    lines leave out what is at its default (app/receipts/lines.compact): nothing returned or refunded, not a
     certificate sale."""
     key = f"coalesce(l ->> '{by}', '')"
     figures = "(l -> 'figures' ->> 'amount')::bigint - (l -> 'figures' ->> 'discount')::bigint"

@@ -6,11 +6,6 @@ from typing import Any
 
 from rules import Outcome, Receipt
 
-from .lines import compact, expand, stored_lines
-
-# the stored lines' codec is in .lines; these names stay here for the callers that import them from here
-__all__ = ["TOTALS", "account_summary", "build", "compact", "expand", "stored_lines"]
-
 TOTALS = ("amount", "discount", "points_redeemed", "gift_certificates", "to_pay", "points_accrued")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from app.receipts.result import compact, expand, stored_lines
+from app.receipts.lines import compact, expand, stored_lines
 from rules import NO_ACCOUNT, Receipt, compile_program, evaluate, load_program
 from tests.programs import program
 from tests.support import line, receipt
