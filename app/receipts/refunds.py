@@ -102,10 +102,13 @@ class _Return:
     refund_id: str
     fingerprint: bytes
     lines: list[RefundLine] | None
-    cancel: bool = False
+
+    @property
+    def cancel(self) -> bool:
+        return self.refund_id == CANCEL_ID
 
 
-_CANCEL = _Return(CANCEL_ID, b"cancel", None, cancel=True)
+_CANCEL = _Return(CANCEL_ID, b"cancel", None)
 
 
 async def refund(ctx: AppContext, receipt_id: str, request: RefundRequest, principal: Principal
