@@ -18,6 +18,7 @@ from app.accounts.endpoints import router as accounts_router
 from app.accounts.fast import FastRead
 from app.campaigns.endpoints import router as campaigns_router
 from app.certificates.endpoints import router as certificates_router
+from app.console import http as console_http
 from app.console import web as console
 from app.core import auth, heap, metrics, problems
 from app.core.cache import Cache
@@ -130,7 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(reports_page_router)  # GET /reports: HTML for browsers (Basic auth), not in the schema
     app.include_router(console.router)  # /console: the marketer's console, HTML with forms, not in the schema
-    app.add_exception_handler(console.CsrfRefusedError, console.csrf_refused)
+    app.add_exception_handler(console_http.CsrfRefusedError, console_http.csrf_refused)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

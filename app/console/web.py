@@ -23,11 +23,7 @@ from app.templates.catalogue import TEMPLATES
 from app.templates.endpoints import TemplatePath
 
 from . import http, pages, service, simulation_web, simulations
-from .http import HEADERS, CsrfRefusedError, Form, csrf_refused, marketer, posted
-
-# app/main.py installs the router and the CSRF refusal from here; tests/unit/test_contract_doc.py finds the
-# console's routes by their `marketer` and `posted` dependencies
-__all__ = ["CsrfRefusedError", "csrf_refused", "marketer", "posted", "router"]
+from .http import HEADERS, Form, marketer
 
 _pages = APIRouter(prefix="/console")
 

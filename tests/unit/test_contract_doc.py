@@ -12,7 +12,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from app import main
-from app.console import web as console
+from app.console import http as console
 from app.core import auth
 from app.core.errors import ERROR_CODES
 from app.core.settings import Settings
