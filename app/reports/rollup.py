@@ -224,13 +224,13 @@ _STEPS = (("receipts", _FOLD_RECEIPTS, True), ("spans", _RESPAN, False), ("items
 # another database (a bulk load, a migration) would otherwise hold every report back; one that is shown in
 # pg_stat_activity as another database's is skipped. Any other (finished since, or hidden from this role,
 # or prepared) counts as ours: waiting is safe, skipping one of ours would lose its rows.
-_HORIZON = """coalesce(
+HORIZON = """coalesce(
     (SELECT min(running::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS running
      WHERE NOT EXISTS (SELECT FROM pg_stat_activity AS other
                        WHERE other.datname <> current_database()
                          AND other.backend_xid::text::bigint = running::text::bigint % 4294967296)),
     pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"""
-_STATE = f"SELECT watermark, time_zone, {_HORIZON} AS horizon FROM report_state WHERE id = 1 FOR UPDATE"
+_STATE = f"SELECT watermark, time_zone, {HORIZON} AS horizon FROM report_state WHERE id = 1 FOR UPDATE"
 
 # On Citus a transaction commits on the coordinator first, then on each worker it prepared on (COMMIT PREPARED):
 # in between, its id is below the coordinator's horizon while its rows on that worker are not visible yet, and
@@ -246,7 +246,7 @@ SETTLE_TIMEOUT_S = 5.0  # past it (a worker down, its prepared transactions wait
 async def settled_horizon(conn: asyncpg.Connection, timeout_s: float = SETTLE_TIMEOUT_S) -> int | None:
     """On Citus: a horizon below which every transaction has committed on every worker too; None when a worker
     cannot be asked, or still holds one of the transactions prepared when it was taken after `timeout_s`."""
-    horizon = int(await conn.fetchval(f"SELECT {_HORIZON}"))
+    horizon = int(await conn.fetchval(f"SELECT {HORIZON}"))
     pending = await _prepared_on_workers(conn)
     deadline = time.monotonic() + timeout_s
     while pending:

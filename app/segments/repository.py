@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from app.core.db import on_citus
-from app.reports.rollup import _HORIZON as ROLLUP_HORIZON
+from app.reports.rollup import HORIZON as ROLLUP_HORIZON
 
 from . import citus
 from .changes import Bounds, Seen
