@@ -81,6 +81,18 @@ def keys_per_node(nodes: list[tuple[int, Any]], prefix: str) -> list[int]:
     return [len(cli(port, "--scan", "--pattern", f"{prefix}*").split()) for port, _ in nodes]
 
 
+def cards_on_every_node(client: httpx.Client, nodes: list[tuple[int, Any]], prefix: str, at_least: int) -> list[str]:
+    """Registered cards, read once so that their snapshots are cached, until each node holds one. Cards hash
+    onto nodes at random: nine miss a given node once in forty runs, and a test then proves nothing."""
+    cards: list[str] = []
+    while len(cards) < at_least or not all(count > 0 for count in keys_per_node(nodes, prefix)):
+        assert len(cards) < 60, keys_per_node(nodes, prefix)
+        card = registered_card(client)
+        assert timed_read(client, card)["available"] == WELCOME
+        cards.append(card)
+    return cards
+
+
 def test_snapshots_and_look_up_limits_live_on_every_node(make_module_service: Callable[..., Service]) -> None:
     with redis_cluster() as nodes:
         prefix = f"rc{random.randrange(10**6)}:"
@@ -89,16 +101,13 @@ def test_snapshots_and_look_up_limits_live_on_every_node(make_module_service: Ca
                                       # not a test of timeouts: a busy machine must not turn a hit into one
                                       BONUS_ENGINE_REDIS_TIMEOUT_MS="2000")
         client = service.client()
-        cards = [registered_card(client) for _ in range(12)]
-        for card in cards:
-            assert timed_read(client, card)["available"] == WELCOME
+        cards = cards_on_every_node(client, nodes, prefix, 12)
         before = cache_counts(client)
         for card in cards:
             assert timed_read(client, card)["available"] == WELCOME
         after = cache_counts(client)
         assert after["hit"] - before["hit"] == len(cards), (before, after)  # each read came from the cluster
         assert after.get("error", 0) == 0, after
-        assert all(count > 0 for count in keys_per_node(nodes, prefix))  # twelve cards hash onto all three
 
         body = receipt([line("1", 100000)], cards[0], redeem_points=5000)
         confirmed = client.post("/v1/receipts", json=body)
@@ -122,7 +131,7 @@ def test_a_node_stopped_under_load_costs_only_cache_hits(make_module_service: Ca
         service = make_module_service(REDIS_URL=f"redis://127.0.0.1:{nodes[0][0]}/0", BONUS_ENGINE_REDIS_CLUSTER="1",
                                       BONUS_ENGINE_REDIS_PREFIX=prefix)
         setup = service.client()
-        cards = [registered_card(setup) for _ in range(9)]
+        cards = cards_on_every_node(setup, nodes, prefix, 9)
         answers: list[tuple[str, int, float]] = []  # (what, status, seconds)
         stop = threading.Event()
 
