@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from rules import CompiledProgram, not_active_reason
 from . import repository
 from .schemas import AdjustmentRequest, RegisterRequest
 from .view import account_view, iso
+from .write import AccountWrite
 
 
 def entry_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -54,9 +56,11 @@ def registration_fingerprint(request: RegisterRequest) -> bytes:
     return fingerprint(request, exclude={"profile"} if request.profile is None else None)
 
 
-async def create(conn: asyncpg.Connection, program: CompiledProgram, card: str, now: datetime,
-                 request: RegisterRequest | None) -> repository.AccountRow | None:
-    """Open an account and fire registration bonuses; None if another request created it first."""
+async def create(write: AccountWrite, card: str, request: RegisterRequest | None) -> repository.AccountRow | None:
+    """Open an account, locked, and fire registration bonuses; None if another request created it first.
+    Its book is written at once, not with the transaction's others: a batch of confirms reads the new
+    account's lots with the rest of its accounts' state."""
+    conn = write.conn
     created = await repository.insert(
         conn, card, request.phone if request else None, request.born if request else None,
         registration_fingerprint(request) if request else None,
@@ -68,35 +72,30 @@ async def create(conn: asyncpg.Connection, program: CompiledProgram, card: str, 
     await segments.note_change(conn, account.id)  # a new account may be in custom segments at once
     if request is not None and request.profile is not None:
         await profiles.apply(conn, account.id, request.profile)
-    book = Book(conn, account.id, [], 0, now)
-    await grant_registration_bonuses(book, program, now)
-    await book.flush()
-    return await repository.lock(conn, card)
+    book = Book(conn, account.id, [], 0, write.now)
+    await grant_registration_bonuses(book, write.program, write.now)
+    return account.written(book.debt, await book.flush())
 
 
 async def register(ctx: AppContext, request: RegisterRequest) -> tuple[dict[str, Any], bool]:
     """(the account, created?): the same body again is a replay; another body is 409 account_exists."""
-    program = ctx.programs.current
-    now = utcnow()
     print_ = registration_fingerprint(request)
-    async with ctx.db.transaction() as conn:
-        account = await create(conn, program, request.card, now, request)
+    async with AccountWrite.begin(ctx) as write:
+        account = await create(write, request.card, request)
         created = account is not None
         if account is None:
-            account = await repository.lock(conn, request.card)
+            account = await write.lock(request.card)
             assert account is not None
-            now = utcnow()  # after waiting for the account lock
             if account.registration_fingerprint is None:
                 # enrolled by a receipt: the first registration fills in the details, no second bonus
-                await repository.set_registration(conn, account.id, request.phone, request.born, print_)
+                await repository.set_registration(write.conn, account.id, request.phone, request.born, print_)
                 if request.profile is not None:
-                    await profiles.apply(conn, account.id, request.profile)
-                account = await repository.lock(conn, request.card)
+                    await profiles.apply(write.conn, account.id, request.profile)
+                account = await write.lock(request.card)  # its details as written, read back once
                 assert account is not None
             elif account.registration_fingerprint != print_:
                 raise conflict("account_exists", "this card is already registered with other details")
-        view, changes_at = await account_view(conn, account, program, now)
-    await ctx.cache_account(view, account.version, changes_at)
+        view = await write.view(account)
     return view, created
 
 
@@ -147,50 +146,41 @@ async def adjust(ctx: AppContext, card: str, request: AdjustmentRequest, author:
     if request.points == 0:
         raise AppError(422, "validation_error", "points must not be 0",
                        errors=[{"path": "points", "message": "must not be 0"}])
-    program = ctx.programs.current
     print_ = fingerprint(request)
-    async with ctx.db.transaction() as conn:
-        account = await repository.lock(conn, card)
+    async with AccountWrite.begin(ctx) as write:
+        conn = write.conn
+        account = await write.lock(card)
         if account is None:
             raise not_found("account_not_found", "no account with this card")
-        now = utcnow()  # after waiting for the account lock
         if request.adjustment_id is not None:
             done = await repository.find_adjustment(conn, account.id, request.adjustment_id)
             if done is not None:
                 if done["fingerprint"] != print_:
                     raise conflict("idempotency_conflict", "this adjustment_id was used with another body")
                 return dict(done["result"]), True
-        book = await Book.open(conn, account.id, account.debt, now)
-        book.settle()
+        book = await write.open(account)
         fields = {"reason": request.reason, "author": author}
+        now = write.now
         if request.points > 0:
-            days = request.expire_days or program.program.points.expire_days
+            days = request.expire_days or write.program.program.points.expire_days
             entry_id, _ = await book.grant("adjustment", request.points, now,
                                            now + timedelta(days=days) if days else None, **fields)
         else:
             entry_id, _ = await book.spend("adjustment", -request.points, **fields)
-        version = await book.flush()
-        account = await repository.lock(conn, card)
-        assert account is not None
-        view, changes_at = await account_view(conn, account, program, now)
+        await write.flush()
+        view = await write.view(account)
         result = {"entry": entry_json(await repository.entry(conn, account.id, entry_id)), "account": view}
         if request.adjustment_id is not None:
             await repository.save_adjustment(conn, account.id, request.adjustment_id, print_, result)
     metrics.POINTS.labels("adjustment").inc(abs(request.points))
-    await ctx.cache_account(view, version, changes_at)
     return result, False
 
 
 async def set_blocked(ctx: AppContext, card: str, blocked: bool) -> dict[str, Any]:
-    program = ctx.programs.current
-    async with ctx.db.transaction() as conn:
-        account = await repository.lock(conn, card)
+    status = "blocked" if blocked else "active"
+    async with AccountWrite.begin(ctx) as write:
+        account = await write.lock(card)
         if account is None:
             raise not_found("account_not_found", "no account with this card")
-        now = utcnow()  # after waiting for the account lock
-        version = await repository.set_status(conn, account.id, "blocked" if blocked else "active")
-        account = await repository.lock(conn, card)
-        assert account is not None
-        view, changes_at = await account_view(conn, account, program, now)
-    await ctx.cache_account(view, version, changes_at)
-    return view
+        write.versions[account.id] = await repository.set_status(write.conn, account.id, status)
+        return await write.view(replace(account, status=status))

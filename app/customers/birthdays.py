@@ -18,14 +18,13 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from app.accounts import repository as accounts
-from app.accounts.view import account_view
+from app.accounts.write import AccountWrite
 from app.core import metrics
 from app.core.cache import Cache
 from app.core.context import AppContext, utcnow
 from app.core.db import Database
 from app.core.lookups import FailedLookups
 from app.core.settings import Settings
-from app.points.book import Book
 from app.program.service import ProgramHolder
 from rules import Bonus, CompiledProgram, birthday_holds, birthday_year, birthdays_around, not_active_reason
 
@@ -77,8 +76,9 @@ async def _grant(ctx: AppContext, program: CompiledProgram, bonus: Bonus, accoun
                  now: datetime) -> bool:
     """One account's birthday bonus under its lock; False when it is not (or no longer) due."""
     settings = program.program
-    async with ctx.db.transaction() as conn:
-        account = await accounts.lock_by_id(conn, account_id)
+    async with AccountWrite.begin(ctx, clock=lambda: now) as write:
+        conn = write.conn
+        account = await write.lock_id(account_id)
         birth = account.birth_date
         year = birthday_year(today, birth, bonus) if birth is not None else None
         if year is None or not account.active:
@@ -88,18 +88,16 @@ async def _grant(ctx: AppContext, program: CompiledProgram, bonus: Bonus, accoun
             if not birthday_holds(bonus, settings, now, facts["purchases"], facts["first_purchase"],
                                   facts["last_purchase"], account.segments):
                 return False
-        book = await Book.open(conn, account_id, account.debt, now)
+        book = await write.open(account, settle=False)  # settled below, by the new points too
         entry_id, _ = await book.grant("bonus", bonus.points, now, bonus.expires_at(now, settings.points.expire_days),
                                        reason=f"birthday: {bonus.id}")
         if not await repository.claim_birthday(conn, account_id, bonus.id, year, entry_id):
             return False  # granted already: the book is dropped unwritten
         book.settle()  # the new points pay back debt first, as every points that become available do
-        version = await book.flush()
-        account = await accounts.lock_by_id(conn, account_id)
-        view, changes_at = await account_view(conn, account, program, now)
+        await write.flush()
+        await write.view(account)
     metrics.BIRTHDAY_GRANTS.inc()
     metrics.POINTS.labels("bonus").inc(bonus.points)
-    await ctx.cache_account(view, version, changes_at)
     return True
 
 

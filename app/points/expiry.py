@@ -11,10 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from app.accounts import repository as accounts
+from app.accounts.write import AccountWrite
 from app.core import metrics
 from app.core.db import Database
-from app.points.book import Book
 
 BATCH = 500
 log = logging.getLogger("bonus_engine.expiry")
@@ -32,14 +31,15 @@ async def sweep(db: Database, now: datetime) -> int:
             return expired
         for row in due:
             async with db.transaction() as conn:
-                account = await accounts.lock_by_id(conn, row["account_id"])
-                book = await Book.open(conn, account.id, account.debt, now)
+                write = AccountWrite(conn, clock=lambda: now)  # no view: its snapshot lives until `now` at most
+                account = await write.lock_id(row["account_id"])
+                book = await write.open(account, settle=False)  # the sweep takes points, it pays back no debt
                 for lot in list(book.lots):
                     if lot.is_expired(now) and lot.remaining > 0:
                         await book.expire(lot, reason="expired")
                         expired += 1
                         metrics.EXPIRED.inc()
-                await book.flush()
+                await write.flush()
 
 
 async def sweep_forever(db: Database, interval_s: int,

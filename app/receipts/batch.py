@@ -30,14 +30,15 @@ from app.accounts import repository as accounts
 from app.accounts.repository import AccountRow
 from app.accounts.service import create as create_account
 from app.accounts.view import Purchase, view_of, with_purchase
+from app.accounts.write import AccountWrite
 from app.core import metrics
 from app.core.auth import Principal
-from app.core.context import AppContext, utcnow
+from app.core.context import AppContext
 from app.core.db import node_unreachable, rows_as_values
 from app.core.errors import AppError, conflict, unavailable
-from app.points.book import Book, flush_books
+from app.points.book import Book
 from app.points.ids import Ids
-from rules import CompiledProgram, Lot, Outcome, Receipt, evaluate
+from rules import Lot, Outcome, Receipt, evaluate
 
 from . import instruments, repository, service
 from .result import account_summary, build
@@ -192,7 +193,6 @@ class _Account:
     book: Book
     facts_now: Mapping[str, Any]
     purchases: list[Purchase] = field(default_factory=list)
-    snapshot: tuple[dict[str, Any], datetime | None] | None = None
 
 
 @dataclass
@@ -208,19 +208,20 @@ async def _commit(ctx: AppContext, batch: list[_Confirm]) -> None:
     program = ctx.programs.current
     answers: dict[_Confirm, Answer | BaseException] = {}
     done: list[tuple[_Confirm, Outcome]] = []  # (confirm, outcome) of the receipts written
-    async with ctx.db.transaction(generic_plans=True) as conn:
+    async with AccountWrite.begin(ctx, generic_plans=True) as write:
+        conn = write.conn
         claimed = await repository.claim_many(
             conn, [(i.receipt.receipt_id, i.fingerprint, i.receipt.issued_at) for i in batch])
         await _replays(conn, [i for i in batch if i.receipt.receipt_id not in claimed], answers)
         fresh = [i for i in batch if i.receipt.receipt_id in claimed]
         if fresh:
-            rows = await _lock_accounts(conn, program, [i.receipt for i in fresh])
+            rows = await _lock_accounts(write, [i.receipt for i in fresh])
             await instruments.lock(conn, [i.receipt for i in fresh], program)
-            state = await _open(conn, program, rows, fresh)
+            state = await _open(write, rows, fresh)
             written: list[repository.Confirmed] = []
             for item in fresh:
                 try:
-                    row, outcome = await _apply(conn, program, item, state)
+                    row, outcome = await _apply(write, item, state)
                 except AppError as error:  # its own failure: nothing of it was written
                     answers[item] = error
                     continue
@@ -228,11 +229,9 @@ async def _commit(ctx: AppContext, batch: list[_Confirm]) -> None:
                 answers[item] = (row.result, False)
                 done.append((item, outcome))
             unclaimed = [i.receipt.receipt_id for i in fresh if isinstance(answers[i], BaseException)]
-            versions = await flush_books(conn, [a.book for a in state.accounts.values()], lambda first: (
-                repository.confirmed_ctes(written, unclaimed, first, rows_as_values(conn))))
-    if fresh:  # before the answers: a read right after a confirm shows it
-        await ctx.cache_accounts([(view, versions[a.row.id], changes_at) for a in state.accounts.values()
-                                  if a.snapshot is not None for view, changes_at in [a.snapshot]])
+            await write.flush(lambda first: repository.confirmed_ctes(written, unclaimed, first,
+                                                                      rows_as_values(conn)))
+    # committed, and the accounts' views cached (before the answers: a read right after a confirm shows it)
     for item in batch:
         item.settle(answers[item])
     await service.confirmed(ctx, [(item.principal, outcome) for item, outcome in done])
@@ -252,25 +251,22 @@ async def _replays(conn: asyncpg.Connection, items: list[_Confirm], answers: dic
             answers[item] = (dict(row["result"]), True)
 
 
-async def _lock_accounts(conn: asyncpg.Connection, program: CompiledProgram,
-                         receipts: list[Receipt]) -> dict[str, AccountRow]:
+async def _lock_accounts(write: AccountWrite, receipts: list[Receipt]) -> dict[str, AccountRow]:
     """Lock the receipts' accounts in id order, then enrol new cards in card order (when the program
     enrols on the first receipt)."""
     cards = sorted({r.card for r in receipts if r.card is not None})
-    rows = await accounts.lock_many(conn, cards) if cards else {}
-    if program.program.points.auto_enroll:
+    rows = await write.lock_cards(cards)
+    if write.program.program.points.auto_enroll:
         for card in (card for card in cards if card not in rows):
-            account = await create_account(conn, program, card, utcnow(), None)
-            account = account or await accounts.lock(conn, card)  # another request enrolled it first
+            account = await create_account(write, card, None) or await write.lock(card)  # or enrolled first
             assert account is not None
             rows[card] = account
     return rows
 
 
-async def _open(conn: asyncpg.Connection, program: CompiledProgram, rows: dict[str, AccountRow],
-                fresh: list[_Confirm]) -> _State:
+async def _open(write: AccountWrite, rows: dict[str, AccountRow], fresh: list[_Confirm]) -> _State:
     """Books of the locked accounts and the purchase facts the receipts and views need: one statement."""
-    now = utcnow()  # after waiting for the locks: balances are read as of now
+    conn, program, now = write.conn, write.program, write.locked()
     if not rows:
         return _State(now, {}, {})
     account_ids = [row.id for row in rows.values()]
@@ -283,17 +279,14 @@ async def _open(conn: asyncpg.Connection, program: CompiledProgram, rows: dict[s
     ids.add(entry_ids, lot_ids)
     held: dict[str, _Account] = {}
     for (card, row), facts_now in zip(rows.items(), facts, strict=False):
-        book = Book(conn, row.id, [Lot(*lot) for lot in lots[row.id]], row.debt, now, ids)
-        if row.active:
-            book.settle()
+        book = await write.open(row, [Lot(*lot) for lot in lots[row.id]], ids, settle=row.active)
         held[card] = _Account(row, book, facts_now)
     return _State(now, held, dict(zip(carded, facts[len(rows):], strict=True)))
 
 
-async def _apply(conn: asyncpg.Connection, program: CompiledProgram, item: _Confirm,
-                 state: _State) -> tuple[repository.Confirmed, Outcome]:
+async def _apply(write: AccountWrite, item: _Confirm, state: _State) -> tuple[repository.Confirmed, Outcome]:
     """Evaluate one receipt on the batch's state and write it into that state: (its row, its outcome)."""
-    receipt, now = item.receipt, state.now
+    conn, program, receipt, now = write.conn, write.program, item.receipt, state.now
     window_days = program.program.tiers.window_days
     account = state.accounts.get(receipt.card) if receipt.card else None
     account_id = account.row.id if account else None
@@ -310,10 +303,9 @@ async def _apply(conn: asyncpg.Connection, program: CompiledProgram, item: _Conf
         if account.row.active:
             links = links.with_points(await service.write_points(account.book, receipt, outcome))
         account.purchases.append(Purchase(receipt.issued_at, outcome.purchase_amount))
-        view, changes_at = view_of(account.row.written(account.book.debt), program, now,
-                                   account.book.live_lots(),
+        view, changes_at = view_of(write.written(account.row), program, now, account.book.live_lots(),
                                    _counted(account.facts_now, account.purchases, now, window_days))
-        account.snapshot = (view, changes_at)
+        write.keep(account.row.id, view, changes_at)
         summary = account_summary(account.row.card, view, outcome.tier_applied)
     result = build(receipt, outcome, "confirmed", program.version, summary)
     result["refunds"] = []

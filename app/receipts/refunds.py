@@ -13,12 +13,13 @@ from typing import Any
 
 from app.accounts import repository as accounts
 from app.accounts.view import Purchase, view_of, with_purchase
+from app.accounts.write import AccountWrite
 from app.core import metrics
 from app.core.auth import Principal
-from app.core.context import AppContext, utcnow
+from app.core.context import AppContext
 from app.core.errors import AppError, conflict, not_found
 from app.core.idempotency import fingerprint
-from app.points.book import Book, flush_books
+from app.points.book import Book
 from app.points.ids import Ids
 from rules import REVERSIBLE, decimal_text, refund_share
 
@@ -154,10 +155,9 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
     one (certificates add their own, in code order, before that)."""
     refund_id, print_ = back.refund_id, back.fingerprint
     kind = "cancel" if back.cancel else "refund"
-    program = ctx.programs.current
-    window_days = program.program.tiers.window_days
-    snapshot = None
-    async with ctx.db.transaction(generic_plans=True) as conn:
+    async with AccountWrite.begin(ctx, generic_plans=True) as write:
+        conn, program = write.conn, write.program
+        window_days = program.program.tiers.window_days
         row = await repository.get(conn, receipt_id, lock=True)
         if row is None or row["status"] == "pending":
             raise not_found("receipt_not_found", "no confirmed receipt with this id")
@@ -177,7 +177,7 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
             return dict(done["refund"]), True
         if back.cancel and row["status"] in ("refunded", "cancelled"):
             return dict(row["result"]), True
-        now = utcnow()  # after waiting for the locks
+        now = write.locked()
         lines = [StoredLine.from_json(line) for line in row["lines"]]
         shares = _reverse_lines(lines, _wanted(back.lines, lines))
         links = Links.from_json(row["links"])
@@ -188,9 +188,8 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
                                                 links.redemption_entries if returns else [], _REFUND_ENTRIES)
             ids = Ids(conn)
             ids.add(state.entry_ids, [])
-            book = Book(conn, account.id, state.lots, account.debt, now, ids)
+            book = await write.open(account, state.lots, ids)
             book.know(state.moved_lots)
-            book.settle()
             links = await _reverse_points(book, links, shares, state.moves, receipt_id, back)
         everything = all(line.left == 0 for line in lines)
         status = "cancelled" if back.cancel else ("refunded" if everything else "partially_refunded")
@@ -203,7 +202,8 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
             if status == "partially_refunded":
                 left = row["purchase_amount"] - row["refunded_purchase"] - refunded_purchase
                 facts = with_purchase(facts, Purchase(row["issued_at"], left), now, window_days)
-            view, changes_at = view_of(account.written(book.debt), program, now, book.live_lots(), facts)
+            view, changes_at = view_of(write.written(account), program, now, book.live_lots(), facts)
+            write.keep(account.id, view, changes_at)
             result["account"] = account_summary(account.card, view, result["account"]["tier_applied"])
         element = _element(refund_id, principal.store_id, shares, now.isoformat())
         returned = {line.line_id: line.returned for line in lines}
@@ -211,14 +211,10 @@ async def _take_back(ctx: AppContext, receipt_id: str, back: _Return, principal:
         result["lines"] = [{**line, "refunded_quantity": returned[line["line_id"]]} for line in result["lines"]]
         result["refunds"] = [*result.get("refunds", []), element]
         response = {**result, "refund": element}
-        versions = await flush_books(conn, [book] if book is not None else [], lambda first: repository.refunded_ctes(
+        await write.flush(lambda first: repository.refunded_ctes(
             owner_id, receipt_id, status=status, refunded_purchase=refunded_purchase,
             lines=[line.to_json() for line in lines], links=links.to_json(),
             result=result, refund_id=refund_id, fingerprint=print_, account_id=row["account_id"],
             store_id=principal.store_id, response=response, first=first))
-        if account is not None:
-            snapshot = (view, versions[account.id], changes_at)
-    if snapshot is not None:
-        await ctx.cache_account(*snapshot)
     metrics.RECEIPTS.labels("cancelled" if back.cancel else "refunded").inc()
     return response, False

@@ -17,7 +17,8 @@ import asyncpg
 from app.accounts import repository as accounts
 from app.accounts.repository import AccountRow
 from app.accounts.service import create as create_account
-from app.accounts.view import Purchase, account_view, view_of
+from app.accounts.view import Purchase, view_of
+from app.accounts.write import AccountWrite
 from app.core import metrics
 from app.core.auth import Principal
 from app.core.context import AppContext, utcnow
@@ -59,12 +60,11 @@ def state_of(account: AccountRow | None, receipt: Receipt, program: CompiledProg
 
 
 async def _state(conn: asyncpg.Connection, account: AccountRow | None, receipt: Receipt,
-                 program: CompiledProgram, book: Book | None, now: datetime) -> AccountState:
+                 program: CompiledProgram, book: Book | None) -> AccountState:
+    """The state of a confirm's locked account: `book` is an active account's."""
     if account is None or not account.active:
         return state_of(account, receipt, program, None, None)
     facts = await accounts.purchase_facts(conn, account.id, receipt.issued_at, program.program.tiers.window_days)
-    if book is None:
-        book = await Book.open(conn, account.id, account.debt, now)
     return state_of(account, receipt, program, book, facts)
 
 
@@ -129,46 +129,35 @@ async def confirm(ctx: AppContext, receipt: Receipt, principal: Principal) -> tu
 async def confirm_alone(ctx: AppContext, receipt: Receipt, principal: Principal,
                         print_: bytes) -> tuple[dict[str, Any], bool]:
     """One confirm in its own transaction: the path a batch falls back to, one receipt at a time."""
-    program = ctx.programs.current
-    snapshot = None
-    async with ctx.db.transaction() as conn:
+    async with AccountWrite.begin(ctx) as write:
+        conn, program = write.conn, write.program
         if not await repository.claim(conn, receipt.receipt_id, print_, receipt.issued_at):
             return await replay(conn, receipt.receipt_id, print_), True
-        account = await accounts.lock(conn, receipt.card) if receipt.card else None
+        account = await write.lock(receipt.card) if receipt.card else None
         if receipt.card and account is None and program.program.points.auto_enroll:
-            account = await create_account(conn, program, receipt.card, utcnow(), None)
-            account = account or await accounts.lock(conn, receipt.card)
+            account = await create_account(write, receipt.card, None) or await write.lock(receipt.card)
         await instruments.lock(conn, [receipt], program)
-        now = utcnow()  # after waiting for the locks: balances are read as of now
-        book = None
-        if account is not None and account.active:
-            book = await Book.open(conn, account.id, account.debt, now)
-            book.settle()
+        now = write.locked()
+        book = await write.open(account) if account is not None and account.active else None
         account_id = account.id if account else None
         facts = await instruments.gather(conn, receipt, program, account_id, now)
-        outcome = evaluate(receipt, await _state(conn, account, receipt, program, book, now), program, now, facts)
+        outcome = evaluate(receipt, await _state(conn, account, receipt, program, book), program, now, facts)
         links = await instruments.apply(conn, receipt, outcome, account_id)
         summary = None
-        version = 0
         if account is not None and book is not None:
             links = links.with_points(await write_points(book, receipt, outcome))
-            version = await book.flush()
+            await write.flush()
         elif account is not None:
-            version = await accounts.touch(conn, account.id)  # a blocked card's purchases change its view
+            write.versions[account.id] = await accounts.touch(conn, account.id)  # its purchases change its view
         if account is not None:
-            # the row as this transaction left it, without reading it again; the receipt is written after
-            # the view (it carries the view in its result), so the view counts it for the tier in memory
-            current = account.written(book.debt if book else account.debt, version)
-            view, changes_at = await account_view(conn, current, program, now, book.live_lots() if book else None,
-                                                  Purchase(receipt.issued_at, outcome.purchase_amount))
+            # the receipt is written after the view (it carries the view in its result), so the view counts
+            # it for the tier in memory
+            view = await write.view(account, Purchase(receipt.issued_at, outcome.purchase_amount))
             summary = account_summary(account.card, view, outcome.tier_applied)
-            snapshot = (view, version, changes_at)
         result = build(receipt, outcome, "confirmed", program.version, summary)
         result["refunds"] = []
         await repository.insert_confirmed_many(
             conn, [confirmed_row(receipt, outcome, account_id, print_, program.version, links, result)], [])
-    if snapshot is not None:
-        await ctx.cache_account(*snapshot)
     await confirmed(ctx, [(principal, outcome)])
     return result, False
 
