@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 
 from app.accounts import repository as accounts
+from app.accounts.repository import AccountRow
 from app.accounts.view import account_view
 from app.accounts.write import AccountWrite
 from loadtests.seed import card_of
@@ -40,6 +41,16 @@ async def cached_view(ctx: Any) -> Any:
     return await ctx.cache.get_snapshot(ctx.snapshot_key(CARD))
 
 
+async def granted(write: AccountWrite) -> AccountRow:
+    """The card's account, locked, with 1,234 points granted and flushed."""
+    account = await write.lock(CARD)
+    assert account is not None
+    book = await write.open(account)
+    await book.grant("adjustment", 1234, write.now, write.now + timedelta(days=30), reason="test")
+    await write.flush()
+    return account
+
+
 def test_a_write_caches_the_view_postgres_reads_with_its_new_version(servers: Servers) -> None:
     database_url = servers.new_database()
 
@@ -48,11 +59,7 @@ def test_a_write_caches_the_view_postgres_reads_with_its_new_version(servers: Se
         async with app_context(database_url, servers.redis_url, f"t{servers.run_id}uow1:", PROGRAM) as ctx:
             _, version_before = await postgres_view(ctx)
             async with AccountWrite.begin(ctx) as write:
-                account = await write.lock(CARD)
-                assert account is not None
-                book = await write.open(account)
-                await book.grant("adjustment", 1234, write.now, write.now + timedelta(days=30), reason="test")
-                await write.flush()
+                account = await granted(write)
                 assert write.written(account).version == version_before + 1  # as written, not read again
                 view = await write.view(account)
                 assert await cached_view(ctx) is None  # not before the commit
@@ -73,12 +80,7 @@ def test_a_failed_write_caches_nothing_and_writes_nothing(servers: Servers) -> N
             before, version_before = await postgres_view(ctx)
             with pytest.raises(RuntimeError, match="after the view"):
                 async with AccountWrite.begin(ctx) as write:
-                    account = await write.lock(CARD)
-                    assert account is not None
-                    book = await write.open(account)
-                    await book.grant("adjustment", 1234, write.now, None, reason="test")
-                    await write.flush()
-                    await write.view(account)
+                    await write.view(await granted(write))
                     raise RuntimeError("after the view")
             assert await postgres_view(ctx) == (before, version_before)
             assert await cached_view(ctx) is None
