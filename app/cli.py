@@ -177,9 +177,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_expire(args: argparse.Namespace) -> int:
+    from app.accounts.expiry import sweep
     from app.core.context import utcnow
     from app.core.db import Database
-    from app.points.expiry import sweep
 
     async def run() -> int:
         db = Database(get_settings())

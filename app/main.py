@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from app import ops
 from app.accounts.endpoints import router as accounts_router
+from app.accounts.expiry import sweep_forever
 from app.accounts.fast import FastRead
 from app.campaigns.endpoints import router as campaigns_router
 from app.certificates.endpoints import router as certificates_router
@@ -34,7 +35,6 @@ from app.coupons.endpoints import router as coupons_router
 from app.customers import birthdays
 from app.customers.endpoints import router as customers_router
 from app.keys.ring import KeyRing
-from app.points.expiry import sweep_forever
 from app.program.endpoints import router as program_router
 from app.program.service import ProgramHolder
 from app.receipts.batch import Committer

@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 
+from app.accounts.expiry import sweep
 from app.core.db import Database
 from app.core.settings import Settings
-from app.points.expiry import sweep
 from tests.conftest import Servers
 from tests.load import Answer, sql, timed
 from tests.programs import program

@@ -11,9 +11,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from app.accounts.write import AccountWrite
 from app.core import metrics
 from app.core.db import Database
+
+from .write import AccountWrite
 
 BATCH = 500
 log = logging.getLogger("bonus_engine.expiry")
