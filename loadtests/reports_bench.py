@@ -10,7 +10,8 @@ with loadtests.seed_history, the example program loaded, `bonus-engine report re
 of upgrading a database that has a history), VACUUM ANALYZE, then `bonus-engine serve --workers 2` and:
 1. each report over HTTP, the first request after the server started ("cold") and `--runs` more ("warm"):
    program, campaigns, stores and customers (each ranking, a second page, the inactive list) for 30 days
-   and a year, ABC (categories and SKUs by each measure, a year; one store's SKUs), segments, and the page;
+   and a year, ABC (categories and SKUs by each measure, a year; one store's SKUs), segments, the uplift of
+   the seeded control group (30 days, a year), and the page;
    the members CSV of the biggest segment and the customers CSV of 30 days: time to the first byte, total,
    rows per second;
 2. the register mix alone, then with a "marketer" who requests the program, campaigns (both for a year) and
@@ -53,7 +54,7 @@ from ._sql import drop_database
 from .bench import CONFIRMS, KEY, Stats, _with_database, drive, new_database, start_serve, wait_ready
 from .scenarios import register_mix
 from .seed import card_of
-from .seed_history import seed_history
+from .seed_history import HOLDOUT_CAMPAIGN, seed_history
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_ID = secrets.token_hex(4)  # receipts of an earlier run on a reused database would be replays
@@ -122,6 +123,8 @@ def report_paths() -> dict[str, str]:
             "program_year_store": f"/v1/reports/program?{year}&store=s1",
             "campaigns_30d": "/v1/reports/campaigns", "campaigns_year": f"/v1/reports/campaigns?{year}",
             "segments": "/v1/reports/segments",
+            "uplift_30d": f"/v1/reports/campaigns/{HOLDOUT_CAMPAIGN}/uplift",
+            "uplift_year": f"/v1/reports/campaigns/{HOLDOUT_CAMPAIGN}/uplift?{year}",
             "stores_30d": "/v1/reports/stores", "stores_year": f"/v1/reports/stores?{year}",
             "stores_30d_store": "/v1/reports/stores?store=s1",
             **{f"customers_{order}_30d": f"/v1/reports/customers?order={order}"
@@ -348,6 +351,7 @@ def report_statements(biggest: str) -> dict[str, Any]:
         "items_sku_year": lambda c: repository.items(c, "sku", start, end, None),
         "items_category_year": lambda c: repository.items(c, "category", start, end, None),
         "items_sku_year_store": lambda c: repository.items(c, "sku", start, end, "s1"),
+        "holdout_groups_year": lambda c: repository.holdout_groups(c, HOLDOUT_CAMPAIGN, start, end),
     }
 
 
@@ -412,7 +416,16 @@ def sanity(answers: dict[str, Any], standing: int | None) -> dict[str, Any]:
             "year_members_new": year["members"]["new"], "year_average_check": year["average_check"]["all"],
             "liability": year["liability"], "points": year["points"],
             "campaigns_year_receipts": answers["campaigns_year"]["receipts"]["total"],
-            **stores_and_customers(answers)}
+            **uplift_sanity(answers), **stores_and_customers(answers)}
+
+
+def uplift_sanity(answers: dict[str, Any]) -> dict[str, Any]:
+    """The year's uplift of the seeded control group: about a tenth of the members held out."""
+    uplift = answers.get("uplift_year")
+    if not uplift:
+        return {}
+    return {"uplift_year_members": {group: uplift[group]["eligible_members"] for group in ("treated", "held_out")},
+            "uplift_year_conclusion": uplift["conclusion"]}
 
 
 def stores_and_customers(answers: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,9 @@ What it writes, all dated within the last 365 days (UTC):
   of the SKUs sell two thirds of the lines), for the ABC report; 96% confirmed, 1% refunded, 1% cancelled, 2%
   partially refunded (half of every line back), each of the last three with its `refunds` row naming the
   lines it returned; 30% with one campaign of the example program;
+- a control group for the uplift report: every carded receipt is eligible for the example program's first
+  campaign (`HOLDOUT_CAMPAIGN`), and a tenth of the members (account id ending in 0) are held out of it: a
+  row of `report_holdout` per member and day, the most a campaign can have;
 - per carded receipt: an accrual of 3% (a lot available after 14 days, expiring 365 days after the
   purchase, its ledger entry and lot move), and for a refund the accrual reversal (all or half of the
   points) with its lot move, so that `bonus-engine audit` stays clean.
@@ -51,6 +54,10 @@ def example_campaigns() -> list[tuple[int, str, str, str]]:
     document = yaml.safe_load((ROOT / "rules" / "examples" / "program.yaml").read_text())
     found = [c for c in document["campaigns"] if c.get("trigger") != "registration"]
     return [(i, c["id"], c["name"], GIVES.get(c["type"], "")) for i, c in enumerate(found)]
+
+
+# the campaign every carded receipt is eligible for, with a tenth of the members held out
+HOLDOUT_CAMPAIGN = example_campaigns()[0][1]
 
 
 # The year's days (the 365 days before today), weighted, and the range of receipt numbers each gets.
@@ -151,6 +158,10 @@ SELECT 'r' || d.i, d.owner, $1::bytea, d.account_id, 's' || d.store, d.issued_at
                'id', c.id, 'name', c.name,
                'discount', CASE WHEN c.gives = 'discount' THEN d.purchase / 20 ELSE 0 END,
                'points', CASE WHEN c.gives = 'points' AND d.account_id IS NOT NULL THEN {_POINTS} / 3 ELSE 0 END))
+           END,
+           'holdout', CASE WHEN d.account_id IS NOT NULL THEN json_build_object(
+               'treated', CASE WHEN d.account_id % 10 = 0 THEN '[]'::json ELSE json_build_array($2::text) END,
+               'held_out', CASE WHEN d.account_id % 10 = 0 THEN json_build_array($2::text) ELSE '[]'::json END)
            END),
        d.issued_at
 FROM seed_draws d JOIN seed_lines l ON l.n = d.n_lines AND l.v = d.variant
@@ -239,7 +250,7 @@ async def seed_history(conn: asyncpg.Connection, accounts: int, receipts: int,
     await step("draws", _DRAWS, accounts, len(campaigns), LINE_VARIANTS)
     await step("accounts", _ACCOUNTS, accounts)
     await step("cards", "INSERT INTO cards (card, account_id) SELECT card, id FROM accounts")
-    await step("receipts", _RECEIPTS, FINGERPRINT)
+    await step("receipts", _RECEIPTS, FINGERPRINT, HOLDOUT_CAMPAIGN)
     await step("receipt claims", _CLAIMS)
     await step("refunds", _REFUNDS, FINGERPRINT)
     await step("lots", _LOTS)
