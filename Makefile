@@ -32,7 +32,7 @@ help:
 	@echo "make suite   pytest, against DATABASE_URL/REDIS_URL when set, embedded servers otherwise;"
 	@echo "             options: make suite PYTEST_ARGS='tests/unit -x'"
 	@echo "make bench   python -m loadtests.bench (BENCH_ARGS='--baseline REF')"
-	@echo "make citus-test  Citus built from ../shared/citus when missing, then CITUS_TESTS on a cluster"
+	@echo "make citus-test  Citus built from ../shared/citus when missing, then CITUS_TESTS on a cluster (cache on a Redis Cluster)"
 
 venv: $(STAMP)
 venv-broken: ;
@@ -83,7 +83,8 @@ image-test: $(STAMP)
 
 # The suite's chosen modules on a Citus cluster the tests start on this machine (a coordinator and two workers;
 # BONUS_TEST_CITUS=1 puts every test database there), with the tests marked `citus`: Citus built into Debian's
-# PostgreSQL 15 from ../shared/citus when it is missing (3-4 minutes, as root); `.ci/run` runs it after the image
+# PostgreSQL 15 from ../shared/citus when it is missing (3-4 minutes, as root); the cache on a Redis Cluster of
+# three masters the tests start too (BONUS_TEST_REDIS_CLUSTER=1); `.ci/run` runs it after the image
 CITUS ?= ../shared/citus
 CITUS_TESTS ?= tests/test_citus.py tests/test_smoke_api.py tests/test_receipts_api.py \
   tests/test_coupons_certificates_api.py tests/test_storm.py tests/test_citus_birthdays.py \
@@ -92,4 +93,4 @@ CITUS_TESTS ?= tests/test_citus.py tests/test_smoke_api.py tests/test_receipts_a
 .PHONY: citus-test
 citus-test: $(STAMP)
 	$(CITUS)/build.sh
-	BONUS_TEST_CITUS=1 $(VENV)/bin/pytest -q -p no:cacheprovider $(CITUS_TESTS)
+	BONUS_TEST_CITUS=1 BONUS_TEST_REDIS_CLUSTER=1 $(VENV)/bin/pytest -q -p no:cacheprovider $(CITUS_TESTS)

@@ -3,7 +3,10 @@
 DATABASE_URL / REDIS_URL name servers to use (a fresh database and a fresh key prefix are made for
 this run, and dropped after it); without them, embedded PostgreSQL and Valkey are started. With
 BONUS_TEST_CITUS=1 the databases are on a Citus cluster this run starts (loadtests/cluster.py) instead, and the
-tests marked `citus` are collected too (`make citus-test` runs those and the modules it lists).
+tests marked `citus` are collected too (`make citus-test` runs those and the modules it lists). With
+BONUS_TEST_REDIS_CLUSTER=1 the cache is on a Redis Cluster of three masters this run starts
+(loadtests/redis_cluster.py), for every service and in-process context (BONUS_ENGINE_REDIS_CLUSTER=1 is set
+for the run); `make citus-test` sets both.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from app import embedded
 from app.core.distribution import distribute
 from app.core.migrations import upgrade
 from loadtests.cluster import Cluster
+from loadtests.redis_cluster import RedisNodes
 from tests.support import ADMIN_KEY, Service, start_service
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "rules" / "examples" / "program.yaml"
@@ -67,7 +71,13 @@ class Servers:
             os.chmod(self._tmp, 0o755)
             self._embedded = embedded.start(Path(self._tmp), persist=False)
             self.admin_url = self._embedded.database_url("postgres")
-        self.redis_url = os.environ.get("REDIS_URL") or (self._embedded.redis_url if self._embedded else "")
+        self.redis_nodes: RedisNodes | None = None
+        if os.environ.get("BONUS_TEST_REDIS_CLUSTER") == "1":
+            self.redis_nodes = RedisNodes()
+            self.redis_url = self.redis_nodes.url
+            os.environ["BONUS_ENGINE_REDIS_CLUSTER"] = "1"  # the services inherit it, and Settings reads it
+        else:
+            self.redis_url = os.environ.get("REDIS_URL") or (self._embedded.redis_url if self._embedded else "")
         self.databases: list[str] = []
         self.template = self._create(f"bonus_test_{self.run_id}_template", template=None)
         upgrade(_with_database(self.admin_url, self.template))
@@ -125,6 +135,8 @@ class Servers:
                 asyncio.run(embedded.drop_database(self.admin_url, name))
         if self.cluster is not None:
             self.cluster.stop()
+        if self.redis_nodes is not None:
+            self.redis_nodes.stop()
         if self._embedded is not None:
             self._embedded.stop()
         if self._tmp:

@@ -32,6 +32,7 @@ from tests.test_faults import (
     open_cards,
     under_fault,
 )
+from tests.test_redis_faults import cache_counts, timed_read
 
 pytestmark = pytest.mark.citus
 
@@ -222,3 +223,30 @@ def test_the_coordinator_restarted_under_load_answers_503_and_loses_nothing(serv
     sql(service.database_url, "SELECT recover_prepared_transactions()")
     assert_applied_once(service.database_url, load.confirmed, load.refunded)
     assert_audit_clean(service)
+
+
+# --- the cache on a Redis Cluster beside the Citus cluster ----------------------------------------------------
+
+def test_the_engine_on_citus_keeps_its_cache_on_a_redis_cluster(servers: Servers, cluster_service: Service) -> None:
+    """`make citus-test` runs with BONUS_TEST_REDIS_CLUSTER=1: every service of the run keeps its snapshots on
+    a Redis Cluster of three masters. Confirmed balances are read back from it (hits, no errors) as each
+    confirm answered them, and its keys land on more than one node."""
+    nodes = servers.redis_nodes
+    assert nodes is not None, "make citus-test sets BONUS_TEST_REDIS_CLUSTER=1"
+    service = cluster_service
+    assert service.env["BONUS_ENGINE_REDIS_CLUSTER"] == "1"
+    client = service.client()
+    answered = {}
+    for number in open_cards(service, 12):
+        confirmed = client.post("/v1/receipts", json=receipt([line("1", 10000)], number, redeem_points=100))
+        assert confirmed.status_code == 201, confirmed.text
+        account = confirmed.json()["account"]
+        answered[number] = {"available": account["available"], "pending": account["pending"]}
+    before = cache_counts(client)
+    read = {number: timed_read(client, number) for number in answered}
+    after = cache_counts(client)
+    assert after["hit"] - before["hit"] == len(answered), (before, after)  # each confirm left its snapshot there
+    assert after.get("error", 0) == 0, after
+    assert {n: {"available": p["available"], "pending": p["pending"]} for n, p in read.items()} == answered
+    prefix = service.env["BONUS_ENGINE_REDIS_PREFIX"]
+    assert sum(1 for port in nodes.ports if nodes.keys(port, f"{prefix}*")) >= 2, "the keys are spread"
