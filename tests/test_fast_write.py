@@ -1,4 +1,5 @@
-"""The fast write (app/receipts/fast.py): confirm and calculate served ahead of FastAPI's router.
+"""The fast write (app/receipts/fast.py): confirm, calculate, refunds and cancel served ahead of FastAPI's
+router.
 
 What it serves must look exactly like the endpoint's answers (status, headers, problem+json, metrics by
 route template); what it cannot serve (no key, a bad body, a body over the limit) goes on to the endpoint
@@ -72,3 +73,46 @@ def test_what_it_cannot_serve_reaches_the_endpoint_whole(service: Service) -> No
     nul = client.post(ROUTE, content=httpx.Request("POST", "/", json=body).content.replace(
         b'"s17"', b'"s\\u000017"'), headers={"Content-Type": "application/json"})
     assert_problem(nul, 422, "validation_error")
+
+
+def test_refunds_and_cancels_look_like_the_endpoints(service: Service) -> None:
+    """A refund (201, then its replay 200), and a cancel (200, then again 200 with the stored result), counted by
+    their route templates; a refund body the endpoint refuses, an id its path pattern refuses and a cancel of
+    an unknown receipt are answered as the endpoint answers them."""
+    client = service.client()
+    refunds_route, cancel_route = f"{ROUTE}/{{receipt_id}}/refunds", f"{ROUTE}/{{receipt_id}}/cancel"
+    before = {(route, status): requests_counted(service, route, status)
+              for route in (refunds_route, cancel_route) for status in ("200", "201")}
+    first, second = (receipt([line("1", 50000), line("2", 20000)], card()) for _ in range(2))
+    for body in (first, second):
+        assert client.post(ROUTE, json=body).status_code == 201
+    refund = {"refund_id": "f1", "lines": [{"line_id": "1", "quantity": "1"}]}
+    refunded = client.post(f"{ROUTE}/{first['receipt_id']}/refunds", json=refund)
+    assert refunded.status_code == 201, refunded.text
+    assert refunded.headers["content-type"] == "application/json" and "idempotent-replayed" not in refunded.headers
+    assert refunded.json()["status"] == "partially_refunded" and refunded.json()["refund"]["refund_id"] == "f1"
+    again = client.post(f"{ROUTE}/{first['receipt_id']}/refunds", json=refund)
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == refunded.json()
+    cancelled = client.post(f"{ROUTE}/{second['receipt_id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+    assert "idempotent-replayed" not in cancelled.headers
+    twice = client.post(f"{ROUTE}/{second['receipt_id']}/cancel", json={"anything": "ignored"})
+    assert twice.status_code == 200 and twice.headers["idempotent-replayed"] == "true"
+    stored = client.get(f"{ROUTE}/{second['receipt_id']}").json()
+    assert twice.json() == cancelled.json()
+    assert stored == {k: v for k, v in cancelled.json().items() if k != "refund"}
+    assert {key: requests_counted(service, *key) for key in before} == {
+        **before, (refunds_route, "201"): before[(refunds_route, "201")] + 1,
+        (refunds_route, "200"): before[(refunds_route, "200")] + 1,
+        (cancel_route, "200"): before[(cancel_route, "200")] + 2}
+
+    invalid = assert_problem(client.post(f"{ROUTE}/{first['receipt_id']}/refunds",
+                                         json={"refund_id": "f2", "lines": [{"line_id": "1", "quantity": "x"}]}),
+                             422, "validation_error")
+    assert [e["path"] for e in invalid["errors"]] == ["lines[0].quantity"]
+    assert client.post(f"{ROUTE}/{'x' * 65}/refunds", json={"refund_id": "f3"}).status_code == 422  # the pattern
+    assert_problem(client.post(f"{ROUTE}/no-such-receipt/cancel"), 404, "receipt_not_found")
+    with httpx.Client(base_url=service.url) as anonymous:
+        assert_problem(anonymous.post(f"{ROUTE}/{first['receipt_id']}/cancel"), 401, "unauthorized")
+    assert client.get(f"{ROUTE}/{first['receipt_id']}").json()["status"] == "partially_refunded"
