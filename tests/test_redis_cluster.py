@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,20 +22,11 @@ import httpx
 import pytest
 from redis.cluster import RedisCluster
 
-from loadtests.cluster import port_is_free
+from loadtests.redis_cluster import RedisNodes
 from tests.support import Service, line, receipt, registered_card
 from tests.test_redis_faults import cache_counts, timed_read
 
 WELCOME = 20000  # the example program's registration bonus
-MASTERS = 3
-
-
-def cluster_ports() -> list[int]:
-    """Free ports for the nodes, and their cluster bus ports (each port + 10000) free too."""
-    while True:
-        ports = random.sample(range(12_000, 20_000), MASTERS)
-        if all(port_is_free(port) and port_is_free(port + 10_000) for port in ports):
-            return ports
 
 
 def cli(port: int, *args: str) -> str:
@@ -47,36 +37,12 @@ def cli(port: int, *args: str) -> str:
 
 @contextmanager
 def redis_cluster() -> Iterator[list[tuple[int, subprocess.Popen[bytes]]]]:
-    """(port, process) of each master of a fresh cluster with every slot covered; all stopped after."""
-    directory = tempfile.mkdtemp(prefix="bonus-redis-cluster-")
-    nodes: list[tuple[int, subprocess.Popen[bytes]]] = []
+    """(port, process) of each master of a fresh cluster (loadtests/redis_cluster.py); all stopped after."""
+    cluster = RedisNodes()
     try:
-        for port in cluster_ports():
-            process = subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                 "--cluster-config-file", f"nodes-{port}.conf", "--dir", directory, "--save", "",
-                 "--appendonly", "no",
-                 # as deploy/SCALING.md asks: the others keep serving when a master without a replica is lost
-                 "--cluster-require-full-coverage", "no"], stdout=subprocess.DEVNULL)
-            nodes.append((port, process))
-        for port, _ in nodes:
-            for _ in range(100):
-                if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode == 0:
-                    break
-                time.sleep(0.05)
-        done = subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port, _ in nodes),
-                               "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stdout + done.stderr
-        deadline = time.monotonic() + 30
-        while not all("cluster_state:ok" in cli(port, "cluster", "info") for port, _ in nodes):
-            assert time.monotonic() < deadline, "the cluster did not come up"
-            time.sleep(0.1)
-        yield nodes
+        yield cluster.nodes
     finally:
-        for _, process in nodes:
-            process.kill()
-            process.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
+        cluster.stop()
 
 
 def keys_per_node(nodes: list[tuple[int, Any]], prefix: str) -> list[int]:
@@ -144,7 +110,10 @@ def test_a_node_stopped_under_load_costs_only_cache_hits(make_module_service: Ca
     with redis_cluster() as nodes:
         prefix = f"rc{random.randrange(10**6)}:"
         service = make_module_service(REDIS_URL=f"redis://127.0.0.1:{nodes[0][0]}/0", BONUS_ENGINE_REDIS_CLUSTER="1",
-                                      BONUS_ENGINE_REDIS_PREFIX=prefix)
+                                      BONUS_ENGINE_REDIS_PREFIX=prefix,
+                                      # a killed node refuses at once; a live one must not time out on a busy
+                                      # machine, or the hits counted card by card below miss one
+                                      BONUS_ENGINE_REDIS_TIMEOUT_MS="500")
         setup = service.client()
         cards = cards_on_every_node(setup, nodes, prefix, 9)
         held = cards_per_node(nodes, cards)
