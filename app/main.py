@@ -34,6 +34,7 @@ from app.core.settings import Settings, get_settings
 from app.coupons.endpoints import router as coupons_router
 from app.customers import birthdays
 from app.customers.endpoints import router as customers_router
+from app.customers.web import router as customer_page_router
 from app.keys.ring import KeyRing
 from app.program.endpoints import router as program_router
 from app.program.service import ProgramHolder
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(reports_page_router)  # GET /reports: HTML for browsers (Basic auth), not in the schema
+    app.include_router(customer_page_router)  # GET /reports/customers/{card}: a customer card as HTML, likewise
     app.include_router(console.router)  # /console: the marketer's console, HTML with forms, not in the schema
     app.add_exception_handler(console_http.CsrfRefusedError, console_http.csrf_refused)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

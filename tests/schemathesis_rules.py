@@ -136,7 +136,7 @@ def _simulation_period(case: Any, detail: str) -> bool:
 
 
 def _birth_date(case: Any, error: dict[str, str]) -> bool:
-    """A birth date before 1900 or after today (app/customers/schemas.py): a date against the calendar's
+    """A birth date before 1900 or after today (app/accounts/schemas.py): a date against the calendar's
     today, which JSON Schema's `format: date` cannot compare."""
     if not error["message"].endswith("must be between 1900-01-01 and today"):
         return False

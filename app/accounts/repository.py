@@ -11,7 +11,6 @@ import asyncpg
 
 from app.core.db import lock_in_order, on_citus
 from app.points.ids import reserve
-from app.segments.repository import note_change
 from rules import Lot
 
 # an account row as every reader gets it
@@ -119,6 +118,13 @@ async def insert(conn: asyncpg.Connection, card: str, phone: str | None, birth_d
     return bool(created)
 
 
+async def note_change(conn: asyncpg.Connection, account_id: int) -> None:
+    """An account opened, or its birth date or profile written: the next refresh of the custom segments
+    evaluates it again (app/segments/changes.py reads `segment_changes`). In the writer's transaction, so the
+    row's `change_xid` is the change's."""
+    await conn.execute("INSERT INTO segment_changes (account_id) VALUES ($1)", account_id)
+
+
 async def set_registration(conn: asyncpg.Connection, account_id: int, phone: str | None,
                            birth_date: date | None, fingerprint: bytes) -> int:
     version = int(await conn.fetchval(
@@ -128,6 +134,44 @@ async def set_registration(conn: asyncpg.Connection, account_id: int, phone: str
     ))
     await note_change(conn, account_id)  # custom segments read the birth date
     return version
+
+
+# --- the profile (issue 14): the birth date on the account row, gender and attributes in `profiles` ---------
+
+async def profile(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record | None:
+    """The birth date (kept on the account since registration), gender, attributes and when they changed."""
+    return await conn.fetchrow(
+        "SELECT a.birth_date, p.gender, coalesce(p.attributes, '{}') AS attributes, p.updated_at"
+        " FROM accounts a LEFT JOIN profiles p ON p.account_id = a.id WHERE a.id = $1",
+        account_id,
+    )
+
+
+async def set_birth_date(conn: asyncpg.Connection, account_id: int, birth_date: date | None) -> None:
+    await conn.execute("UPDATE accounts SET birth_date = $2 WHERE id = $1", account_id, birth_date)
+    await note_change(conn, account_id)  # custom segments read the birth date and the profile
+
+
+async def save_profile(conn: asyncpg.Connection, account_id: int, gender: str | None,
+                       attributes: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO profiles (account_id, gender, attributes, updated_at) VALUES ($1, $2, $3, now())"
+        " ON CONFLICT (account_id) DO UPDATE SET gender = excluded.gender, attributes = excluded.attributes,"
+        " updated_at = excluded.updated_at",
+        account_id, gender, attributes,
+    )
+    await note_change(conn, account_id)
+
+
+async def erase_profile(conn: asyncpg.Connection, account_id: int) -> None:
+    """Forget the person: profile, birth date, phone, and the registration's fingerprint (a hash of those,
+    which a short phone number would let anyone reverse). Receipts and the ledger stay."""
+    await conn.execute("DELETE FROM profiles WHERE account_id = $1", account_id)
+    await conn.execute(
+        "UPDATE accounts SET birth_date = NULL, phone = NULL, registration_fingerprint = NULL WHERE id = $1",
+        account_id,
+    )
+    await note_change(conn, account_id)
 
 
 async def touch(conn: asyncpg.Connection, account_id: int) -> int:

@@ -13,12 +13,10 @@ from app.core import metrics
 from app.core.context import AppContext, utcnow
 from app.core.errors import AppError, conflict, not_found
 from app.core.idempotency import fingerprint
-from app.customers import profile as profiles
 from app.points.book import Book
-from app.segments import repository as segments
 from rules import CompiledProgram, not_active_reason
 
-from . import repository
+from . import profile, repository
 from .schemas import AdjustmentRequest, RegisterRequest
 from .view import account_view, iso
 from .write import AccountWrite
@@ -69,9 +67,9 @@ async def create(write: AccountWrite, card: str, request: RegisterRequest | None
     if not created:
         return None
     assert account is not None
-    await segments.note_change(conn, account.id)  # a new account may be in custom segments at once
+    await repository.note_change(conn, account.id)  # a new account may be in custom segments at once
     if request is not None and request.profile is not None:
-        await profiles.apply(conn, account.id, request.profile)
+        await profile.apply(conn, account.id, request.profile)
     book = Book(conn, account.id, [], 0, write.now)
     await grant_registration_bonuses(book, write.program, write.now)
     return account.written(book.debt, await book.flush())
@@ -90,7 +88,7 @@ async def register(ctx: AppContext, request: RegisterRequest) -> tuple[dict[str,
                 # enrolled by a receipt: the first registration fills in the details, no second bonus
                 await repository.set_registration(write.conn, account.id, request.phone, request.born, print_)
                 if request.profile is not None:
-                    await profiles.apply(write.conn, account.id, request.profile)
+                    await profile.apply(write.conn, account.id, request.profile)
                 account = await write.lock(request.card)  # its details as written, read back once
                 assert account is not None
             elif account.registration_fingerprint != print_:

@@ -20,7 +20,7 @@ from app.reports import web
 
 from . import csrf, pages
 
-HEADERS = {**web._HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+HEADERS = {**web.PAGE_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"}
 _MAX_FIELDS = 100  # the largest form (a template's) has about a dozen fields
 

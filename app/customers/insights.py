@@ -64,7 +64,7 @@ async def insights(ctx: AppContext, number: str) -> dict[str, Any]:
         times = await repository.receipt_times(conn, account_id, zone_name)
         lines = await repository.categories(conn, account_id)
         by_kind = await repository.points(conn, account_id)
-        profile = await repository.profile(conn, account_id)
+        profile = await accounts.profile(conn, account_id)
         bounds = await rfm_bounds(ctx, conn) if figures["receipts"] else None
         custom = await segments.names(conn, sorted(account.segments))
     weekdays, hours = card.clock(times)

@@ -1,50 +1,9 @@
-"""SQL of profiles and of the customer card: one account's rows, each read through its account's indexes."""
+"""SQL of the customer card and the birthday sweep: one account's rows, each read through its account's indexes
+(the profile's own rows are the account's: app/accounts/repository.py)."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 import asyncpg
-
-from app.segments.repository import note_change
-
-
-async def profile(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record | None:
-    """The birth date (kept on the account since registration), gender, attributes and when they changed."""
-    return await conn.fetchrow(
-        "SELECT a.birth_date, p.gender, coalesce(p.attributes, '{}') AS attributes, p.updated_at"
-        " FROM accounts a LEFT JOIN profiles p ON p.account_id = a.id WHERE a.id = $1",
-        account_id,
-    )
-
-
-async def set_birth_date(conn: asyncpg.Connection, account_id: int, birth_date: date | None) -> None:
-    await conn.execute("UPDATE accounts SET birth_date = $2 WHERE id = $1", account_id, birth_date)
-    await note_change(conn, account_id)  # custom segments read the birth date and the profile
-
-
-async def save_profile(conn: asyncpg.Connection, account_id: int, gender: str | None,
-                       attributes: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO profiles (account_id, gender, attributes, updated_at) VALUES ($1, $2, $3, now())"
-        " ON CONFLICT (account_id) DO UPDATE SET gender = excluded.gender, attributes = excluded.attributes,"
-        " updated_at = excluded.updated_at",
-        account_id, gender, attributes,
-    )
-    await note_change(conn, account_id)
-
-
-async def erase(conn: asyncpg.Connection, account_id: int) -> None:
-    """Forget the person: profile, birth date, phone, and the registration's fingerprint (a hash of those,
-    which a short phone number would let anyone reverse). Receipts and the ledger stay."""
-    await conn.execute("DELETE FROM profiles WHERE account_id = $1", account_id)
-    await conn.execute(
-        "UPDATE accounts SET birth_date = NULL, phone = NULL, registration_fingerprint = NULL WHERE id = $1",
-        account_id,
-    )
-    await note_change(conn, account_id)
-
 
 # The account's standing receipts (confirmed or partially refunded), as in tier purchases and the reports;
 # owner_id routes to the account's shard, account_id = owner picks the same rows and the partial index.

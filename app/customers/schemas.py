@@ -1,49 +1,13 @@
-"""Request and response models of the customer profile and the customer card (issue 14)."""
+"""Request and response models of the profile endpoints and the customer card (issue 14); the profile itself
+(`ProfilePatch` and its limits) is the account's, which a registration may carry (app/accounts/schemas.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field
 
-# Limits of a profile, each documented in docs/contract.md (Profile) and tested at its edge.
-MAX_ATTRIBUTES = 32
-MAX_ATTRIBUTE_TEXT_CHARS = 200
-MAX_ATTRIBUTE_INT = 10**15  # within the integers every JSON reader holds exactly (2^53)
-ATTRIBUTE_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # snake_case, 1 to 40 characters
-EARLIEST_BIRTH_DATE = date(1900, 1, 1)
-
-Gender = Literal["female", "male", "unspecified"]
-AttributeKey = Annotated[str, Field(pattern=ATTRIBUTE_KEY_PATTERN)]
-# bool before int: JSON true is a boolean, never the integer 1 (both are strict)
-AttributeValue = (StrictBool | Annotated[int, Field(strict=True, ge=-MAX_ATTRIBUTE_INT, le=MAX_ATTRIBUTE_INT)]
-                  | Annotated[str, Field(strict=True, max_length=MAX_ATTRIBUTE_TEXT_CHARS)])
-
-
-def _plausible(value: date) -> date:
-    """From 1900-01-01 to today in UTC: a date of birth, not a typo."""
-    if not EARLIEST_BIRTH_DATE <= value <= datetime.now(UTC).date():
-        raise ValueError(f"must be between {EARLIEST_BIRTH_DATE.isoformat()} and today")
-    return value
-
-
-BirthDate = Annotated[date, Field(strict=True), AfterValidator(_plausible)]  # "1990-05-17", not a timestamp
-
-
-class ProfilePatch(BaseModel):
-    """What a PATCH changes: a field left out stays as it is, `null` clears it; an attribute set to `null`
-    is removed, the others are added or replaced one by one."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [
-        {"birth_date": "1990-05-17", "gender": "female",
-         "attributes": {"children": 2, "pets": "cat", "preferred_store": "s17", "newsletter": True}}]})
-
-    birth_date: BirthDate | None = None
-    gender: Gender | None = None
-    # keys outside the pattern are refused: the schema says so (patternProperties alone would admit them)
-    attributes: Annotated[dict[AttributeKey, AttributeValue | None], Field(
-        max_length=MAX_ATTRIBUTES, json_schema_extra={"additionalProperties": False})] | None = None
+from app.accounts.schemas import Gender, ProfilePatch
 
 
 class AccountPatch(BaseModel):

@@ -1,4 +1,5 @@
-"""Program versions in Postgres: append-only, the highest version is the active one."""
+"""Program versions in Postgres: append-only, the highest version is the active one; and the custom segments a
+new version names, checked and held while it is saved."""
 
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ async def latest_locked(conn: asyncpg.Connection) -> asyncpg.Record | None:
     (lock, read, change, insert_next) cannot lose a concurrent writer's change."""
     await conn.execute(_LOCK)
     return await latest(conn)
+
+
+async def existing_segments(conn: asyncpg.Connection, segment_ids: list[str]) -> set[str]:
+    """The custom segments among `segment_ids` that exist (the `segments` table, app/segments/), held against
+    deletion (FOR KEY SHARE) until the caller commits: a program that names them is saved before any of them can
+    be deleted, or after and then refused (the delete reads the newest program after its lock)."""
+    rows = await conn.fetch("SELECT id FROM segments WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE",
+                            segment_ids)
+    return {row["id"] for row in rows}
 
 
 async def by_version(conn: asyncpg.Connection, version: int) -> asyncpg.Record | None:

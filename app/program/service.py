@@ -13,7 +13,6 @@ from app.core.auth import Principal
 from app.core.db import Database
 from app.core.errors import AppError
 from app.core.http import nul_errors
-from app.segments import repository as segments
 from rules import CompiledProgram, Program, ProgramError, compile_program, parse_program, read_document
 
 from . import repository
@@ -56,7 +55,7 @@ async def save(conn: asyncpg.Connection, program: Program, by: Publication = Pub
     `program_poll_ms` (ProgramHolder polls for the newest version; the saving worker at once)."""
     named = program.custom_segments()
     if named:
-        found = await segments.existing(conn, sorted(named))
+        found = await repository.existing_segments(conn, sorted(named))
         missing = [{"path": path, "message": f"no custom segment {segment_id!r} (PUT /v1/segments/{segment_id})"}
                    for segment_id, paths in named.items() if segment_id not in found for path in paths]
         if missing:

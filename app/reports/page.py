@@ -97,7 +97,7 @@ def _section(title: str, content: str) -> str:
     return f"<section><h2>{escape(title)}</h2>{content}</section>"
 
 
-section = _section  # the customer pages (customer_page.py) build on these
+section = _section  # the members page (members_page.py) and the card's (app/customers/page.py) build on these
 
 
 def _period_text(period: Report) -> str:

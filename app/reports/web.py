@@ -1,4 +1,5 @@
-"""`GET /reports`: the report page for people, in a browser.
+"""`GET /reports`: the report page for people, in a browser, with its CVM segments' pages; and how every page
+for people signs in, which the customer card's page (app/customers/web.py) and the console share.
 
 A browser cannot send `Authorization: Bearer`, so the page also takes the key (admin or marketer) as the password of
 HTTP Basic auth (any user name): without a valid key the answer is 401 with a Basic challenge, and the
@@ -14,19 +15,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
-from app.accounts.endpoints import CardPath
 from app.core.auth import Principal, bearer_key
 from app.core.errors import AppError
-from app.customers import insights
 
-from . import customer_page, page, service
+from . import members_page, page, service
 from .endpoints import period  # the JSON API's query parameters: same names, same checks
 
 router = APIRouter()
 
 REALM = "bonus-engine reports"
 # The page loads nothing and runs nothing: a policy that forbids both makes any escaping slip harmless.
-_HEADERS = {
+PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
                                "form-action 'none'; frame-ancestors 'none'",
     "Cache-Control": "no-store",
@@ -69,7 +68,8 @@ async def marketer(request: Request) -> None:
 
 
 async def admin(request: Request) -> None:
-    """One customer's card (balance and profile, as GET /v1/accounts/{card}/insights): an admin key."""
+    """One customer's card (app/customers/web.py; balance and profile, as GET /v1/accounts/{card}/insights): an
+    admin key."""
     if not (await _principal(request)).is_admin:
         raise AppError(403, "forbidden", "a customer's card needs an admin key")
 
@@ -78,7 +78,7 @@ async def admin(request: Request) -> None:
 async def reports_page(request: Request, _: None = Depends(marketer),
                        chosen: service.Period = Depends(period)) -> HTMLResponse:
     reports = await service.all_reports(request.app.state.ctx, chosen)
-    return HTMLResponse(page.render(**reports), headers=_HEADERS)
+    return HTMLResponse(page.render(**reports), headers=PAGE_HEADERS)
 
 
 @router.get("/reports/segments/{segment}", response_class=HTMLResponse, include_in_schema=False)
@@ -86,11 +86,5 @@ async def segment_page(segment: Annotated[str, Path(max_length=16)], request: Re
                        _: None = Depends(marketer)) -> HTMLResponse:
     """A CVM segment's first members, each a link to their card."""
     rows = await service.first_members(request.app.state.ctx, service.check_segment(segment))
-    return HTMLResponse(customer_page.render_members(segment, rows, service.PAGE_MEMBERS), headers=_HEADERS)
+    return HTMLResponse(members_page.render_members(segment, rows, service.PAGE_MEMBERS), headers=PAGE_HEADERS)
 
-
-@router.get("/reports/customers/{card}", response_class=HTMLResponse, include_in_schema=False)
-async def customer_card_page(card: CardPath, request: Request, _: None = Depends(admin)) -> HTMLResponse:
-    """One customer's card, as GET /v1/accounts/{card}/insights answers it."""
-    return HTMLResponse(customer_page.render_card(await insights.insights(request.app.state.ctx, card)),
-                        headers=_HEADERS)

@@ -29,14 +29,6 @@ async def lock(conn: asyncpg.Connection, segment_id: str) -> asyncpg.Record | No
     return await conn.fetchrow(f"SELECT {_SEGMENT} FROM segments WHERE id = $1 FOR UPDATE", segment_id)
 
 
-async def existing(conn: asyncpg.Connection, segment_ids: list[str]) -> set[str]:
-    """The ids among `segment_ids` that exist, held against deletion (FOR KEY SHARE) until the caller commits:
-    a program that names them is saved before any of them can be deleted, or after and then refused."""
-    rows = await conn.fetch("SELECT id FROM segments WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE",
-                            segment_ids)
-    return {row["id"] for row in rows}
-
-
 async def count(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM segments"))
 
@@ -54,12 +46,6 @@ async def save(conn: asyncpg.Connection, segment_id: str, document: dict[str, An
 
 async def delete(conn: asyncpg.Connection, segment_id: str) -> None:
     await conn.execute("DELETE FROM segments WHERE id = $1", segment_id)
-
-
-async def note_change(conn: asyncpg.Connection, account_id: int) -> None:
-    """An account opened, or its birth date or profile written: the next refresh evaluates it again
-    (changes.py). In the writer's transaction, so the row's `change_xid` is the change's."""
-    await conn.execute("INSERT INTO segment_changes (account_id) VALUES ($1)", account_id)
 
 
 # --- refresh ------------------------------------------------------------------------------------------

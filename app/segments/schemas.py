@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, Tag, create_model, model_validator
 
-from app.customers.schemas import ATTRIBUTE_KEY_PATTERN, MAX_ATTRIBUTE_INT, MAX_ATTRIBUTE_TEXT_CHARS, Gender
+from app.accounts.schemas import ATTRIBUTE_KEY_PATTERN, MAX_ATTRIBUTE_INT, MAX_ATTRIBUTE_TEXT_CHARS, Gender
 from rules import CUSTOM_SEGMENT_PATTERN, CVM_SEGMENTS, exactly_one, given
 
 # Limits of a segment document, each in docs/contract.md and tested at its edge.

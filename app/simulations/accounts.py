@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from app.customers.schemas import BirthDate
+from app.accounts.schemas import BirthDate
 from rules import CUSTOM_SEGMENT_PATTERN, Lot, balances
 
 OPENING = datetime(1970, 1, 1, tzinfo=UTC)  # when an account's opening points became available

@@ -10,7 +10,8 @@ from datetime import date, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
-from app.reports import charts, customer_page, page
+from app.customers import page as card_page
+from app.reports import charts, members_page, page
 
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30", "time_zone": "Europe/Moscow", "store": None}
 AS_OF = "2026-11-27T07:30:00+00:00"
@@ -454,7 +455,7 @@ def insights(**changes: Any) -> dict[str, Any]:
 
 
 def test_a_customer_card_page() -> None:
-    html = customer_page.render_card(insights())
+    html = card_page.render_card(insights())
     assert_well_formed(html)
     assert_self_contained(html)
     values = kpis(html)
@@ -468,7 +469,7 @@ def test_a_customer_card_page() -> None:
 
 def test_a_customer_without_purchases_and_hostile_text() -> None:
     hostile = '<script>alert("x")</script>'
-    html = customer_page.render_card(insights(
+    html = card_page.render_card(insights(
         ltv=0, receipts=0, average_check=None, items_per_receipt=None, frequency_30d=None, first_purchase=None,
         last_purchase=None, days_since_last=None, promo_share=None, top_categories=[], weekdays=[0] * 7,
         hours=[0] * 24, rfm=None, segment="none",
@@ -484,13 +485,13 @@ def test_a_segments_members_page_links_each_card() -> None:
     rows = [{"card": f"29000000000{n:02d}", "receipts": n, "revenue": 1000 * n,
              "first_purchase_at": "2026-11-01T10:00:00+00:00", "last_purchase_at": "2026-12-01T10:00:00+00:00"}
             for n in range(1, 4)]
-    html = customer_page.render_members("loyal", rows, 200)
+    html = members_page.render_members("loyal", rows, 200)
     assert_well_formed(html)
     assert_self_contained(html)
     assert re.findall(r'<a href="/reports/customers/([0-9]+)">', html) == [row["card"] for row in rows]
     assert "lists them all" not in html
-    assert "lists them all" in customer_page.render_members("loyal", rows, 3)
-    assert "No members in this segment." in customer_page.render_members("churn", [], 200)
+    assert "lists them all" in members_page.render_members("loyal", rows, 3)
+    assert "No members in this segment." in members_page.render_members("churn", [], 200)
 
 
 # --- ABC --------------------------------------------------------------------------------------------
