@@ -8,6 +8,8 @@ to what PostgreSQL reads after the commit; and a transaction that fails caches n
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from app.accounts import repository as accounts
 from app.accounts.repository import AccountRow
 from app.accounts.view import account_view
 from app.accounts.write import AccountWrite
+from app.core.context import AppContext
 from loadtests.seed import card_of
 from rules import compile_program, load_program
 from tests.conftest import Servers
@@ -41,6 +44,14 @@ async def cached_view(ctx: Any) -> Any:
     return await ctx.cache.get_snapshot(ctx.snapshot_key(CARD))
 
 
+@asynccontextmanager
+async def seeded(servers: Servers, database_url: str, tag: str) -> AsyncIterator[AppContext]:
+    """The service's context on `database_url` (a fresh database) with one seeded account (CARD)."""
+    await seed_accounts(database_url, 1)
+    async with app_context(database_url, servers.redis_url, f"t{servers.run_id}{tag}:", PROGRAM) as ctx:
+        yield ctx
+
+
 async def granted(write: AccountWrite) -> AccountRow:
     """The card's account, locked, with 1,234 points granted and flushed."""
     account = await write.lock(CARD)
@@ -55,8 +66,7 @@ def test_a_write_caches_the_view_postgres_reads_with_its_new_version(servers: Se
     database_url = servers.new_database()
 
     async def run() -> None:
-        await seed_accounts(database_url, 1)
-        async with app_context(database_url, servers.redis_url, f"t{servers.run_id}uow1:", PROGRAM) as ctx:
+        async with seeded(servers, database_url, "uow1") as ctx:
             _, version_before = await postgres_view(ctx)
             async with AccountWrite.begin(ctx) as write:
                 account = await granted(write)
@@ -75,8 +85,7 @@ def test_a_failed_write_caches_nothing_and_writes_nothing(servers: Servers) -> N
     database_url = servers.new_database()
 
     async def run() -> None:
-        await seed_accounts(database_url, 1)
-        async with app_context(database_url, servers.redis_url, f"t{servers.run_id}uow2:", PROGRAM) as ctx:
+        async with seeded(servers, database_url, "uow2") as ctx:
             before, version_before = await postgres_view(ctx)
             with pytest.raises(RuntimeError, match="after the view"):
                 async with AccountWrite.begin(ctx) as write:
@@ -94,8 +103,7 @@ def test_now_is_read_after_the_lock_is_held(servers: Servers) -> None:
     database_url = servers.new_database()
 
     async def run() -> None:
-        await seed_accounts(database_url, 1)
-        async with app_context(database_url, servers.redis_url, f"t{servers.run_id}uow3:", PROGRAM) as ctx:
+        async with seeded(servers, database_url, "uow3") as ctx:
             holder = await asyncpg.connect(database_url)
             try:
                 holding = holder.transaction()
