@@ -27,9 +27,11 @@ async def app_context(database_url: str, redis_url: str, prefix: str, program: C
     """`program` active, a group committer with `in_flight` batches at once, every connection set up by
     `init` (the service's own by default)."""
     # fields by name: Settings ignores unknown keywords, and the environment's names are not its fields
+    # a 2 s Redis timeout: these tests read back what was cached, and on a busy machine the service's 50 ms to
+    # connect is sometimes not enough (a miss then is the cache working as designed, not what they test)
     settings = Settings(DATABASE_URL=database_url, REDIS_URL=redis_url, redis_prefix=prefix, db_pool_min=1,
-                        db_pool_max=pool_max)
-    assert (settings.redis_prefix, settings.db_pool_max) == (prefix, pool_max)
+                        db_pool_max=pool_max, redis_timeout_ms=2000)
+    assert (settings.redis_prefix, settings.db_pool_max, settings.redis_timeout_ms) == (prefix, pool_max, 2000)
     db = Database(settings)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("app.core.db._init_connection", init)
