@@ -373,11 +373,13 @@ async def items(conn: asyncpg.Connection, kind: str, start: date, end: date,
 async def holdout_groups(conn: asyncpg.Connection, campaign_id: str, start: date, end: date) -> list[asyncpg.Record]:
     """Per group of one campaign's eligible members (migration 0012): members, their eligible receipts and
     revenue, the sum of the squares of each member's revenue (numeric: exact), and the members with two
-    receipts or more."""
+    receipts or more. The rows come in member order by the key (migration 0017), so each member is summed as
+    its rows pass, not hashed; its sums are bigints, so the groups' sums add 128-bit integers, not numerics."""
     return await conn.fetch(
         "SELECT held_out, count(*) AS members, sum(receipts)::bigint AS receipts, sum(revenue)::bigint AS revenue,"
         " sum(revenue::numeric * revenue) AS revenue_squares, count(*) FILTER (WHERE receipts > 1) AS repeat_buyers"
-        " FROM (SELECT account_id, held_out, sum(receipts) AS receipts, sum(revenue) AS revenue FROM report_holdout"
+        " FROM (SELECT account_id, held_out, sum(receipts)::bigint AS receipts, sum(revenue)::bigint AS revenue"
+        "       FROM report_holdout"
         "       WHERE campaign_id = $1 AND day BETWEEN $2 AND $3 GROUP BY account_id, held_out"
         "       HAVING sum(receipts) > 0) AS member"
         " GROUP BY held_out",
