@@ -12,6 +12,7 @@ import asyncio
 import base64
 import re
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -104,6 +105,15 @@ def parse_period(ctx: Sources, from_: str | None = None, to: str | None = None,
     return Period(start, end, store, ctx.settings.report_time_zone)
 
 
+@asynccontextmanager
+async def _reading(ctx: Sources) -> AsyncIterator[asyncpg.Connection]:
+    """A connection for a report's statements, in a transaction whose statements are planned for their values
+    every time (`repository.custom_plans`): the period decides how many rows each one reads."""
+    async with ctx.db.connection() as conn, conn.transaction():
+        await repository.custom_plans(conn)
+        yield conn
+
+
 async def _fresh(ctx: Sources) -> str:
     """Fold in the newest rows; returns `as_of`, the time of the roll-up the answer stands on."""
     await roll_up(ctx.db, ctx.settings.report_time_zone, max_span=REQUEST_SPAN_XIDS)
@@ -158,7 +168,7 @@ async def uplift_report(ctx: Sources, campaign_id: str, period: Period) -> dict[
 
 
 async def _uplift(ctx: Sources, campaign_id: str, period: Period) -> dict[str, Any]:
-    async with ctx.db.connection() as conn:
+    async with _reading(ctx) as conn:
         groups = {row["held_out"]: row for row in await repository.holdout_groups(conn, campaign_id, period.start,
                                                                                    period.end)}
         cost = dict(await repository.campaign_cost(conn, campaign_id, period.start, period.end))
@@ -212,7 +222,7 @@ async def all_reports(ctx: Sources, period: Period) -> dict[str, Any]:
 
 async def _program(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
     start_at, end_at = period.bounds()
-    async with ctx.db.connection() as conn:
+    async with _reading(ctx) as conn:
         days = await repository.sales(conn, period.start, period.end, period.store)
         points = await repository.points(conn, period.start, period.end, period.store)
         active = await repository.active_members(conn, period.start, period.end, period.store, start_at)
@@ -304,7 +314,7 @@ def _series(period: Period, days: list[asyncpg.Record], points: list[asyncpg.Rec
 
 async def _campaigns(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
     """Per campaign, what it gave and what its receipts brought, against the receipts it did not touch."""
-    async with ctx.db.connection() as conn:
+    async with _reading(ctx) as conn:
         days = await repository.sales(conn, period.start, period.end, period.store)
         rows = {row["campaign_id"]: row for row in await repository.campaigns(conn, period.start, period.end,
                                                                                period.store)}
@@ -338,13 +348,13 @@ async def _segments(ctx: Sources, as_of: str) -> dict[str, Any]:
     settings = ctx.programs.current.program.segments
 
     async def ranked() -> list[asyncpg.Record]:
-        async with ctx.db.connection() as conn:
+        async with _reading(ctx) as conn:
             return await repository.ltv_deciles(conn)
 
     # the deciles rank every buyer (1.45 s at 1 M buyers on this machine): on a second connection, beside the grid
     deciles_task = asyncio.ensure_future(ranked())
     try:
-        async with ctx.db.connection() as conn:
+        async with _reading(ctx) as conn:
             segments = {row["segment"]: row for row in await repository.segments(conn, utcnow(), settings)}
             accounts = await repository.account_count(conn)
             cells = await repository.rfm(conn)
@@ -446,15 +456,13 @@ async def _stores(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
     start_at, end_at = period.bounds()
 
     async def bought() -> tuple[list[asyncpg.Record], list[asyncpg.Record], int]:
-        async with ctx.db.connection() as conn, conn.transaction():
-            await repository.custom_plans(conn)
+        async with _reading(ctx) as conn:
             return (await repository.store_sales(conn, period.start, period.end, period.store),
                     await repository.store_members(conn, period.start, period.end, period.store),
                     await repository.active_members(conn, period.start, period.end, period.store, start_at))
 
     async def opened() -> list[asyncpg.Record]:
-        async with ctx.db.connection() as conn, conn.transaction():
-            await repository.custom_plans(conn)
+        async with _reading(ctx) as conn:
             return await repository.registrations(conn, start_at, end_at, period.time_zone, period.store)
 
     # side by side on two connections: members per store and the registrations are each most of a long period
@@ -620,7 +628,7 @@ async def abc_report(ctx: Sources, query: AbcQuery) -> dict[str, Any]:
 
 async def _abc(ctx: Sources, query: AbcQuery, as_of: str) -> dict[str, Any]:
     period = query.period
-    async with ctx.db.connection() as conn:
+    async with _reading(ctx) as conn:
         rows = await repository.items(conn, query.by, period.start, period.end, period.store)
     column = _MEASURE_COLUMNS[query.measure]
     shown: Callable[[int], int | str] = quantity_text if query.measure == "quantity" else int
