@@ -344,7 +344,9 @@ def check_uplift(db: str, client: httpx.Client, start: date, today: date) -> Non
             half = statistics.NormalDist().inv_cdf(0.975) * statistics.stdev(revenues) / math.sqrt(len(revenues))
             mean = statistics.mean(revenues)
             assert group["revenue_per_member_ci"] == [round(mean - half), round(mean + half)]
-    assert got["treated"]["eligible_members"] > got["held_out"]["eligible_members"] > 0
+    # both groups hold members (which card lands where is the hash's: with 30% held out of a few dozen random
+    # cards the held-out group is sometimes as large; the split's share is tested over 10,000 cards elsewhere)
+    assert got["treated"]["eligible_members"] > 0 and got["held_out"]["eligible_members"] > 0
 
 
 def test_reports_equal_a_sql_recomputation_after_concurrent_load(pair: tuple[Service, Service]) -> None:
