@@ -147,12 +147,16 @@ async def generic_plans_transaction(conn: asyncpg.Connection) -> AsyncIterator[N
 
 
 # The link to PostgreSQL is gone or not answering: refused, reset, closed by a restart, or a statement
-# that got no answer within the command timeout (asyncio's TimeoutError is an OSError).
+# that got no answer within the command timeout (asyncio's TimeoutError is an OSError). And asyncpg's protocol
+# left half-way by one ("cannot switch to state …; another operation is in progress"): a connection whose
+# set-up or last operation a server going down cut, handed out again by the pool (seen with a Citus
+# coordinator restarted under load, on BEGIN), is as unusable as a closed one.
 _LINK_ERRORS = (
     OSError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
@@ -243,9 +247,7 @@ class Database:
         except TimeoutError:
             raise unavailable("database_unavailable", "all database connections are busy") from None
         except Exception as error:
-            # a new connection's set-up cut by a server going down can also leave asyncpg's protocol half-way
-            # ("cannot switch to state …", seen with a Citus coordinator restarted under load)
-            if is_connection_error(error) or isinstance(error, asyncpg.exceptions.InternalClientError):
+            if is_connection_error(error):
                 raise unavailable("database_unavailable", "PostgreSQL is unreachable") from None
             raise
         try:

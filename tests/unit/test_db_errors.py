@@ -44,3 +44,11 @@ def test_other_database_errors_are_not_retried_as_outages() -> None:
                   asyncpg.exceptions.FeatureNotSupportedError("could not run distributed query")):
         assert not is_connection_error(error)
         assert not node_unreachable(error)
+
+
+def test_a_protocol_left_half_way_by_a_lost_server_is_an_unusable_link() -> None:
+    """A pooled connection whose last operation a restarting server cut answers the next one so (seen on BEGIN
+    with a Citus coordinator restarted under load): a 503, and the connection is closed, not reused."""
+    error = asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation (2) is in progress")
+    assert is_connection_error(error) and _unusable(error)
+    assert not node_unreachable(error)
