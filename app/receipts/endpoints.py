@@ -24,7 +24,8 @@ from . import refunds, service
 from .schemas import ReceiptResult, RefundRequest
 
 router = APIRouter(prefix="/v1/receipts", tags=["receipts"], responses=PROBLEM_RESPONSES)
-ReceiptId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+RECEIPT_ID = r"[A-Za-z0-9._:-]{1,64}"  # a receipt id in a path (fast.py matches the same)
+ReceiptId = Annotated[str, Path(pattern=f"^{RECEIPT_ID}$")]
 
 
 @router.post("/calculate", response_model=ReceiptResult, openapi_extra=body_schema(Receipt),

@@ -90,7 +90,7 @@ _BY_RECEIPT: dict[str, _Served] = {
     "refunds": (_refund, _model(RefundRequest), _route(endpoints.refund)),
     "cancel": (_cancel, _no_body, _route(endpoints.cancel)),
 }
-_RECEIPT_PATH = re.compile(r"/v1/receipts/([A-Za-z0-9._:-]{1,64})/(refunds|cancel)")
+_RECEIPT_PATH = re.compile(rf"/v1/receipts/({endpoints.RECEIPT_ID})/(refunds|cancel)")
 
 
 def _served(path: str) -> tuple[_Served, str] | None:
