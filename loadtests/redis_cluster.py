@@ -17,7 +17,8 @@ from .cluster import port_is_free
 MASTERS = 3
 
 
-def _cli(port: int, *args: str) -> str:
+def cli(port: int, *args: str) -> str:
+    """redis-cli against one node; its output, or RuntimeError with its complaint."""
     done = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=30)
     if done.returncode != 0:
         raise RuntimeError(f"redis-cli -p {port} {' '.join(args)}: {done.stderr}")
@@ -64,7 +65,7 @@ class RedisNodes:
         if done.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create: {done.stdout}{done.stderr}")
         deadline = time.monotonic() + 30
-        while not all("cluster_state:ok" in _cli(port, "cluster", "info") for port in self.ports):
+        while not all("cluster_state:ok" in cli(port, "cluster", "info") for port in self.ports):
             if time.monotonic() > deadline:
                 raise RuntimeError("the Redis Cluster did not come up")
             time.sleep(0.1)
@@ -80,7 +81,7 @@ class RedisNodes:
 
     def keys(self, port: int, pattern: str) -> list[str]:
         """The keys matching `pattern` on one node."""
-        return _cli(port, "--scan", "--pattern", pattern).split()
+        return cli(port, "--scan", "--pattern", pattern).split()
 
     def stop(self) -> None:
         for _, process in self.nodes:

@@ -22,17 +22,11 @@ import httpx
 import pytest
 from redis.cluster import RedisCluster
 
-from loadtests.redis_cluster import RedisNodes
+from loadtests.redis_cluster import RedisNodes, cli
 from tests.support import Service, line, receipt, registered_card
 from tests.test_redis_faults import cache_counts, timed_read
 
 WELCOME = 20000  # the example program's registration bonus
-
-
-def cli(port: int, *args: str) -> str:
-    done = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @contextmanager
