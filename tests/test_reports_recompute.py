@@ -9,6 +9,7 @@ tables says: the roll-up's watermark lost nothing and counted nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import random
@@ -22,10 +23,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import pytest
 import yaml
 
+from app.reports import repository
 from rules import Segments, segment_of
 from tests.conftest import Servers
 from tests.load import sql
@@ -349,6 +352,47 @@ def check_uplift(db: str, client: httpx.Client, start: date, today: date) -> Non
     assert got["treated"]["eligible_members"] > 0 and got["held_out"]["eligible_members"] > 0
 
 
+async def both_ways(db: str, periods: list[tuple[date, date]]) -> list[bool]:
+    """Each report that may read a period as lifetime figures less the days outside it (migration 0019),
+    read both ways over each period: every ranking (with its inactive list) and the uplift's groups must be
+    the same rows. Returns which periods `mostly_inside` would read so."""
+    conn = await asyncpg.connect(db)
+    chosen = []
+    try:
+        for start, end in periods:
+            chosen.append(await repository.mostly_inside(conn, start, end))
+            cutoff = datetime.combine(end, datetime.min.time(), UTC) - timedelta(days=3)
+            for order in repository.CUSTOMER_ORDERS:
+                for inactive in (None, cutoff):
+                    ways = []
+                    for lifetime in (False, True):
+                        async with conn.transaction():
+                            ways.append([tuple(row) async for row in repository.customers(
+                                conn, order, start, end, None, inactive, None, None, lifetime)])
+                    assert ways[0] == ways[1], (start, end, order, inactive)
+                    assert inactive or ways[0], (start, end, order)
+            groups = [sorted(tuple(row) for row in await repository.holdout_groups(
+                conn, HOLDOUT_CAMPAIGN, start, end, lifetime)) for lifetime in (False, True)]
+            assert groups[0] == groups[1] and groups[0], (start, end)
+    finally:
+        await conn.close()
+    return chosen
+
+
+def check_lifetime_less_outside(db: str, client: httpx.Client, today: date) -> None:
+    """A period with receipts outside it on both sides, but most of them inside, is read as lifetime less
+    outside, and gives what plain SQL says; the same rows as the period read alone, for every way to read it."""
+    start, end = today - timedelta(days=17), today - timedelta(days=1)
+    assert asyncio.run(both_ways(db, [(start, end), (today - timedelta(days=25), today),
+                                      (today - timedelta(days=4), today), (start, today - timedelta(days=9))])
+                       )[:3] == [True, True, False]
+    page = client.get("/v1/reports/customers", params={"from": start.isoformat(), "to": end.isoformat(),
+                                                       "order": "amount", "limit": "500"}).json()
+    assert sorted((c["card"], c["receipts"], c["amount"], c["ltv"]) for c in page["customers"]) == [
+        (card, n, amount, ltv) for card, n, amount, _, ltv in expected_customers(db, start, end)]
+    assert len(sql(db, "SELECT 1 FROM report_members WHERE day < $1 OR day > $2", start, end)) > 0
+
+
 def test_reports_equal_a_sql_recomputation_after_concurrent_load(pair: tuple[Service, Service]) -> None:
     stop, failures = threading.Event(), []
     poller = threading.Thread(target=poll, args=(pair, stop, failures))
@@ -381,4 +425,5 @@ def test_reports_equal_a_sql_recomputation_after_concurrent_load(pair: tuple[Ser
     check_new_reports(db, client, start, today)
     check_abc(db, client, start, today)
     check_uplift(db, client, start, today)
+    check_lifetime_less_outside(db, client, today)
     assert pair[0].audit().returncode == 0

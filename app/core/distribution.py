@@ -29,6 +29,7 @@ GROUPS = (
                        "adjustments": "account_id", "receipts": "owner_id", "refunds": "owner_id",
                        "report_accounts": "account_id", "report_members": "account_id", "profiles": "account_id",
                        "birthday_grants": "account_id", "report_holdout": "account_id",
+                       "report_holdout_members": "account_id",
                        "segment_changes": "account_id"},
           shard_count=128),
     # keyed by what clients send: a card, a receipt id, a coupon or certificate code

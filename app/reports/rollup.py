@@ -34,7 +34,7 @@ BACKGROUND_TIMEOUT_S = 6 * 3600
 REBUILD_WORK_MEM = "256MB"  # one transaction at a time rebuilds (it holds the state row)
 
 SUMMARIES = ("report_sales", "report_members", "report_campaigns", "report_points", "report_expiry",
-             "report_accounts", "report_items", "report_store_items", "report_holdout")
+             "report_accounts", "report_items", "report_store_items", "report_holdout", "report_holdout_members")
 
 # A refund ends its receipt when it leaves it refunded or cancelled: the receipt no longer stands.
 _EVENTS = """
@@ -75,25 +75,24 @@ _FOLD_RECEIPTS = _EVENTS + """
     -- first and last purchase only move outward here; a receipt that stops standing is handled by _RESPAN.
     -- The first store is that of the earliest receipt, ties by store id: (first_purchase_at, first_store_id)
     -- is the least pair, so the order receipts are folded in does not matter
-    INSERT INTO report_accounts AS a (account_id, receipts, revenue, first_purchase_at, last_purchase_at,
+    INSERT INTO report_accounts AS a (account_id, receipts, revenue, lines, first_purchase_at, last_purchase_at,
                                       first_store_id)
-    SELECT account_id, sum(receipts), sum(revenue),
+    SELECT account_id, sum(receipts), sum(revenue), sum(receipts * lines),
            coalesce(min(issued_at) FILTER (WHERE receipts > 0), 'infinity'),
            coalesce(max(issued_at) FILTER (WHERE receipts > 0), '-infinity'),
            coalesce((array_agg(store_id ORDER BY issued_at, store_id) FILTER (WHERE receipts > 0))[1], '')
     FROM events WHERE account_id IS NOT NULL GROUP BY account_id
     ON CONFLICT (account_id) DO UPDATE SET
         receipts = a.receipts + excluded.receipts, revenue = a.revenue + excluded.revenue,
-        first_purchase_at = least(a.first_purchase_at, excluded.first_purchase_at),
+        lines = a.lines + excluded.lines, first_purchase_at = least(a.first_purchase_at, excluded.first_purchase_at),
         last_purchase_at = greatest(a.last_purchase_at, excluded.last_purchase_at),
         first_store_id = CASE WHEN (excluded.first_purchase_at, excluded.first_store_id)
                                    < (a.first_purchase_at, a.first_store_id)
                               THEN excluded.first_store_id ELSE a.first_store_id END
-), holdout AS (
+), held AS (
     -- the uplift's groups (migration 0012): a receipt eligible for a campaign with a control group counts,
     -- with its revenue, for its member in the group its result names
-    INSERT INTO report_holdout AS h (campaign_id, day, account_id, held_out, receipts, revenue)
-    SELECT g.campaign_id, e.day, e.account_id, g.held_out, sum(e.receipts), sum(e.revenue)
+    SELECT g.campaign_id, e.day, e.account_id, g.held_out, e.receipts, e.revenue
     FROM events e CROSS JOIN LATERAL (
         SELECT value AS campaign_id, false AS held_out FROM json_array_elements_text(e.result -> 'holdout' -> 'treated')
         UNION ALL
@@ -101,8 +100,16 @@ _FOLD_RECEIPTS = _EVENTS + """
     ) AS g
     -- `result` is json (text): a text search skips the parse of every result without a holdout (nearly all)
     WHERE e.account_id IS NOT NULL AND strpos(e.result::text, '"holdout"') > 0
-    GROUP BY 1, 2, 3, 4
+), holdout AS (
+    INSERT INTO report_holdout AS h (campaign_id, day, account_id, held_out, receipts, revenue)
+    SELECT campaign_id, day, account_id, held_out, sum(receipts), sum(revenue) FROM held GROUP BY 1, 2, 3, 4
     ON CONFLICT (campaign_id, day, account_id, held_out) DO UPDATE SET
+        receipts = h.receipts + excluded.receipts, revenue = h.revenue + excluded.revenue
+), holdout_members AS (
+    -- the same, summed over every day (migration 0019)
+    INSERT INTO report_holdout_members AS h (campaign_id, account_id, held_out, receipts, revenue)
+    SELECT campaign_id, account_id, held_out, sum(receipts), sum(revenue) FROM held GROUP BY 1, 2, 3
+    ON CONFLICT (campaign_id, account_id, held_out) DO UPDATE SET
         receipts = h.receipts + excluded.receipts, revenue = h.revenue + excluded.revenue
 ), campaign_events AS (
     SELECT e.day, e.store_id, c ->> 'id' AS campaign_id, e.receipts,
@@ -344,6 +351,7 @@ async def _fold(db: Database, time_zone: str, max_span: int | None, rebuild: boo
         await conn.execute("DELETE FROM report_members WHERE receipts = 0")
         await conn.execute("DELETE FROM report_accounts WHERE receipts = 0")
         await conn.execute("DELETE FROM report_holdout WHERE receipts = 0")
+        await conn.execute("DELETE FROM report_holdout_members WHERE receipts = 0")
         # a key's day with no standing receipt left (full refunds returned all its revenue and quantity too)
         for table in ("report_items", "report_store_items"):
             await conn.execute(f"DELETE FROM {table} WHERE receipts = 0 AND revenue = 0 AND quantity_thousandths = 0")
