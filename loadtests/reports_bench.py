@@ -273,7 +273,8 @@ async def confirm_phases(port: int, client: httpx.AsyncClient, cards: list[str],
 
 class Explaining:
     """Stands in for the connection app.reports.repository gets: runs EXPLAIN (ANALYZE, BUFFERS) of each
-    statement instead (the very SQL the service sends) and keeps the plan; the functions get empty answers."""
+    statement instead (the very SQL the service sends) and keeps the plan of the last; the functions get empty
+    answers, but for single rows."""
 
     def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
@@ -296,8 +297,10 @@ class Explaining:
         await self._explain(query.split(" FOR ", 1)[1], *args)
         return ""
 
-    async def fetchrow(self, query: str, *args: Any) -> None:
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        """The real row too: a report may decide how to read by one (`repository.mostly_inside`)."""
         await self._explain(query, *args)
+        return await self.conn.fetchrow(query, *args)
 
     async def fetchval(self, query: str, *args: Any) -> int:
         await self._explain(query, *args)

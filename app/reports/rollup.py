@@ -222,6 +222,13 @@ ON CONFLICT (day) DO UPDATE SET points = x.points + excluded.points
 """
 
 # (name, statement, whether it takes the time zone as $3)
+# When a new buyer's account was opened (migration 0019: the stores report's registrations read it from here);
+# it never changes, so it is copied once
+_REGISTERED = """
+UPDATE report_accounts a SET created_at = c.created_at FROM accounts c
+WHERE a.created_at = '-infinity' AND c.id = a.account_id
+"""
+
 _STEPS = (("receipts", _FOLD_RECEIPTS, True), ("spans", _RESPAN, False), ("items", _FOLD_ITEMS, True),
           ("ledger", _FOLD_LEDGER, True), ("expiry", _FOLD_EXPIRY, True))
 
@@ -348,6 +355,7 @@ async def _fold(db: Database, time_zone: str, max_span: int | None, rebuild: boo
                                timeout=timeout)
             if progress:
                 print(f"  {name}: {time.perf_counter() - step_started:.1f} s", flush=True)
+        await conn.execute(_REGISTERED)
         await conn.execute("DELETE FROM report_members WHERE receipts = 0")
         await conn.execute("DELETE FROM report_accounts WHERE receipts = 0")
         await conn.execute("DELETE FROM report_holdout WHERE receipts = 0")

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -199,25 +200,36 @@ PAGE_CUSTOMERS = 10  # the report page's top customers
 
 async def all_reports(ctx: Sources, period: Period) -> dict[str, Any]:
     """Every report of the page on one roll-up: program, campaigns, segments, stores, the top customers
-    by amount, the ABC analysis and the uplift of each campaign with a control group; in two halves side by
-    side (two connections: the database has the cores for two, and the
-    page at 10 M receipts takes 1.5 s instead of 2.6 s)."""
+    by amount, the ABC analysis and the uplift of each campaign with a control group. Two lanes (two
+    connections: the database has the cores for two) take the parts in turn, the slowest first, so that
+    neither lane waits while the other has a queue (at 10 M receipts, 30 days: segments 1.6 s, customers
+    0.9 s, program 0.8 s, an uplift 0.7 s, stores 0.5 s, the rest 0.1 s or less)."""
     as_of = await _fresh(ctx)
+    uplifts = [campaign.id for campaign in ctx.programs.current.program.campaigns if campaign.control_percent]
 
-    async def first() -> dict[str, dict[str, Any]]:
-        return {"program": await _program(ctx, period, as_of), "campaigns": await _campaigns(ctx, period, as_of),
-                "stores": await _stores(ctx, period, as_of)}
+    async def uplift_of(campaign_id: str) -> dict[str, Any]:
+        return {"period": period.as_dict(), "as_of": as_of, **await _uplift(ctx, campaign_id, period)}
 
-    async def second() -> dict[str, Any]:
-        return {"segments": await _segments(ctx, as_of),
-                "customers": await _customers(ctx, CustomersQuery(period, "amount", PAGE_CUSTOMERS), as_of),
-                "categories": await _abc(ctx, AbcQuery(period, "category", "revenue"), as_of),
-                "skus": await _abc(ctx, AbcQuery(period, "sku", "revenue"), as_of),
-                "uplifts": [{"period": period.as_dict(), "as_of": as_of, **await _uplift(ctx, campaign.id, period)}
-                            for campaign in ctx.programs.current.program.campaigns if campaign.control_percent]}
+    parts: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+        ("segments", lambda: _segments(ctx, as_of)),
+        ("customers", lambda: _customers(ctx, CustomersQuery(period, "amount", PAGE_CUSTOMERS), as_of)),
+        ("program", lambda: _program(ctx, period, as_of)),
+        *((f"uplift {i}", partial(uplift_of, campaign_id)) for i, campaign_id in enumerate(uplifts)),
+        ("stores", lambda: _stores(ctx, period, as_of)),
+        ("campaigns", lambda: _campaigns(ctx, period, as_of)),
+        ("categories", lambda: _abc(ctx, AbcQuery(period, "category", "revenue"), as_of)),
+        ("skus", lambda: _abc(ctx, AbcQuery(period, "sku", "revenue"), as_of)),
+    ]
+    queue, done = iter(parts), {}
 
-    one, two = await asyncio.gather(first(), second())
-    return {**one, **two}
+    async def lane() -> None:
+        for name, part in queue:  # one iterator for both lanes: each takes the next part when it is free
+            done[name] = await part()
+
+    await asyncio.gather(lane(), lane())
+    return {**{name: done[name] for name in ("program", "campaigns", "stores", "segments", "customers",
+                                             "categories", "skus")},
+            "uplifts": [done[f"uplift {i}"] for i in range(len(uplifts))]}
 
 
 async def _program(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
