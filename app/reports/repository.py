@@ -273,7 +273,7 @@ async def registrations(conn: asyncpg.Connection, start_at: datetime, end_at: da
     without = {row["day"]: int(row["accounts"]) for row in opened}
     for row in rows:  # a buyer without a store (none on their first receipt) stays with those without a purchase
         without[row["day"]] = without.get(row["day"], 0) - int(row["registrations"])
-    return rows + [{"store_id": None, "day": day, "registrations": count} for day, count in without.items() if count > 0]
+    return rows + [{"store_id": None, "day": day, "registrations": n} for day, n in without.items() if n > 0]
 
 
 # --- KPIs -------------------------------------------------------------------------------------------
