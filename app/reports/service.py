@@ -467,18 +467,19 @@ async def _stores(ctx: Sources, period: Period, as_of: str) -> dict[str, Any]:
     """Per store, per day and in total: sales, identified share, registrations and purchase frequency."""
     start_at, end_at = period.bounds()
 
-    async def bought() -> tuple[list[asyncpg.Record], list[asyncpg.Record], int]:
+    async def bought() -> list[asyncpg.Record]:
+        async with _reading(ctx) as conn:
+            return await repository.store_members(conn, period.start, period.end, period.store)
+
+    async def the_rest() -> tuple[list[asyncpg.Record], list[dict[str, Any]], int]:
         async with _reading(ctx) as conn:
             return (await repository.store_sales(conn, period.start, period.end, period.store),
-                    await repository.store_members(conn, period.start, period.end, period.store),
+                    await repository.registrations(conn, start_at, end_at, period.time_zone, period.store),
                     await repository.active_members(conn, period.start, period.end, period.store, start_at))
 
-    async def opened() -> list[asyncpg.Record]:
-        async with _reading(ctx) as conn:
-            return await repository.registrations(conn, start_at, end_at, period.time_zone, period.store)
-
-    # side by side on two connections: members per store and the registrations are each most of a long period
-    (sales, per_store, active), registered = await asyncio.gather(bought(), opened())
+    # side by side on two connections: the members per store are most of a long period (1.5 s of a year at
+    # 10 M receipts), the sales, registrations and active members together less (0.8 s)
+    per_store, (sales, registered, active) = await asyncio.gather(bought(), the_rest())
     members = {row["store_id"]: int(row["members"]) for row in per_store}
     length = (period.end - period.start).days + 1
     stores: dict[str, dict[str, dict[str, int]]] = {}  # store → day → figures
