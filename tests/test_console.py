@@ -224,6 +224,17 @@ def test_a_campaigns_status_follows_its_dates(marketer: httpx.Client) -> None:
         assert f"data-status>{status}<" in row, row
 
 
+def test_a_campaigns_window_shows_the_days_its_program_writes(marketer: httpx.Client) -> None:
+    """At +03:00 from midnight of 1 Nov to midnight of 1 Jan (the example's campaigns): those days, not the
+    UTC days before them."""
+    text = ("id: console-moscow\nname: Moscow\npriority: 1\ntype: bonus\ntrigger: registration\npoints: 100\n"
+            "active: {from: '2026-11-01T00:00:00+03:00', to: '2027-01-01T00:00:00+03:00'}\n")
+    answer = marketer.post("/console/publish", data={"yaml": text, "csrf_token": token_of(marketer)})
+    assert answer.status_code == 303, answer.text
+    row = marketer.get("/console").text.split('data-campaign="console-moscow"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>1 Nov 2026</td><td>1 Jan 2027</td>" in row, row
+
+
 def test_the_main_fields_form_changes_them_and_keeps_the_rest(marketer: httpx.Client) -> None:
     campaign_id = first_campaign(marketer)
     before = marketer.get(f"/v1/campaigns/{campaign_id}").json()

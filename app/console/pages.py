@@ -126,7 +126,7 @@ def _campaign_row(row: Data) -> str:
     results = row["results"]
     cells = (count(results["receipts"]), amount(results["discount"]), amount(results["points"]),
              count(results["coupon_uses"]), amount(results["revenue"]))
-    when = [page.long_day(row[side]) if row.get(side) else "—" for side in ("from", "to")]  # UTC days
+    when = [page.long_day(row[side]) if row.get(side) else "—" for side in ("from", "to")]  # days as written
     return (f'<tr data-campaign="{escape(row["id"])}"><th scope="row"><a href="/console/campaigns/'
             f'{escape(row["id"])}">{escape(row["name"])}</a><span class="hint"> {escape(row["id"])}</span></th>'
             f'<td class="left">{escape(row["type"])}</td><td>{row["priority"]}</td>'

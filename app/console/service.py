@@ -6,7 +6,7 @@ validation, the same lock, a new program version with the key as author and the 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -44,14 +44,16 @@ async def overview(ctx: AppContext) -> dict[str, Any]:
         found = results.get(campaign.id)
         rows.append({"id": campaign.id, "name": campaign.name, "type": campaign.type, "priority": campaign.priority,
                      "status": status(campaign, now),
-                     "from": _utc(campaign.active.from_ if campaign.active else None),
-                     "to": _utc(campaign.active.to if campaign.active else None),
+                     "from": _as_written(campaign.active.from_ if campaign.active else None),
+                     "to": _as_written(campaign.active.to if campaign.active else None),
                      "results": {key: found[key] for key in _NO_RESULTS} if found else _NO_RESULTS})
     return {"rows": rows, "version": program.version, "period": report["period"]}
 
 
-def _utc(at: datetime | None) -> str | None:
-    return at.astimezone(UTC).isoformat() if at is not None else None
+def _as_written(at: datetime | None) -> str | None:
+    """A window's end at the offset the program gives it: a campaign from 1 Nov 00:00 at +03:00 shows 1 Nov,
+    as its author wrote it, not the 31 Oct of UTC."""
+    return at.isoformat() if at is not None else None
 
 
 def as_yaml(document: Any) -> str:
