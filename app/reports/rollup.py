@@ -221,7 +221,6 @@ GROUP BY 1
 ON CONFLICT (day) DO UPDATE SET points = x.points + excluded.points
 """
 
-# (name, statement, whether it takes the time zone as $3)
 # When a new buyer's account was opened (migration 0019: the stores report's registrations read it from here);
 # it never changes, so it is copied once
 _REGISTERED = """
@@ -229,6 +228,7 @@ UPDATE report_accounts a SET created_at = c.created_at FROM accounts c
 WHERE a.created_at = '-infinity' AND c.id = a.account_id
 """
 
+# (name, statement, whether it takes the time zone as $3)
 _STEPS = (("receipts", _FOLD_RECEIPTS, True), ("spans", _RESPAN, False), ("items", _FOLD_ITEMS, True),
           ("ledger", _FOLD_LEDGER, True), ("expiry", _FOLD_EXPIRY, True))
 

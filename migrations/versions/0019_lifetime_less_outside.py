@@ -14,7 +14,7 @@ member-days outside the period give the same sums from far fewer rows when the p
 - `report_holdout_members`: per campaign, member and group, the lifetime sums of `report_holdout`, and an
   index of `report_holdout` by campaign and day, to read the days outside a period (its key is by member).
 
-Both are filled here from the summaries they sum, and by the roll-up from then on.
+Each is filled here from what it sums or copies, and by the roll-up from then on.
 
 Revision ID: 0019
 """
