@@ -75,3 +75,12 @@ def test_batch_cost_prints_cpu_per_confirm_by_batch_size(servers: Servers) -> No
                "--accounts", "100")
     assert [(r["batch"], r["round"]) for r in rows] == [(1, 1), (3, 1), (1, 2), (3, 2)], rows
     assert all(r["service_cpu_ms_per_confirm"] > 0 for r in rows), rows  # the backend's may round to 0
+
+
+def test_fold_cost_times_each_step_beside_a_baseline_commit(servers: Servers) -> None:
+    rows = run(servers, "loadtests.fold_cost", "--accounts", "300", "--seconds", "1", "--rounds", "2",
+               "--baseline", "HEAD")  # exits non-zero when HEAD's fold writes other summary rows than this tree's
+    rounds, medians = rows[:-2], rows[-2:]
+    assert [r["tree"] for r in rounds] == ["this tree", "HEAD"] * 2, rows
+    assert all(r["fold"] >= r["items"] > 0 for r in rounds), rows
+    assert [m["tree"] for m in medians] == ["this tree", "HEAD"] and all(m["receipts"] > 0 for m in medians), medians
