@@ -487,6 +487,10 @@ async def measure(args: argparse.Namespace, servers: tuple[str, str]) -> dict[st
         "database_cpu_ms_per_confirm": measured.database_ms_per_confirm,
         "other_cpu_ms_per_confirm": (round((machine_s - service_s - peak.cpu_s) / peak.count(*CONFIRMS) * 1000, 2)
                                      if machine_s is not None else None),
+        # all of it: the service, the rest of the machine (its database backends included) and the load
+        # generator; the "machine CPU per confirm"
+        "machine_cpu_ms_per_confirm": (round(machine_s / peak.count(*CONFIRMS) * 1000, 2)
+                                       if machine_s is not None else None),
         "cores": cores,
     } | ({} if baseline is None else baseline | {
         "confirm_to_baseline": (round(confirm_rps / baseline["baseline_confirm_rps"], 3)

@@ -35,10 +35,12 @@ def test_bench_prints_every_figure(servers: Servers) -> None:
     for key in ("confirm_rps", "confirm_p50_ms", "confirm_p99_ms", "balance_rps", "balance_p99_ms",
                 "sql_ceiling_tps", "sql_ceiling_small_documents_tps", "http_ceiling_rps",
                 "confirm_to_sql_ceiling", "balance_to_http_ceiling", "loadgen_cpu_share",
-                "service_cpu_ms_per_confirm", "database_cpu_ms_per_confirm", "at50_confirm_p50_ms",
+                "service_cpu_ms_per_confirm", "database_cpu_ms_per_confirm", "machine_cpu_ms_per_confirm",
+                "at50_confirm_p50_ms",
                 "balance_at80_p99_ms"):
         assert result[key] > 0, (key, result)
     assert result["sql_statements_per_confirm"] == STATEMENTS_PER_CONFIRM  # 6 since c5471c4
+    assert result["machine_cpu_ms_per_confirm"] > result["service_cpu_ms_per_confirm"], result
     assert result["errors"] == {}, result
     assert not any(key.startswith("baseline") for key in result), result  # only with --baseline
     # the fixed ceiling: shared/bench's pgbench scripts beside the repository, found as the bench finds them
