@@ -48,8 +48,10 @@ def steps_at(ref: str) -> tuple[Steps, bool]:
     return list(module._STEPS), "jit = off" in source
 
 
-async def fold_once(conn: asyncpg.Connection, steps: Steps, jit_off: bool) -> tuple[dict[str, float], int]:
-    """Every step over the window since the last roll-up, rolled back: ms per step, receipts in the window."""
+async def fold_once(conn: asyncpg.Connection, steps: Steps, jit_off: bool,
+                    read_summaries: bool = False) -> tuple[dict[str, float], int, list[Any]]:
+    """Every step over the window since the last roll-up, rolled back: ms per step, receipts in the window, and
+    with `read_summaries` every summary row the fold left (before the rollback)."""
     transaction = conn.transaction(isolation="repeatable_read")
     await transaction.start()
     try:
@@ -65,22 +67,9 @@ async def fold_once(conn: asyncpg.Connection, steps: Steps, jit_off: bool) -> tu
             await conn.execute(statement, *window, *([state["time_zone"]] if zoned else []))
             took[name] = round((time.perf_counter() - started) * 1000, 1)
         took["fold"] = round(sum(took.values()), 1)
-        return took, int(receipts)
-    finally:
-        await transaction.rollback()
-
-
-async def summaries(conn: asyncpg.Connection, steps: Steps) -> list[Any]:
-    """Every summary row one fold writes (rolled back)."""
-    transaction = conn.transaction(isolation="repeatable_read")
-    await transaction.start()
-    try:
-        state = await conn.fetchrow(rollup._STATE)
-        for _, statement, zoned in steps:
-            await conn.execute(statement, state["watermark"], state["horizon"],
-                               *([state["time_zone"]] if zoned else []))
-        return [sorted((tuple(row) for row in await conn.fetch(f"SELECT * FROM {table}")), key=repr)
-                for table in rollup.SUMMARIES]
+        rows = ([sorted((tuple(row) for row in await conn.fetch(f"SELECT * FROM {table}")), key=repr)
+                 for table in rollup.SUMMARIES] if read_summaries else [])
+        return took, int(receipts), rows
     finally:
         await transaction.rollback()
 
@@ -94,14 +83,14 @@ async def run(args: argparse.Namespace) -> None:
         await drive(served.port, register_mix(200_000, served.cards, seed=1, run_id="fold"), 32, args.seconds)
         conn = await asyncpg.connect(asyncpg_dsn(served.url))
         try:
-            written = [await summaries(conn, steps) for _, steps, _ in trees]
+            written = [(await fold_once(conn, steps, jit_off, read_summaries=True))[2] for _, steps, jit_off in trees]
             if any(rows != written[0] for rows in written[1:]):
                 sys.exit("the baseline's fold writes other summary rows than this tree's")
             rounds: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in trees}
             receipts = 0
             for _ in range(args.rounds):
                 for name, steps, jit_off in trees:
-                    took, receipts = await fold_once(conn, steps, jit_off)
+                    took, receipts, _ = await fold_once(conn, steps, jit_off)
                     rounds[name].append(took)
                     print(orjson.dumps({"tree": name, **took}).decode(), flush=True)
         finally:

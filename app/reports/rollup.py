@@ -157,27 +157,28 @@ FROM span WHERE a.account_id = span.account_id
 # they count in no revenue. The store rows are summed once per fold, the chain's rows from them.
 _ITEM_KEY = "coalesce(CASE k.kind WHEN 'sku' THEN l ->> 'sku' ELSE l ->> 'category' END, '')"
 _GOODS = "NOT coalesce((l ->> 'sells_certificate')::boolean, false)"
+# A line's keys read out of its JSON once (below: `goods` and `returned_lines`), in the "C" collation, which
+# groups exactly as any other does and compares bytes; then each row of `kinds` takes its own
+_LINE_KEYS = """coalesce(l ->> 'sku', '') COLLATE "C" AS sku, coalesce(l ->> 'category', '') COLLATE "C" AS category"""
+_KIND_KEY = "CASE k.kind WHEN 'sku' THEN g.sku ELSE g.category END"
 _FOLD_ITEMS = f"""
 WITH kinds (kind) AS (VALUES ('sku'), ('category')),
 goods AS MATERIALIZED (
-    -- each line's fields read out of its JSON once, not once per kind; the keys in the "C" collation, which
-    -- groups exactly as any other does and compares bytes
-    SELECT r.owner_id, r.receipt_id, r.store_id, (r.issued_at AT TIME ZONE $3::text)::date AS day,
-           coalesce(l ->> 'sku', '') COLLATE "C" AS sku, coalesce(l ->> 'category', '') COLLATE "C" AS category,
+    -- each line's fields read out of its JSON once, not once per kind
+    SELECT r.owner_id, r.receipt_id, r.store_id, (r.issued_at AT TIME ZONE $3::text)::date AS day, {_LINE_KEYS},
            (l -> 'figures' ->> 'amount')::bigint - (l -> 'figures' ->> 'discount')::bigint AS revenue,
            round((l ->> 'quantity')::numeric * 1000)::bigint AS quantity
     FROM receipts r CROSS JOIN LATERAL jsonb_array_elements(r.lines) AS l
     WHERE r.change_xid >= $1 AND r.change_xid < $2 AND r.status <> 'pending' AND {_GOODS}
 ), sold AS (
-    SELECT g.store_id, g.day, k.kind, CASE k.kind WHEN 'sku' THEN g.sku ELSE g.category END AS key,
+    SELECT g.store_id, g.day, k.kind, {_KIND_KEY} AS key,
            sum(g.revenue)::bigint AS revenue, sum(g.quantity)::bigint AS quantity, 1 AS receipts
     FROM goods g CROSS JOIN kinds k
     GROUP BY g.owner_id, g.receipt_id, g.store_id, g.day, k.kind, key
 ), returned_lines AS MATERIALIZED (
     -- each refund's document parsed once (it is the largest of the window's: once per kind was a fifth of the
     -- step), each returned line matched to its stored line for the keys
-    SELECT r.store_id, (r.issued_at AT TIME ZONE $3::text)::date AS day,
-           coalesce(l ->> 'sku', '') COLLATE "C" AS sku, coalesce(l ->> 'category', '') COLLATE "C" AS category,
+    SELECT r.store_id, (r.issued_at AT TIME ZONE $3::text)::date AS day, {_LINE_KEYS},
            -((back ->> 'amount')::bigint - (back ->> 'discount')::bigint) AS revenue,
            -round((back ->> 'quantity')::numeric * 1000)::bigint AS quantity
     FROM refunds f JOIN receipts r ON r.owner_id = f.owner_id AND r.receipt_id = f.receipt_id
@@ -185,8 +186,7 @@ goods AS MATERIALIZED (
     JOIN LATERAL jsonb_array_elements(r.lines) AS l ON l ->> 'line_id' = back ->> 'line_id'
     WHERE f.change_xid >= $1 AND f.change_xid < $2 AND {_GOODS}
 ), returned AS (
-    SELECT g.store_id, g.day, k.kind, CASE k.kind WHEN 'sku' THEN g.sku ELSE g.category END, g.revenue,
-           g.quantity, 0
+    SELECT g.store_id, g.day, k.kind, {_KIND_KEY}, g.revenue, g.quantity, 0
     FROM returned_lines g CROSS JOIN kinds k
 ), ended AS (
     SELECT r.store_id, (r.issued_at AT TIME ZONE $3::text)::date AS day, k.kind, {_ITEM_KEY} AS key, 0, 0, -1
