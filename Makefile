@@ -22,13 +22,14 @@ VENV_BROKEN := $(shell [ -x $(VENV)/bin/python ] || echo venv-broken)
 apt_install = command -v $(1) >/dev/null || { apt-get update -qq \
   && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null; }
 
-.PHONY: help dev test check suite bench venv venv-broken
+.PHONY: help dev test check suite bench venv venv-broken native
 
 help:
 	@echo "make dev     venv in $(VENV) (made or updated as needed), then the service on http://127.0.0.1:8000"
 	@echo "             with embedded PostgreSQL and Valkey; options: make dev DEV_ARGS='--port 8001'"
 	@echo "make test    the same venv, then ruff, mypy, promtool and the whole suite (= make check suite)"
 	@echo "make check   ruff, mypy on rules and app, lint-imports, promtool; installs promtool and chromium when missing"
+	@echo "make native  the rule engine compiled by mypyc (rules/_native.py); dev, suite, bench run it first"
 	@echo "make suite   pytest, against DATABASE_URL/REDIS_URL when set, embedded servers otherwise;"
 	@echo "             options: make suite PYTEST_ARGS='tests/unit -x'"
 	@echo "make bench   python -m loadtests.bench (BENCH_ARGS='--baseline REF')"
@@ -50,7 +51,13 @@ $(STAMP): pyproject.toml $(VENV_BROKEN)
 	$(VENV)/bin/python -m pip install -q -e '.[dev]'
 	@touch $@
 
-dev: $(STAMP)
+# the rule engine's hot modules compiled by mypyc for the sources as they are (rules/_native.py): made once per
+# change of rules/, in about 20 s; without a C compiler the engine runs as plain Python, the same code
+native: $(STAMP)
+	@$(VENV)/bin/python -m rules.compile >/dev/null 2>&1 \
+	  || echo "== rules: not compiled (python -m rules.compile failed: no C compiler?); the engine runs as plain Python"
+
+dev: $(STAMP) native
 	exec $(VENV)/bin/bonus-engine dev $(DEV_ARGS)
 
 test: check suite
@@ -67,12 +74,12 @@ check: $(STAMP)
 	@$(call apt_install,chromium,chromium)
 
 # `make suite` alone installs chromium too when it is missing (`make check` has done it before `make test`'s suite)
-suite: $(STAMP)
+suite: $(STAMP) native
 	@command -v chromium >/dev/null || echo "== Chromium: missing, installing Debian's chromium for tests/test_reports_page.py"
 	@$(call apt_install,chromium,chromium)
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) native
 	$(VENV)/bin/python -m loadtests.bench $(BENCH_ARGS)
 
 # the image built with a private dockerd and run on this machine (deploy/image_test.sh, docs/image.md): needs root
@@ -91,6 +98,6 @@ CITUS_TESTS ?= tests/test_citus.py tests/test_smoke_api.py tests/test_receipts_a
   tests/test_birthday_bonus.py tests/test_reports_api.py tests/test_reports_recompute.py \
   tests/test_simulations_api.py tests/test_segments_api.py tests/test_segments_incremental.py
 .PHONY: citus-test
-citus-test: $(STAMP)
+citus-test: $(STAMP) native
 	$(CITUS)/build.sh
 	BONUS_TEST_CITUS=1 BONUS_TEST_REDIS_CLUSTER=1 $(VENV)/bin/pytest -q -p no:cacheprovider $(CITUS_TESTS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -13,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+import rules
 from app import ops
 from app.accounts.endpoints import router as accounts_router
 from app.accounts.expiry import sweep_forever
@@ -57,6 +59,8 @@ Money and points are integers in minor units. Errors are RFC 9457 problem+json w
 `code`: """ + ", ".join(f"`{code}`" for code in ERROR_CODES)
 
 
+log = logging.getLogger("bonus_engine.service")
+
 ROUTERS: tuple[APIRouter, ...] = (receipts_router, accounts_router, customers_router, program_router,
                                   campaigns_router, coupons_router, certificates_router, reports_router,
                                   segments_router, templates_router, simulations_router, ops.router)
@@ -85,6 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings)
         await db.connect()
         metrics.POOL_SIZE.set(settings.db_pool_max)
+        metrics.ENGINE_COMPILED.set(int(rules.COMPILED))
+        if not rules.COMPILED:
+            log.info("the rule engine runs as plain Python, about half as fast: no build of it for these sources "
+                     "(python -m rules.compile), or BONUS_ENGINE_COMPILED=0")
         cache = Cache(settings)
         programs = ProgramHolder(db, settings.program_poll_ms)
         await programs.start()

@@ -58,6 +58,7 @@ import asyncpg
 import orjson
 import yaml
 
+import rules
 from app import embedded
 from app.core.db import asyncpg_dsn
 from rules import compile_program, parse_program
@@ -455,6 +456,7 @@ async def measure(args: argparse.Namespace, servers: tuple[str, str]) -> dict[st
     return {
         "accounts": args.accounts, "ledger_rows": args.ledger_rows, "campaigns": args.campaigns,
         "workers": args.workers, "concurrency": args.concurrency, "seconds": args.seconds,
+        "engine_compiled": rules.COMPILED,  # the service's too: it inherits BONUS_ENGINE_COMPILED
         "confirm_rps": round(confirm_rps, 1),
         "confirm_p50_ms": round(peak.percentile_ms(50, *CONFIRMS), 2),
         "confirm_p99_ms": round(peak.percentile_ms(99, *CONFIRMS), 2),

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+import rules
 from rules import AccountState, CompiledProgram, Outcome, Receipt, compile_program, evaluate, parse_program
 
 from .scenarios import register_mix
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                for r in results.values())
     print(json.dumps({
         f"ratio_{sizes[-1]}_to_{sizes[0]}": round(last["us_per_evaluation"] / first["us_per_evaluation"], 2),
-        "same_outcome_at_every_size": same, "python": platform.python_version(),
+        "same_outcome_at_every_size": same, "python": platform.python_version(), "engine_compiled": rules.COMPILED,
     }), flush=True)
     return 0 if same else 1
 

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import orjson
 
+import rules
 from app.core.db import asyncpg_dsn, connect
 from app.core.migrations import upgrade
 from app.simulations.model import Simulation
@@ -199,7 +200,7 @@ def main() -> None:
     parser.add_argument("--draft", choices=DRAFTS, default="care",
                         help="the pipeline's draft against the example program as baseline (see DRAFTS)")
     args = parser.parse_args()
-    print(json.dumps({"load_average": os.getloadavg(), "cpus": os.cpu_count()}))
+    print(json.dumps({"load_average": os.getloadavg(), "cpus": os.cpu_count(), "engine_compiled": rules.COMPILED}))
     for mix in ("shoes", "register"):
         print(json.dumps({"engine": engine(mix, args.engine_receipts)}))
     if not args.engine_only:

@@ -1,5 +1,12 @@
 """The pure rule engine: no I/O, no clock, no framework. `evaluate` is the entry point."""
 
+# the submodules are imported after the build, if any, is on the package's path
+# ruff: noqa: E402
+from ._native import attach
+
+# the hot modules compiled by mypyc when built for exactly these sources (_native.py), else plain Python
+COMPILED = attach(__path__)
+
 from ._account import NO_ACCOUNT, AccountState, CardStatus, next_tier, segment_of, tier_for
 from ._birthday import BirthdayKey, birthday_holds, birthday_in, birthday_year, birthdays_around
 from ._compiled import CompiledProgram, compile_program
@@ -28,6 +35,7 @@ from ._refund import REVERSIBLE, refund_share
 from ._types import Identifier, Money, Quantity, decimal_text
 
 __all__ = [
+    "COMPILED",
     "CUSTOM_SEGMENT_PATTERN",
     "CVM_SEGMENTS",
     "NO_ACCOUNT",

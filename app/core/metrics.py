@@ -46,6 +46,8 @@ CACHE = Counter("bonus_cache_requests_total", "account snapshot cache look-ups",
 POOL_IN_USE = Gauge("bonus_db_pool_in_use", "database connections in use", multiprocess_mode="livesum")
 POOL_SIZE = Gauge("bonus_db_pool_max", "database pool size", multiprocess_mode="livesum")
 PROGRAM_VERSION = Gauge("bonus_program_version", "active program version", multiprocess_mode="max")
+ENGINE_COMPILED = Gauge("bonus_engine_compiled", "1 when the rule engine runs compiled by mypyc (rules/_native.py), "
+                        "0 when it runs as plain Python", multiprocess_mode="min")
 BIRTHDAY_GRANTS = Counter("bonus_birthday_grants_total", "birthday bonuses granted by the sweep (counts only: "
                           "no campaign, account or date as a label)")
 EXPIRED = Counter("bonus_expiry_sweeps_total", "lots expired by the sweep")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from .._native import attach
 from .._program import Campaign
 from .._receipt import Line
-from . import coupon, n_for_m, quantity_discount, receipt_discount
+
+attach(__path__, "mechanics")  # compiled, as the rest of the engine (rules/_native.py)
+
+from . import coupon, n_for_m, quantity_discount, receipt_discount  # noqa: E402
 
 __all__ = ["COUPON", "DISCOUNTS", "DiscountMechanic"]
 
