@@ -64,7 +64,7 @@ WITH members AS (
     WHERE r.status IN ('confirmed', 'partially_refunded') AND r.issued_at < $1
     GROUP BY r.account_id
 ), moved AS (
-    SELECT mv.account_id, mv.lot_id, sum(mv.points) AS remaining
+    SELECT mv.account_id, mv.lot_id, sum(mv.points)::bigint AS remaining  -- points are integers (rules.Lot)
     FROM members m
     JOIN lot_moves mv ON mv.account_id = m.account_id AND mv.lot_id IS NOT NULL
     JOIN ledger l ON l.account_id = mv.account_id AND l.id = mv.entry_id
