@@ -43,8 +43,10 @@ print(json.dumps({"compiled": rules.COMPILED, "engine": rules._engine.__file__, 
 
 
 def _run(code: str, cwd: Path, **env: str) -> str:
+    """`code`'s output in a fresh interpreter; the engine's form as `env` says, not as this suite runs it."""
+    inherited = {name: value for name, value in os.environ.items() if name != "BONUS_ENGINE_COMPILED"}
     completed = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120,
-                               env={**os.environ, "PYTHONPATH": str(cwd), **env}, check=False)
+                               env={**inherited, "PYTHONPATH": str(cwd), **env}, check=False)
     assert completed.returncode == 0, completed.stderr
     return completed.stdout
 
@@ -53,7 +55,7 @@ def test_compiled_and_plain_python_give_the_same_outcomes() -> None:
     compiled = json.loads(_run(OUTCOMES, ROOT))
     plain = json.loads(_run(OUTCOMES, ROOT, BONUS_ENGINE_COMPILED="0"))
     assert not plain["compiled"] and plain["engine"].endswith("_engine.py")
-    assert compiled["compiled"] == rules.COMPILED
+    assert compiled["compiled"] == (_native.build_dir() / "rules").is_dir()
     if compiled["compiled"]:
         assert compiled["engine"].endswith(".so"), compiled["engine"]
     assert len(plain["outcomes"]) == 300 and any(o["redeemable_max"] for o in plain["outcomes"])
