@@ -165,10 +165,14 @@ _LINK_ERRORS = (
 # A Citus coordinator that cannot reach a worker node answers SQLSTATE class 08 over a link that still works
 # (`connection to the remote node ... failed`), or XX000 or 58030 with these words when the node went away in
 # the middle of the transaction (seen with a node stopped under load): the transaction is rolled back, and a
-# retry may succeed.
+# retry may succeed. A node lost during COMMIT itself fails it with "could not commit transaction for shard N
+# on at least one active node" (Citus's ErrorIfPostCommitFailedShardPlacements; otherwise only a deferred
+# constraint raises it, and there is none here; seen with a refund's COMMIT as the node stopped): its outcome
+# on that node is whatever recovery decides, and a retry is a replay or applies the write once.
 _NODE_UNREACHABLE = asyncpg.exceptions.PostgresConnectionError
 _NODE_LOST = ("server closed the connection unexpectedly", "connection to the remote node",
-              "failure on connection marked as essential", "failed to COPY to shard")
+              "failure on connection marked as essential", "failed to COPY to shard",
+              "could not commit transaction for shard")
 
 
 def _node_lost(error: BaseException | None) -> bool:

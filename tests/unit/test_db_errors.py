@@ -23,7 +23,9 @@ def test_a_worker_node_gone_in_the_middle_of_a_transaction_is_a_node_down_too() 
     error = asyncpg.exceptions.InternalServerError("server closed the connection unexpectedly\n\tThis probably means")
     assert is_connection_error(error) and node_unreachable(error) and not _unusable(error)
     for lost in (asyncpg.exceptions.InternalServerError("failure on connection marked as essential: 10.0.0.2:5432"),
-                 asyncpg.exceptions.PostgresIOError("failed to COPY to shard 103666 on 10.0.0.2:5432")):
+                 asyncpg.exceptions.PostgresIOError("failed to COPY to shard 103666 on 10.0.0.2:5432"),
+                 asyncpg.exceptions.InternalServerError("could not commit transaction for shard 102910 on at least "
+                                                        "one active node")):
         assert is_connection_error(lost) and node_unreachable(lost)
     assert not is_connection_error(asyncpg.exceptions.InternalServerError("cache lookup failed for type 0"))
 
