@@ -1,4 +1,6 @@
-"""The pure rule engine: no I/O, no clock, no framework. `evaluate` is the entry point."""
+"""The pure rule engine: no I/O, no clock, no framework. `evaluate` is the entry point.
+
+Importing it reads only its own sources, once, to find a compiled build of them (_native.py)."""
 
 # the submodules are imported after the build, if any, is on the package's path
 # ruff: noqa: E402

@@ -20,7 +20,7 @@ from collections.abc import MutableSequence
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-COMPILED = (
+MODULES = (  # compiled; `rules.COMPILED` says whether this build is in use
     "_account", "_birthday", "_certificates", "_compiled", "_conditions", "_coupons", "_discounts", "_document",
     "_engine", "_facts", "_holdout", "_lots", "_money", "_outcome", "_refund",
     "mechanics/_spread", "mechanics/_units", "mechanics/coupon", "mechanics/n_for_m",

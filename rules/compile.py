@@ -12,24 +12,24 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ._native import COMPILED, PACKAGE, build_dir
+from ._native import MODULES, PACKAGE, build_dir
 
 
 def build() -> Path:
-    """Compile COMPILED into build_dir() (replacing nothing: a build of these sources is whole or absent)."""
+    """Compile MODULES into build_dir() (replacing nothing: a build of these sources is whole or absent)."""
     target = build_dir()
     if (target / "rules").is_dir():
         return target
     with tempfile.TemporaryDirectory(prefix="rules-native-") as work:
         shutil.copytree(PACKAGE, Path(work) / "rules", ignore=shutil.ignore_patterns(".compiled", "__pycache__"))
-        files = [f"rules/{name}.py" for name in COMPILED]
+        files = [f"rules/{name}.py" for name in MODULES]
         subprocess.run([sys.executable, "-m", "mypyc", *files], cwd=work, check=True,
                        stdout=subprocess.DEVNULL)
         target.parent.mkdir(parents=True, exist_ok=True)
         staged = Path(tempfile.mkdtemp(prefix="staged-", dir=target.parent))
         for library in Path(work).glob("*__mypyc*.so"):
             shutil.copy2(library, staged)
-        for name in COMPILED:
+        for name in MODULES:
             (module,) = (Path(work) / "rules").glob(f"{name}.*.so")
             (staged / "rules" / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(module, staged / "rules" / module.relative_to(Path(work) / "rules"))
